@@ -1,0 +1,56 @@
+# qpost - one plain Makefile.  Targets: all check sanitize fuzz install clean.
+# CC, CFLAGS, LDFLAGS, conf-home and QPOST_HOME (for install) may be overridden.
+
+CC      ?= cc
+HOME_DIR := $(shell head -n 1 conf-home)
+WARN    = -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes \
+          -Wmissing-prototypes -Wshadow -Wcast-qual -Wvla
+HARDEN  = -fstack-protector-strong -D_FORTIFY_SOURCE=3
+CFLAGS  ?= -O2 -g
+SANFLAGS =
+ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) \
+            -DCONF_HOME='"$(HOME_DIR)"'
+LDLIBS  = -lcdb
+
+# Programs: one .c file each at the top level.
+PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool
+# Shared modules, one concept per name.c/name.h pair.
+LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o \
+          recip.o
+HDRS    = $(wildcard *.h)
+
+BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
+
+all: $(BUILT)
+
+%.o: %.c $(HDRS) conf-home Makefile
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+libqpost.a: $(filter $(LIBOBJ),$(patsubst %.c,%.o,$(wildcard *.c)))
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILT): %: %.o libqpost.a
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< libqpost.a $(LDLIBS)
+
+# make install                  -> the multi-user home in conf-home
+# make install QPOST_HOME=DIR   -> a single-user home in DIR
+install: all
+	sh scripts/install-home "$(if $(QPOST_HOME),$(QPOST_HOME),$(HOME_DIR))"
+
+check: all
+	bats tests
+
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize:
+	$(MAKE) clean
+	$(MAKE) all CFLAGS='-O1 -g -fno-omit-frame-pointer' HARDEN= \
+	    SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all'
+	QPOST_SANITIZE=1 bats tests
+	$(MAKE) clean
+
+clean:
+	rm -f *.o libqpost.a $(PROGS)
+	rm -rf fuzz/bin
+
+.PHONY: all check sanitize install clean fuzz

@@ -1,0 +1,108 @@
+/* err - one-line diagnostics on fd 2. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "str.h"
+
+const char *err_prog = "qpost";
+
+static void
+err_out(const char *word, const char *s, va_list ap, int sys)
+{
+	char line[1024];
+	size_t n = 0;
+	const char *reason = sys ? strerror(errno) : 0;
+
+#define PUTC(c) do { if (n < sizeof line - 1) line[n++] = (c); } while (0)
+#define PUTS(t) do { const char *t_ = (t); while (*t_) PUTC(*t_++); } while (0)
+	PUTS(err_prog);
+	PUTS(": ");
+	if (word) {
+		PUTS(word);
+		PUTS(": ");
+	}
+	for (; s; s = va_arg(ap, const char *)) {
+		for (; *s; s++) {
+			unsigned char c = (unsigned char)*s;
+
+			if (c < 32 || c == 127) {
+				PUTC('\\');
+				PUTC("0123456789abcdef"[c >> 4]);
+				PUTC("0123456789abcdef"[c & 15]);
+			} else
+				PUTC((char)c);
+		}
+	}
+	if (reason) {
+		PUTS(": ");
+		PUTS(reason);
+	}
+	line[n++] = '\n';
+#undef PUTC
+#undef PUTS
+	(void)!write(2, line, n);
+}
+
+void
+err_die(int code, const char *s, ...)
+{
+	va_list ap;
+
+	va_start(ap, s);
+	err_out("fatal", s, ap, 0);
+	va_end(ap);
+	_exit(code);
+}
+
+void
+err_diesys(int code, const char *s, ...)
+{
+	va_list ap;
+
+	va_start(ap, s);
+	err_out("fatal", s, ap, 1);
+	va_end(ap);
+	_exit(code);
+}
+
+void
+err_warn(const char *s, ...)
+{
+	va_list ap;
+
+	va_start(ap, s);
+	err_out("warning", s, ap, 0);
+	va_end(ap);
+}
+
+void
+err_warnsys(const char *s, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, s);
+	errno = e;
+	err_out("warning", s, ap, 1);
+	va_end(ap);
+}
+
+void
+err_info(const char *s, ...)
+{
+	va_list ap;
+
+	va_start(ap, s);
+	err_out(0, s, ap, 0);
+	va_end(ap);
+}
+
+void
+err_nomem(void)
+{
+	err_die(111, "out of memory", (const char *)0);
+}

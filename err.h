@@ -1,0 +1,21 @@
+/* err - diagnostics on fd 2 in the form
+ *   prog: fatal: unable to <verb> <object>: <reason>
+ * Arguments are strings ending with a null pointer; input is never used
+ * as a format.  Non-printable bytes are escaped. */
+#ifndef ERR_H
+#define ERR_H
+
+#include <stdnoreturn.h>
+
+extern const char *err_prog;	/* set by main */
+
+#define ERR_SENTINEL __attribute__((sentinel))
+
+noreturn void err_die(int code, const char *, ...) ERR_SENTINEL;
+noreturn void err_diesys(int code, const char *, ...) ERR_SENTINEL;
+void err_warn(const char *, ...) ERR_SENTINEL;
+void err_warnsys(const char *, ...) ERR_SENTINEL;
+void err_info(const char *, ...) ERR_SENTINEL;	/* log line, no prefix word */
+noreturn void err_nomem(void);			/* exit 111 */
+
+#endif

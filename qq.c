@@ -1,0 +1,186 @@
+/* qq - talking to the queue program. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "home.h"
+#include "qq.h"
+
+int
+qq_open(qq *q)
+{
+	int mp[2], ep[2], e;
+	const char *prog = getenv("QPOST_QUEUE");
+	str path = STR_INIT;
+
+	q->pid = -1;
+	q->failed = 0;
+	q->env.s = 0;
+	q->env.len = q->env.a = 0;
+	if (!prog || !*prog) {
+		if (home_path(&path, "bin/queue") < 0)
+			return -1;
+		prog = path.s;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(mp, O_CLOEXEC) < 0)
+		goto fail0;
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		goto fail1;
+	q->pid = fork();
+	if (q->pid < 0)
+		goto fail2;
+	if (q->pid == 0) {
+		char *argv[2];
+
+		if (dup2(mp[0], 0) < 0 || dup2(ep[0], 1) < 0)
+			_exit(QQ_EXEC_FAILED);
+		argv[0] = (char *)(unsigned long)prog;	/* execv wants char * */
+		argv[1] = 0;
+		execv(prog, argv);
+		_exit(QQ_EXEC_FAILED);
+	}
+	close(mp[0]);
+	close(ep[0]);
+	q->msgfd = mp[1];
+	q->envfd = ep[1];
+	buf_init(&q->out, q->msgfd, q->space, sizeof q->space, -1);
+	str_free(&path);
+	return 0;
+fail2:
+	e = errno;
+	close(ep[0]);
+	close(ep[1]);
+	errno = e;
+fail1:
+	e = errno;
+	close(mp[0]);
+	close(mp[1]);
+	errno = e;
+fail0:
+	str_free(&path);
+	return -1;
+}
+
+void
+qq_put(qq *q, const char *s, size_t n)
+{
+	if (!q->failed && buf_put(&q->out, s, n) < 0)
+		q->failed = 1;
+}
+
+void
+qq_puts(qq *q, const char *s)
+{
+	if (!q->failed && buf_puts(&q->out, s) < 0)
+		q->failed = 1;
+}
+
+void
+qq_from(qq *q, const char *sender)
+{
+	if (str_putc(&q->env, 'F') < 0 || str_puts(&q->env, sender) < 0 ||
+	    str_putc(&q->env, 0) < 0)
+		q->failed = 1;
+}
+
+void
+qq_to(qq *q, const char *rcpt)
+{
+	if (str_putc(&q->env, 'T') < 0 || str_puts(&q->env, rcpt) < 0 ||
+	    str_putc(&q->env, 0) < 0)
+		q->failed = 1;
+}
+
+int
+qq_close(qq *q)
+{
+	int status, failed = q->failed;
+
+	if (!failed && buf_flush(&q->out) < 0)
+		failed = 1;
+	close(q->msgfd);
+	/* A failed write means the envelope must not complete: the queue
+	 * program then sees a short envelope and refuses the message. */
+	if (!failed && str_putc(&q->env, 0) == 0)
+		(void)fd_writeall(q->envfd, q->env.s, q->env.len, -1);
+	close(q->envfd);
+	str_free(&q->env);
+	while (waitpid(q->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return QQ_CRASHED;
+	if (WIFSIGNALED(status))
+		return QQ_CRASHED;
+	if (!WIFEXITED(status))
+		return QQ_CRASHED;
+	if (failed && WEXITSTATUS(status) == 0)
+		return 53;	/* cannot happen with a correct queue */
+	return WEXITSTATUS(status);
+}
+
+pid_t
+qq_pid(const qq *q)
+{
+	return q->pid;
+}
+
+int
+qq_temp(int code)
+{
+	if (code == 0)
+		return 0;
+	return !(code >= 11 && code <= 40);
+}
+
+const char *
+qq_status(int code)
+{
+	switch (code) {
+	case 0:
+		return "2.0.0 ok";
+	case 11:
+		return "5.1.3 envelope address too long for qq";
+	case 31:
+		return "5.3.0 mail server permanently rejected message";
+	case 51:
+		return "4.3.0 qq out of memory";
+	case 52:
+		return "4.3.0 qq timeout";
+	case 53:
+		return "4.3.0 qq write error or disk full";
+	case 54:
+		return "4.3.0 qq read error";
+	case 55:
+		return "4.3.0 qq unable to read configuration";
+	case 56:
+		return "4.3.0 qq trouble making network connection";
+	case 61:
+		return "4.3.0 qq trouble in home directory";
+	case 62:
+	case 63:
+	case 64:
+	case 65:
+	case 66:
+		return "4.3.0 qq trouble with the queue directory";
+	case 71:
+		return "4.3.0 mail server temporarily rejected message";
+	case 72:
+		return "4.4.2 connection to mail server timed out";
+	case 73:
+		return "4.4.1 connection to mail server rejected";
+	case 74:
+		return "4.4.2 communication with mail server failed";
+	case 81:
+		return "4.3.0 qq internal bug";
+	case 91:
+		return "4.3.0 qq envelope format error";
+	case QQ_EXEC_FAILED:
+		return "4.3.0 unable to run qq";
+	}
+	if (code >= 11 && code <= 40)
+		return "5.3.0 qq permanent problem";
+	return "4.3.0 qq temporary problem";
+}

@@ -1,0 +1,43 @@
+/* qq - running the queue program ($QPOST_QUEUE, else the home's
+ * bin/queue) the way qmail runs qmail-queue: the message goes to its fd 0,
+ * then the envelope to its fd 1, and its exit code is the answer. */
+#ifndef QQ_H
+#define QQ_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+#include "str.h"
+
+#define QQ_EXEC_FAILED 120	/* the child could not exec the program */
+#define QQ_CRASHED 81		/* killed by a signal: treated as a bug */
+
+typedef struct {
+	pid_t pid;
+	int msgfd;
+	int envfd;
+	int failed;		/* a write to the message pipe failed */
+	buf out;
+	char space[BUF_SIZE];
+	str env;
+} qq;
+
+/* qq_open - start the queue program; -1 with errno */
+int qq_open(qq *);
+void qq_put(qq *, const char *, size_t);
+void qq_puts(qq *, const char *);
+void qq_from(qq *, const char *sender);
+void qq_to(qq *, const char *rcpt);
+/* qq_close - finish the message, send the envelope, wait: the queue
+ * program's exit code (0 queued), QQ_CRASHED, or QQ_EXEC_FAILED */
+int qq_close(qq *);
+/* qq_pid - the queue process's pid, for "qp N" in replies and logs */
+pid_t qq_pid(const qq *);
+
+/* qq_status - an exit code as an enhanced status and text, e.g.
+ * "4.3.0 qq write error or disk full" */
+const char *qq_status(int code);
+/* qq_temp - 1 if code is a temporary failure, 0 if permanent or 0 */
+int qq_temp(int code);
+
+#endif

@@ -1,0 +1,83 @@
+# Common helper for qpost's bats tests: load it with `load helper` and call
+# qpost_setup / qpost_teardown from setup() / teardown().
+#
+# Each test gets a throwaway home in $QPOST_HOME under $BATS_TEST_TMPDIR.
+# Every background process a test starts goes through `spawn`, which
+# records its PID; teardown ends exactly those PIDs and nothing else.
+# With QPOST_SANITIZE=1 (make sanitize) every sanitizer report is written
+# under $BATS_TEST_TMPDIR/san and fails the test in teardown.
+
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+QPOST_SRC=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+export QPOST_SRC
+# Debian's python3 (with python3-aiosmtpd), whatever else is on PATH.
+PY=/usr/bin/python3
+export PY
+
+qpost_setup() {
+	export QPOST_HOME="$BATS_TEST_TMPDIR/home"
+	unset QPOST_QUEUE RELAYCLIENT TCPREMOTEIP TCPREMOTEHOST TCPLOCALIP
+	PIDFILE="$BATS_TEST_TMPDIR/pids"
+	: > "$PIDFILE"
+	sh "$QPOST_SRC/scripts/install-home" "$QPOST_HOME" >/dev/null
+	printf '%s\n' test.example > "$QPOST_HOME/control/me"
+	printf '%s\n' test.example localhost > "$QPOST_HOME/control/locals"
+	printf '%s\n' test.example localhost > "$QPOST_HOME/control/rcpthosts"
+	if [ -n "${QPOST_SANITIZE:-}" ]; then
+		mkdir -p "$BATS_TEST_TMPDIR/san"
+		export ASAN_OPTIONS="log_path=$BATS_TEST_TMPDIR/san/asan:detect_leaks=0:abort_on_error=0"
+		export UBSAN_OPTIONS="log_path=$BATS_TEST_TMPDIR/san/ubsan:print_stacktrace=1:halt_on_error=1"
+	fi
+}
+
+# spawn CMD... - run CMD in the background and remember its PID.
+spawn() {
+	"$@" &
+	echo $! >> "$PIDFILE"
+	LAST_PID=$!
+}
+
+qpost_teardown() {
+	local pid
+	if [ -f "${PIDFILE:-/nonexistent}" ]; then
+		while read -r pid; do
+			kill "$pid" 2>/dev/null || true
+		done < "$PIDFILE"
+		while read -r pid; do
+			wait "$pid" 2>/dev/null || true
+		done < "$PIDFILE"
+	fi
+	if [ -n "${QPOST_SANITIZE:-}" ] && [ -d "$BATS_TEST_TMPDIR/san" ] &&
+	    [ -n "$(ls -A "$BATS_TEST_TMPDIR/san")" ]; then
+		cat "$BATS_TEST_TMPDIR"/san/* >&2
+		return 1
+	fi
+}
+
+# free_port - print a TCP port nobody listens on now.
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS CMD... - retry CMD until it succeeds; fail after SECONDS.
+wait_for() {
+	local limit=$(( $1 * 10 )) i=0
+	shift
+	until "$@" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -ge "$limit" ] && return 1
+		sleep 0.1
+	done
+}
+
+# wait_port PORT [HOST] - wait until something listens on HOST:PORT.
+wait_port() {
+	wait_for 10 "$PY" -c 'import socket,sys; socket.create_connection((sys.argv[2] if len(sys.argv)>2 else "127.0.0.1", int(sys.argv[1])), 1).close()' "$@"
+}
+
+# queue_count - messages committed in the queue (new/ and mess/).
+queue_count() {
+	find "$QPOST_HOME/queue/new" "$QPOST_HOME/queue/mess" -type f | wc -l
+}
