@@ -49,6 +49,20 @@ sanitize:
 	QPOST_SANITIZE=1 bats tests
 	$(MAKE) clean
 
+# libFuzzer targets for the parsers, one per fuzz/*.c; FUZZTIME seconds each.
+FUZZCC   = clang
+FUZZTIME = 20
+FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)),$(wildcard *.c))
+fuzz:
+	mkdir -p fuzz/bin
+	for t in fuzz/*.c; do \
+	    n=$$(basename $$t .c); \
+	    $(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
+	        -fsanitize=fuzzer,address,undefined -o fuzz/bin/$$n $$t \
+	        $(FUZZSRC) $(LDLIBS) || exit 1; \
+	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 || exit 1; \
+	done
+
 clean:
 	rm -f *.o libqpost.a $(PROGS)
 	rm -rf fuzz/bin

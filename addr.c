@@ -155,7 +155,8 @@ addr_path(const char *s, size_t n, str *out)
 			return -1;
 		if (str_putc(out, '@') < 0 || str_put(out, s + d, i - d) < 0)
 			return -1;
-	}
+	} else if (memchr(out->s, '@', out->len))
+		return -1;	/* "<\"a@b\">": no domain to split on */
 	if (i >= n || s[i] != '>')
 		return -1;
 	if (out->len > ADDR_MAX || memchr(out->s, 0, out->len))
