@@ -32,8 +32,19 @@ struct recip {
 };
 
 /* recip_find - classify addr ("local@domain"); -1 is a temporary error
- * (an unreadable control file or cdb), with errno. */
+ * (an unreadable control file or cdb), with errno.  The struct is
+ * overwritten (it need not be initialised): recip_free it after use. */
 int recip_find(const char *addr, struct recip *);
 void recip_free(struct recip *);
+
+/* recip_qmail_next - the names of the .qmail files to try for r, in
+ * qmail-local's order: ".qmail" dash ext, then ".qmail" dash
+ * "<ext up to a '-'>default" from the longest, down to ".qmail" dash
+ * "default" (the ext lower-cased, '.' as ':'; only ".qmail" when dash is
+ * empty).  *state starts at 0.  1 with name (NUL-terminated) and *def,
+ * the offset in ext where $DEFAULT starts ((size_t)-1 for none); 0 after
+ * the last; -1 out of memory. */
+int recip_qmail_next(const struct recip *, size_t *state, str *name,
+    size_t *def);
 
 #endif

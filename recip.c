@@ -1,0 +1,453 @@
+/* recip - who receives an address here (see recip.h).
+ *
+ * The users/assign.cdb layout is qmail-newu's, so a qmail user's compiled
+ * file works as it is (newu writes it; docs/local.md describes it):
+ *   "!" local "\0"   ->  user \0 uid \0 gid \0 home \0 dash \0 ext \0
+ *                        (an "=" line: this exact local part)
+ *   "!" prefix       ->  user \0 uid \0 gid \0 home \0 dash \0 pre \0
+ *                        (a "+" line: any local part starting with prefix;
+ *                        the extension is pre followed by the rest)
+ *   ""               ->  the last bytes of all "+" prefixes, so that only
+ *                        prefixes which can match are looked up.
+ * Local parts are looked up in lower case. */
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "control.h"
+#include "home.h"
+#include "recip.h"
+
+#define RECIP_USERLEN 32	/* longest system user name tried */
+#define RECIP_ALIAS "alias"	/* the alias user's name and directory */
+#define RECIP_FIELDS 6		/* fields of a users/assign.cdb value */
+
+static int
+put0(str *x, const char *s, size_t n)
+{
+	if (str_copy(x, s, n) < 0 || str_0(x) < 0)
+		return -1;
+	return 0;
+}
+
+static unsigned char
+lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* ieq - ASCII case-insensitive equality of a (an bytes), b (bn bytes) */
+static int
+ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i;
+
+	if (an != bn)
+		return 0;
+	for (i = 0; i < an; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* is_locals - 1 if d (n bytes) is listed in control/locals */
+static int
+is_locals(const char *d, size_t n)
+{
+	str list = STR_INIT;
+	size_t pos = 0;
+	const char *s;
+	int r = control_readlist(&list, "locals");
+
+	if (r < 0)
+		return -1;
+	while (r && (s = control_next(&list, &pos)))
+		if (ieq(s, strlen(s), d, n)) {
+			str_free(&list);
+			return 1;
+		}
+	str_free(&list);
+	return 0;
+}
+
+/* virtual - qmail-send's virtualdomains lookup: the exact domain, then
+ * ".suffix" entries from the longest suffix down, then the empty domain.
+ * 1 with prefix set (empty prefix: explicitly not ours), 0 no entry. */
+static int
+virtual(const char *d, size_t n, str *prefix)
+{
+	str list = STR_INIT;
+	const char *s, *colon;
+	size_t pos, i;
+	int r = control_readlist(&list, "virtualdomains");
+
+	if (r <= 0)
+		return r;
+	for (i = 0; i <= n; i++) {
+		if (i && i < n && d[i] != '.')
+			continue;
+		pos = 0;
+		while ((s = control_next(&list, &pos))) {
+			colon = strchr(s, ':');
+			if (!colon)
+				continue;
+			if (ieq(s, (size_t)(colon - s), d + i, n - i)) {
+				r = put0(prefix, colon + 1, strlen(colon + 1));
+				str_free(&list);
+				return r < 0 ? -1 : 1;
+			}
+		}
+	}
+	str_free(&list);
+	return 0;
+}
+
+int
+recip_qmail_next(const struct recip *r, size_t *state, str *name,
+    size_t *def)
+{
+	size_t i, k, n;
+
+	for (;;) {
+		if (*state == 0) {
+			n = r->ext.len;
+			*state = r->ext.len + 2;
+			*def = (size_t)-1;
+			if (n >= 7 && !memcmp(r->ext.s + n - 7, "default", 7))
+				*def = n - 7;
+		} else {
+			if (*state == 1 || !r->dash.len)
+				return 0;
+			i = --*state - 1;
+			if (i && r->ext.s[i - 1] != '-')
+				continue;
+			n = i;
+			*def = i;
+		}
+		name->len = 0;
+		if (str_puts(name, ".qmail") < 0 ||
+		    str_put(name, r->dash.s, r->dash.len) < 0 ||
+		    str_ready(name, n + 7) < 0)
+			return -1;
+		for (k = 0; k < n; k++) {
+			unsigned char c = lower((unsigned char)r->ext.s[k]);
+
+			name->s[name->len++] = c == '.' ? ':' : (char)c;
+		}
+		if (*state != r->ext.len + 2 && str_puts(name, "default") < 0)
+			return -1;
+		if (str_0(name) < 0)
+			return -1;
+		return 1;
+	}
+}
+
+/* has_qmail - does the recipient have a .qmail file for its extension?
+ * Only stat: a home we may not search counts as yes (local decides). */
+static int
+has_qmail(const struct recip *r)
+{
+	str path = STR_INIT, name = STR_INIT;
+	struct stat st;
+	size_t state = 0, def;
+	int x, found = 0;
+
+	while ((x = recip_qmail_next(r, &state, &name, &def)) > 0) {
+		path.len = 0;
+		if (str_put(&path, r->home.s, r->home.len) < 0 ||
+		    str_putc(&path, '/') < 0 ||
+		    str_put(&path, name.s, name.len) < 0 || str_0(&path) < 0) {
+			x = -1;
+			break;
+		}
+		if (stat(path.s, &st) == 0) {
+			if (S_ISREG(st.st_mode)) {
+				found = 1;
+				break;
+			}
+			continue;
+		}
+		if (errno == EACCES) {
+			found = 1;
+			break;
+		}
+		if (errno != ENOENT && errno != ENOTDIR) {
+			x = -1;
+			break;
+		}
+	}
+	str_free(&path);
+	str_free(&name);
+	return x < 0 ? -1 : found;
+}
+
+static int
+number(const char *s, size_t n, unsigned long *u)
+{
+	size_t i;
+
+	*u = 0;
+	if (!n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9 || *u > ((unsigned long)-1 - d) / 10)
+			return -1;
+		*u = *u * 10 + d;
+	}
+	return 0;
+}
+
+/* assign_fill - r from a users/assign.cdb value; rest (n bytes) goes
+ * after the value's extension field */
+static int
+assign_fill(struct recip *r, const char *v, size_t vn, const char *rest,
+    size_t n)
+{
+	const char *f[RECIP_FIELDS];
+	size_t fl[RECIP_FIELDS], i = 0, k;
+	unsigned long u, g;
+
+	for (k = 0; k < RECIP_FIELDS; k++) {
+		const char *z = memchr(v + i, 0, vn - i);
+
+		if (!z || i >= vn) {
+			errno = EINVAL;
+			return -1;
+		}
+		f[k] = v + i;
+		fl[k] = (size_t)(z - (v + i));
+		i += fl[k] + 1;
+	}
+	if (number(f[1], fl[1], &u) < 0 || number(f[2], fl[2], &g) < 0 ||
+	    fl[3] == 0 || f[3][0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	r->uid = (uid_t)u;
+	r->gid = (gid_t)g;
+	if (put0(&r->user, f[0], fl[0]) < 0 ||
+	    put0(&r->home, f[3], fl[3]) < 0 ||
+	    put0(&r->dash, f[4], fl[4]) < 0 ||
+	    str_copy(&r->ext, f[5], fl[5]) < 0 ||
+	    str_put(&r->ext, rest, n) < 0 || str_0(&r->ext) < 0)
+		return -1;
+	return 1;
+}
+
+/* assign_try - look key up: 1 found (r filled), 0 not, -1 error */
+static int
+assign_try(struct cdb *c, const char *key, size_t kn, struct recip *r,
+    const char *rest, size_t n)
+{
+	const char *v;
+	int x = cdb_find(c, key, (unsigned)kn);
+
+	if (x <= 0) {
+		if (x < 0 && !errno)
+			errno = EINVAL;
+		return x;
+	}
+	v = cdb_getdata(c);
+	if (!v) {
+		errno = EINVAL;
+		return -1;
+	}
+	return assign_fill(r, v, cdb_datalen(c), rest, n);
+}
+
+/* assign - look r->local up in users/assign.cdb: 1 found, 0 not */
+static int
+assign(struct recip *r)
+{
+	str path = STR_INIT, key = STR_INIT;
+	struct cdb c;
+	const char *wild = "";
+	unsigned wn = 0;
+	size_t i, n = r->local.len;
+	int fd, x = 0, e;
+
+	if (home_path(&path, "users/assign.cdb") < 0)
+		return -1;
+	fd = open(path.s, O_RDONLY | O_CLOEXEC);
+	str_free(&path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (cdb_init(&c, fd) < 0) {
+		e = errno;
+		close(fd);
+		errno = e ? e : EINVAL;
+		return -1;
+	}
+	if (str_putc(&key, '!') < 0 || str_put(&key, r->local.s, n) < 0 ||
+	    str_putc(&key, 0) < 0)
+		goto fail;
+	x = assign_try(&c, key.s, key.len, r, "", 0);
+	if (x)
+		goto done;
+	x = cdb_find(&c, "", 0);
+	if (x < 0)
+		goto fail;
+	if (x > 0) {
+		wild = cdb_getdata(&c);
+		wn = cdb_datalen(&c);
+		if (!wild)
+			goto fail;
+	}
+	x = 0;
+	for (i = n + 1; i-- > 0;) {
+		if (i && !memchr(wild, r->local.s[i - 1], wn))
+			continue;
+		x = assign_try(&c, key.s, i + 1, r, r->local.s + i, n - i);
+		if (x)
+			goto done;
+	}
+done:
+	e = errno;
+	cdb_free(&c);
+	close(fd);
+	str_free(&key);
+	errno = e;
+	return x;
+fail:
+	if (!errno)
+		errno = EINVAL;
+	x = -1;
+	goto done;
+}
+
+/* syspw - qmail-getpw: the longest prefix of the local part ending at a
+ * '-' (or the whole) that names an account with a non-zero uid and a home
+ * it owns.  1 found, 0 not. */
+static int
+syspw(struct recip *r)
+{
+	char name[RECIP_USERLEN + 1];
+	const char *l = r->local.s;
+	size_t i = r->local.len;
+	struct passwd *pw;
+	struct stat st;
+
+	for (;; i--) {
+		if (i && i <= RECIP_USERLEN &&
+		    (i == r->local.len || l[i] == '-')) {
+			memcpy(name, l, i);
+			name[i] = 0;
+			errno = 0;
+			pw = getpwnam(name);
+			if (!pw && errno && errno != ENOENT && errno != ESRCH &&
+			    errno != EBADF && errno != EPERM)
+				return -1;
+			if (pw && pw->pw_uid && stat(pw->pw_dir, &st) == 0 &&
+			    st.st_uid == pw->pw_uid) {
+				r->uid = pw->pw_uid;
+				r->gid = pw->pw_gid;
+				if (put0(&r->user, pw->pw_name,
+				    strlen(pw->pw_name)) < 0 ||
+				    put0(&r->home, pw->pw_dir,
+				    strlen(pw->pw_dir)) < 0 ||
+				    put0(&r->dash, "-", i < r->local.len) < 0 ||
+				    put0(&r->ext, l + i + (i < r->local.len),
+				    r->local.len - i - (i < r->local.len)) < 0)
+					return -1;
+				return 1;
+			}
+		}
+		if (i == 0)
+			return 0;
+	}
+}
+
+/* alias - the alias user (the home's alias/ directory) with the whole
+ * local part as extension; uid and gid are the directory's owner's. */
+static int
+alias(struct recip *r)
+{
+	struct stat st;
+
+	if (home_path(&r->home, RECIP_ALIAS) < 0)
+		return -1;
+	r->home.len = strlen(r->home.s);
+	if (stat(r->home.s, &st) < 0)
+		return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+	r->uid = st.st_uid;
+	r->gid = st.st_gid;
+	if (put0(&r->user, RECIP_ALIAS, strlen(RECIP_ALIAS)) < 0 ||
+	    put0(&r->dash, "-", 1) < 0 ||
+	    put0(&r->ext, r->local.s, r->local.len) < 0)
+		return -1;
+	return 1;
+}
+
+int
+recip_find(const char *addr, struct recip *r)
+{
+	str prefix = STR_INIT;
+	const char *at = strrchr(addr, '@');
+	size_t ln = at ? (size_t)(at - addr) : strlen(addr);
+	const char *d = at ? at + 1 : "";
+	size_t dn = strlen(d);
+	int x;
+
+	memset(r, 0, sizeof *r);
+	if (put0(&r->domain, d, dn) < 0)
+		return -1;
+	addr_lower(r->domain.s, dn);
+	x = dn ? is_locals(d, dn) : 1;
+	if (x < 0)
+		return -1;
+	if (x) {
+		if (put0(&r->local, addr, ln) < 0)
+			return -1;
+	} else {
+		x = virtual(d, dn, &prefix);
+		if (x < 0)
+			return -1;
+		if (!x || !prefix.len) {
+			str_free(&prefix);
+			return RECIP_REMOTE;
+		}
+		if (str_copy(&r->local, prefix.s, prefix.len) < 0 ||
+		    str_putc(&r->local, '-') < 0 ||
+		    str_put(&r->local, addr, ln) < 0 ||
+		    str_0(&r->local) < 0) {
+			str_free(&prefix);
+			return -1;
+		}
+		str_free(&prefix);
+	}
+	addr_lower(r->local.s, r->local.len);
+	if (!r->local.len || memchr(r->local.s, '/', r->local.len))
+		return RECIP_NOUSER;
+
+	x = assign(r);
+	if (!x)
+		x = syspw(r);
+	if (!x)
+		x = alias(r);
+	if (x <= 0)
+		return x < 0 ? -1 : RECIP_NOUSER;
+	if (!r->dash.len)
+		return RECIP_FOUND;
+	x = has_qmail(r);
+	if (x < 0)
+		return -1;
+	return x ? RECIP_FOUND : RECIP_NOUSER;
+}
+
+void
+recip_free(struct recip *r)
+{
+	str_free(&r->user);
+	str_free(&r->home);
+	str_free(&r->dash);
+	str_free(&r->ext);
+	str_free(&r->local);
+	str_free(&r->domain);
+}
