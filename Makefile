@@ -16,7 +16,7 @@ LDLIBS  = -lcdb
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o \
-          recip.o
+          recip.o heap.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))

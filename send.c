@@ -1,0 +1,2170 @@
+/*
+ * send - the qpost queue manager: the one long-running daemon.
+ *
+ * It picks new messages up from queue/new/ (woken by a byte on the fifo
+ * queue/lock/trigger, and by a scan at start), decides per recipient
+ * local or remote (recip_find), runs bin/local once per local recipient
+ * and bin/remote once per remote domain, at most control/concurrencylocal
+ * and control/concurrencyremote at a time, retries temporary failures on
+ * a back-off schedule, sends one RFC 3464 bounce per message for the
+ * permanent ones, and removes a message when every recipient is done.
+ * The state of each message lives in queue/info/<id> as append-only
+ * records, so kill -9 at any instruction loses nothing.  docs/send.md
+ * describes the formats, the schedule and the log lines.
+ *
+ * Usage: send (no arguments).  fd 0 is not used; fd 2 is the log, one line
+ * per event.  Environment: QPOST_HOME (the home), QPOST_LOCAL and
+ * QPOST_REMOTE (programs to run instead of bin/local and bin/remote),
+ * QPOST_QUEUE (the queue program for bounces), QPOST_SPAWN_FD (set by
+ * qpost-spawn: the socket over which local deliveries are requested).
+ *
+ * Signals: SIGHUP rereads the control files, SIGALRM retries every
+ * deferred recipient now, SIGTERM stops starting deliveries, waits up to
+ * STOP_WAIT seconds for those in flight and exits 0 (the rest are retried
+ * after the restart).
+ *
+ * Exit codes: 0 after SIGTERM; 111 for a fatal system error (the queue is
+ * left consistent: a restart carries on); 100 for a usage error or an
+ * attempt to run the installed home as root.
+ *
+ * Privilege: never root on the installed home (conf-home); a single-user
+ * home may be run by whoever owns it, root included.  Local deliveries that
+ * must change uid go through qpost-spawn, which is the only root part.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "control.h"
+#include "date.h"
+#include "envelope.h"
+#include "err.h"
+#include "heap.h"
+#include "home.h"
+#include "qq.h"
+#include "recip.h"
+#include "str.h"
+
+#define TRAILER_LEN 32		/* "QPOSTENV " + 22 digits + "\n" */
+#define TMP_MAXAGE (36L * 3600)	/* queue/tmp files older than this go */
+#define TMP_SCAN_EVERY 3600
+#define PICKUP_BATCH 64		/* new messages per batch of fsyncs */
+#define INFO_MAX (160UL * 1024 * 1024)	/* the largest info file we read */
+#define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
+#define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
+#define REASON_MAX 900		/* bytes of a failure reason kept */
+#define HEADER_MAX (64 * 1024)	/* original header quoted in a bounce */
+#define REMOTE_RCPT_MAX 100	/* recipients per remote run */
+#define RETRY_LOCAL 10		/* schedule constants, see retry_delay */
+#define RETRY_REMOTE 20
+#define RETRY_CAP (3 * 3600)
+#define RETRY_LOOKUP 60		/* after a temporary recip_find error */
+#define BOUNCE_RETRY 60		/* after a bounce the queue refused */
+#define STOP_WAIT 60		/* seconds SIGTERM waits for deliveries */
+#define CONC_MAX 65535		/* sanity cap on concurrency* */
+#define CONC_LOCAL 10
+#define CONC_REMOTE 20
+#define LIFETIME_DEFAULT 604800
+#define TRIPLE "#@[]"		/* sender of a double bounce (qmail's) */
+#define ULEN 24			/* room for a decimal 64-bit number */
+
+enum { CH_LOCAL, CH_REMOTE };
+enum { RS_PENDING, RS_INFLIGHT, RS_DONE, RS_FAILED };
+enum { RES_OK, RES_TEMP, RES_PERM };
+
+struct rcpt {
+	const char *addr;	/* into msg.env */
+	char *reason;		/* RS_FAILED: why */
+	int64_t next;		/* RS_PENDING: earliest next attempt */
+	unsigned tries;
+	unsigned char state;
+};
+
+struct msg {
+	unsigned long id;
+	int64_t birth;
+	int64_t due;		/* heap key */
+	size_t hpos;
+	char *env;		/* the envelope, as in the queue */
+	size_t envlen;
+	struct rcpt *r;
+	size_t nr;
+	size_t left;		/* recipients RS_PENDING or RS_INFLIGHT */
+	unsigned jobs;		/* jobs queued or running */
+};
+
+struct job {
+	struct msg *m;
+	int ch;
+	size_t *ri;		/* recipient indices */
+	size_t nri;
+	unsigned long long number;
+	pid_t pid;		/* 0 when run by qpost-spawn */
+	int fd;			/* its output, -1 after EOF */
+	int exited;
+	int status;		/* wait status */
+	str out;
+	struct job *next;
+};
+
+static struct {
+	str me;
+	str bouncefrom;
+	str bouncehost;
+	str dbto;		/* full address, or empty: drop */
+	unsigned long conc[2];
+	int64_t lifetime;
+} cf;
+
+static struct {
+	struct job *head;
+	struct job *tail;
+} ready[2];
+static struct job **run;
+static size_t nrun, arun;
+static unsigned long running[2];
+static unsigned long long jobnumber;
+static struct heap sched;
+static size_t nmsgs;
+
+static int selfpipe[2] = { -1, -1 };
+static int trigfd = -1, trigwfd = -1, spawnfd = -1;
+static int infodir = -1, messdir = -1;
+static const char *prog[2];
+static volatile sig_atomic_t got_hup, got_alrm, got_term, got_chld;
+static const char *chname[2] = { "local", "remote" };
+
+/* ---------------------------------------------------------------- */
+
+static noreturn void
+die_nomem(void)
+{
+	err_nomem();
+}
+
+static const char *
+fmtu(char b[ULEN], unsigned long long u)
+{
+	size_t i = ULEN - 1;
+
+	b[i] = 0;
+	do {
+		b[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	return b + i;
+}
+
+static int64_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* scan_u - a decimal number at s[*i..n), stopping at a non-digit */
+static int
+scan_u(const char *s, size_t n, size_t *i, unsigned long long *out)
+{
+	unsigned long long u = 0;
+	size_t j = *i;
+
+	if (j >= n || s[j] < '0' || s[j] > '9')
+		return -1;
+	for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
+		unsigned d = (unsigned)(s[j] - '0');
+
+		if (u > (~0ULL - d) / 10)
+			return -1;
+		u = u * 10 + d;
+	}
+	*i = j;
+	*out = u;
+	return 0;
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		die_nomem();
+	return p;
+}
+
+/* reason_clean - printable ASCII only, one line, at most REASON_MAX */
+static char *
+reason_clean(const char *s, size_t n)
+{
+	char *r;
+	size_t i, k = 0;
+
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' ||
+	    s[n - 1] == '\t'))
+		n--;
+	while (n && (*s == ' ' || *s == '\n'))
+		s++, n--;
+	if (n > REASON_MAX)
+		n = REASON_MAX;
+	r = xcalloc(n + 1, 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		r[k++] = (c < 32 || c >= 127) ? ' ' : (char)c;
+	}
+	r[k] = 0;
+	return r;
+}
+
+/* ------------------------------------------------------ the schedule */
+
+static int64_t
+msg_key(const void *x)
+{
+	return ((const struct msg *)x)->due;
+}
+
+static void
+msg_setpos(void *x, size_t pos)
+{
+	((struct msg *)x)->hpos = pos;
+}
+
+/* retry_delay - seconds before attempt tries+1 after tries failures:
+ * c*c*(2*tries-1), so the attempts fall at c*c*k*k after the first
+ * failure (qmail's quadratic schedule), never more than RETRY_CAP apart. */
+static int64_t
+retry_delay(int ch, unsigned tries)
+{
+	int64_t c = ch == CH_REMOTE ? RETRY_REMOTE : RETRY_LOCAL;
+	int64_t d;
+
+	if (tries < 1)
+		tries = 1;
+	if (tries > 100000)
+		return RETRY_CAP;
+	d = c * c * (2 * (int64_t)tries - 1);
+	return d > RETRY_CAP ? RETRY_CAP : d;
+}
+
+static void
+sched_add(struct msg *m)
+{
+	if (heap_push(&sched, m) < 0)
+		die_nomem();
+}
+
+/* ------------------------------------------------------ control files */
+
+/* ctl_fail - an unreadable control file: fatal at start, else the old
+ * value stays (a SIGHUP must not take a running send down) */
+static void
+ctl_fail(const char *name, int startup)
+{
+	if (startup)
+		err_diesys(111, "unable to read control/", name,
+		    (const char *)0);
+	err_warnsys("unable to read control/", name, "; keeping the old "
+	    "value", (const char *)0);
+}
+
+static void
+ctl_str(str *out, const char *name, const char *dflt, int startup)
+{
+	str x = STR_INIT;
+	int r = control_readline(&x, name);
+
+	if (r < 0) {
+		ctl_fail(name, startup);
+		str_free(&x);
+		return;
+	}
+	if (r == 0 && str_copys(&x, dflt) < 0)
+		die_nomem();
+	if (str_0(&x) < 0)
+		die_nomem();
+	str_free(out);
+	*out = x;
+}
+
+static void
+ctl_ulong(unsigned long *out, const char *name, unsigned long dflt,
+    unsigned long min, unsigned long max, int startup)
+{
+	unsigned long u;
+	int r = control_readulong(&u, name);
+
+	if (r < 0) {
+		ctl_fail(name, startup);
+		return;
+	}
+	if (r == 0)
+		u = dflt;
+	if (u < min)
+		u = min;
+	if (u > max)
+		u = max;
+	*out = u;
+}
+
+static void
+control_load(int startup)
+{
+	str dbhost = STR_INIT;
+	unsigned long life = LIFETIME_DEFAULT;
+	char b1[ULEN], b2[ULEN], b3[ULEN];
+
+	if (startup)
+		life = LIFETIME_DEFAULT;
+	else
+		life = (unsigned long)cf.lifetime;
+	ctl_str(&cf.me, "me", "localhost", startup);
+	ctl_str(&cf.bouncefrom, "bouncefrom", "MAILER-DAEMON", startup);
+	ctl_str(&cf.bouncehost, "bouncehost", cf.me.s, startup);
+	ctl_str(&dbhost, "doublebouncehost", cf.me.s, startup);
+	ctl_str(&cf.dbto, "doublebounceto", "postmaster", startup);
+	if (cf.dbto.len && !memchr(cf.dbto.s, '@', cf.dbto.len)) {
+		if (str_putc(&cf.dbto, '@') < 0 ||
+		    str_put(&cf.dbto, dbhost.s, dbhost.len) < 0 ||
+		    str_0(&cf.dbto) < 0)
+			die_nomem();
+	}
+	str_free(&dbhost);
+	ctl_ulong(&cf.conc[CH_LOCAL], "concurrencylocal", CONC_LOCAL, 1,
+	    CONC_MAX, startup);
+	ctl_ulong(&cf.conc[CH_REMOTE], "concurrencyremote", CONC_REMOTE, 1,
+	    CONC_MAX, startup);
+	ctl_ulong(&life, "queuelifetime", LIFETIME_DEFAULT, 0, 1UL << 40,
+	    startup);
+	cf.lifetime = (int64_t)life;
+	err_info("control: concurrencylocal ", fmtu(b1, cf.conc[CH_LOCAL]),
+	    " concurrencyremote ", fmtu(b2, cf.conc[CH_REMOTE]),
+	    " queuelifetime ", fmtu(b3, (unsigned long long)cf.lifetime),
+	    (const char *)0);
+}
+
+/* ------------------------------------------------------ queue files */
+
+static void
+qpath(str *p, const char *dir, unsigned long id, const char *suffix)
+{
+	char b[ULEN];
+
+	if (str_copys(p, "queue/") < 0 || str_puts(p, dir) < 0 ||
+	    str_putc(p, '/') < 0 || str_puts(p, fmtu(b, id)) < 0 ||
+	    (suffix && str_puts(p, suffix) < 0) || str_0(p) < 0)
+		die_nomem();
+}
+
+/* parse_id - a queue file name as an id; -1 if it is not one */
+static int
+parse_id(const char *name, unsigned long *id)
+{
+	unsigned long long u;
+	size_t i = 0, n = strlen(name);
+
+	if (scan_u(name, n, &i, &u) < 0 || i != n || u > (unsigned long)-1 ||
+	    (name[0] == '0' && n > 1))
+		return -1;
+	*id = (unsigned long)u;
+	return 0;
+}
+
+static int
+writeall(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+readall(int fd, char *s, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t r = pread(fd, s, n, off);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;	/* the file is shorter than it said */
+			return -1;
+		}
+		s += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
+/* info_append - add state records to info/<id>; sync: fsync first */
+static void
+info_append(const struct msg *m, const str *rec, int sync)
+{
+	str p = STR_INIT;
+	int fd;
+	char b[ULEN];
+
+	if (!rec->len)
+		return;
+	qpath(&p, "info", m->id, 0);
+	fd = open(p.s, O_WRONLY | O_APPEND | O_CLOEXEC);
+	str_free(&p);
+	if (fd < 0 || writeall(fd, rec->s, rec->len) < 0 ||
+	    (sync && fsync(fd) < 0))
+		/* The delivery stands; a crash before the next good record
+		 * can only repeat it. */
+		err_warnsys("unable to record state of msg ",
+		    fmtu(b, m->id), (const char *)0);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* move_aside - a file in new/ we cannot use: keep it in queue/bad/ */
+static void
+move_aside(const char *name, const char *why)
+{
+	str from = STR_INIT, to = STR_INIT;
+
+	if (mkdir("queue/bad", 0750) < 0 && errno != EEXIST)
+		err_warnsys("unable to create queue/bad", (const char *)0);
+	if (str_copys(&from, "queue/new/") < 0 || str_puts(&from, name) < 0 ||
+	    str_0(&from) < 0 || str_copys(&to, "queue/bad/") < 0 ||
+	    str_puts(&to, name) < 0 || str_0(&to) < 0)
+		die_nomem();
+	if (rename(from.s, to.s) < 0)
+		err_warnsys("unable to move aside queue/new/", name,
+		    (const char *)0);
+	else
+		err_warn("moved queue/new/", name, " to queue/bad/: ", why,
+		    (const char *)0);
+	str_free(&from);
+	str_free(&to);
+}
+
+/* ------------------------------------------------------ messages */
+
+/* msg_parse - build a message from the bytes of info/<id>; *good is the
+ * length of the complete records (a torn last record is dropped) and
+ * *msglen the length recorded for mess/<id>.  0 if the file is corrupt. */
+static struct msg *
+msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
+    unsigned long long *msglen, unsigned long long *fullsize)
+{
+	struct msg *m;
+	unsigned long long birth;
+	size_t i = 0, e, k, nr;
+	const char *z;
+
+	if (n < 2 || s[0] != 'M')
+		return 0;
+	i = 1;
+	if (scan_u(s, n, &i, &birth) < 0 || i >= n || s[i++] != ' ' ||
+	    scan_u(s, n, &i, msglen) < 0 || i >= n || s[i++] != ' ' ||
+	    scan_u(s, n, &i, fullsize) < 0 || i >= n || s[i++] != 0)
+		return 0;
+	/* the envelope: F..NUL, T..NUL ..., NUL */
+	e = i;
+	for (;;) {
+		if (i >= n)
+			return 0;
+		if (!s[i])
+			break;
+		z = memchr(s + i, 0, n - i);
+		if (!z)
+			return 0;
+		i = (size_t)(z - s) + 1;
+	}
+	i++;
+	if (envelope_check(s + e, i - e, &nr) != ENV_OK)
+		return 0;
+	m = xcalloc(1, sizeof *m);
+	m->id = id;
+	m->birth = (int64_t)birth;
+	m->hpos = HEAP_NONE;
+	m->envlen = i - e;
+	m->env = xcalloc(m->envlen, 1);
+	memcpy(m->env, s + e, m->envlen);
+	m->r = xcalloc(nr, sizeof *m->r);
+	m->nr = nr;
+	m->left = nr;
+	{
+		size_t pos = 0;
+		const char *a;
+
+		for (k = 0; (a = envelope_next(m->env, m->envlen, &pos)); k++)
+			m->r[k].addr = a;
+	}
+	/* state records */
+	*good = i;
+	while (i < n) {
+		size_t start = i, end;
+
+		z = memchr(s + i, 0, n - i);
+		if (!z)
+			break;		/* torn: ignored and cut off */
+		end = (size_t)(z - s);
+		*good = end + 1;
+		i = end + 1;
+		if (end == start)
+			continue;	/* zero fill after a power loss */
+		{
+			char t = s[start];
+			size_t j = start + 1;
+			unsigned long long idx;
+
+			if (t != 'd' && t != 'f' && t != 'r')
+				continue;
+			if (scan_u(s, end, &j, &idx) < 0 || idx >= nr)
+				continue;
+			k = (size_t)idx;
+			if (m->r[k].state != RS_PENDING)
+				continue;
+			if (t == 'd') {
+				m->r[k].state = RS_DONE;
+				m->left--;
+			} else if (t == 'f') {
+				if (j < end && s[j] == ' ')
+					j++;
+				m->r[k].state = RS_FAILED;
+				m->r[k].reason = reason_clean(s + j, end - j);
+				m->left--;
+			} else {
+				unsigned long long tries, next;
+
+				if (j >= end || s[j++] != ' ' ||
+				    scan_u(s, end, &j, &tries) < 0 ||
+				    j >= end || s[j++] != ' ' ||
+				    scan_u(s, end, &j, &next) < 0)
+					continue;
+				m->r[k].tries = (unsigned)tries;
+				m->r[k].next = (int64_t)next;
+			}
+		}
+	}
+	return m;
+}
+
+static void
+msg_free(struct msg *m)
+{
+	size_t k;
+
+	for (k = 0; k < m->nr; k++)
+		free(m->r[k].reason);
+	free(m->r);
+	free(m->env);
+	free(m);
+}
+
+/* msg_remove - every recipient is done: info first, then mess
+ * (docs/queue.md: a mess/<id> without info/<id> is garbage). */
+static void
+msg_remove(struct msg *m)
+{
+	str p = STR_INIT;
+	char b[ULEN];
+
+	qpath(&p, "info", m->id, 0);
+	if (unlink(p.s) < 0 && errno != ENOENT) {
+		err_warnsys("unable to remove ", p.s, (const char *)0);
+		/* leave it in memory-free limbo: a restart finishes it */
+	} else {
+		qpath(&p, "mess", m->id, 0);
+		if (unlink(p.s) < 0 && errno != ENOENT)
+			err_warnsys("unable to remove ", p.s, (const char *)0);
+	}
+	str_free(&p);
+	err_info("end msg ", fmtu(b, m->id), (const char *)0);
+	nmsgs--;
+	msg_free(m);
+}
+
+static void msg_settle(struct msg *, int64_t);
+static void msg_start(struct msg *, int64_t);
+
+/* msg_register - a loaded or picked-up message enters the schedule */
+static void
+msg_register(struct msg *m, int64_t now)
+{
+	nmsgs++;
+	if (m->left)
+		msg_start(m, now);
+	else
+		msg_settle(m, now);
+}
+
+/* ------------------------------------------------------ pick-up */
+
+struct pick {
+	char name[ULEN];
+	unsigned long id;
+	int fd;
+	int resumed;		/* info/<id> was already there */
+	unsigned long long msglen;
+	unsigned long long fullsize;
+	struct msg *m;
+};
+
+/* info_load - read info/<id>; 0 missing, -1 unreadable or corrupt */
+static int
+info_load(unsigned long id, struct msg **mp, unsigned long long *msglen,
+    unsigned long long *fullsize)
+{
+	str p = STR_INIT, x = STR_INIT;
+	struct stat st;
+	size_t good = 0;
+	int fd;
+	char b[ULEN];
+
+	*mp = 0;
+	qpath(&p, "info", id, 0);
+	fd = open(p.s, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		str_free(&p);
+		errno = e;
+		return e == ENOENT ? 0 : -1;
+	}
+	if (fstat(fd, &st) < 0 || (unsigned long long)st.st_size > INFO_MAX)
+		goto bad;
+	if (str_ready(&x, (size_t)st.st_size) < 0)
+		die_nomem();
+	if (readall(fd, x.s, (size_t)st.st_size, 0) < 0)
+		goto bad;
+	x.len = (size_t)st.st_size;
+	*mp = msg_parse(id, x.s, x.len, &good, msglen, fullsize);
+	if (!*mp) {
+		err_warn("corrupt info file for msg ", fmtu(b, id),
+		    (const char *)0);
+		goto bad;
+	}
+	if (good < x.len && (ftruncate(fd, (off_t)good) < 0 || fsync(fd) < 0))
+		err_warnsys("unable to cut a torn record off ", p.s,
+		    (const char *)0);
+	close(fd);
+	str_free(&p);
+	str_free(&x);
+	return 1;
+bad:
+	close(fd);
+	str_free(&p);
+	str_free(&x);
+	return -1;
+}
+
+/* pick_prepare - steps 1 and 2 of the pick-up for new/<name>: check the
+ * file and write info/<id> (renamed into place; the directory is synced
+ * by the caller).  -1: skip it for now; the file stays in new/. */
+static int
+pick_prepare(struct pick *pk, int64_t now)
+{
+	str p = STR_INIT, tmp = STR_INIT, info = STR_INIT;
+	struct stat st;
+	char tr[TRAILER_LEN + 1], b[ULEN];
+	unsigned long long off;
+	size_t i, nr, envlen;
+	char *env = 0;
+	int fd = -1, r;
+
+	(void)now;
+	pk->fd = -1;
+	pk->m = 0;
+	if (str_copys(&p, "queue/new/") < 0 || str_puts(&p, pk->name) < 0 ||
+	    str_0(&p) < 0)
+		die_nomem();
+	pk->fd = open(p.s, O_RDWR | O_CLOEXEC);
+	if (pk->fd < 0) {
+		if (errno != ENOENT)
+			err_warnsys("unable to open ", p.s, (const char *)0);
+		goto skip;
+	}
+	if (fstat(pk->fd, &st) < 0) {
+		err_warnsys("unable to stat ", p.s, (const char *)0);
+		goto skip;
+	}
+	if (!S_ISREG(st.st_mode) || (unsigned long)st.st_ino != pk->id) {
+		move_aside(pk->name, "not a queue file (name is not its inode)");
+		goto skip;
+	}
+	/* An info/<id> already there means an interrupted pick-up. */
+	r = info_load(pk->id, &pk->m, &pk->msglen, &pk->fullsize);
+	if (r > 0 && ((unsigned long long)st.st_size == pk->fullsize ||
+	    (unsigned long long)st.st_size == pk->msglen)) {
+		pk->resumed = 1;
+		str_free(&p);
+		return 0;
+	}
+	if (r > 0) {
+		/* stale info for an older message: start again */
+		msg_free(pk->m);
+		pk->m = 0;
+	}
+	pk->resumed = 0;
+	if (st.st_size < TRAILER_LEN) {
+		move_aside(pk->name, "too short for a trailer");
+		goto skip;
+	}
+	if (readall(pk->fd, tr, TRAILER_LEN,
+	    st.st_size - TRAILER_LEN) < 0) {
+		err_warnsys("unable to read ", p.s, (const char *)0);
+		goto skip;
+	}
+	i = 9;
+	if (memcmp(tr, "QPOSTENV ", 9) || tr[TRAILER_LEN - 1] != '\n' ||
+	    scan_u(tr, TRAILER_LEN - 1, &i, &off) < 0 ||
+	    i != TRAILER_LEN - 1 ||
+	    off > (unsigned long long)st.st_size - TRAILER_LEN) {
+		move_aside(pk->name, "bad trailer");
+		goto skip;
+	}
+	envlen = (size_t)((unsigned long long)st.st_size - TRAILER_LEN - off);
+	if (envlen > INFO_MAX) {
+		move_aside(pk->name, "envelope too large");
+		goto skip;
+	}
+	env = xcalloc(envlen, 1);
+	if (readall(pk->fd, env, envlen, (off_t)off) < 0) {
+		err_warnsys("unable to read ", p.s, (const char *)0);
+		goto skip;
+	}
+	if (envelope_check(env, envlen, &nr) != ENV_OK) {
+		move_aside(pk->name, "bad envelope");
+		goto skip;
+	}
+	pk->msglen = off;
+	pk->fullsize = (unsigned long long)st.st_size;
+	/* info/<id>: "M" birth msglen fullsize NUL, then the envelope */
+	if (str_putc(&info, 'M') < 0 ||
+	    str_puts(&info, fmtu(b, (unsigned long long)st.st_mtime)) < 0 ||
+	    str_putc(&info, ' ') < 0 || str_puts(&info, fmtu(b, off)) < 0 ||
+	    str_putc(&info, ' ') < 0 ||
+	    str_puts(&info, fmtu(b, pk->fullsize)) < 0 ||
+	    str_putc(&info, 0) < 0 || str_put(&info, env, envlen) < 0)
+		die_nomem();
+	qpath(&tmp, "info", pk->id, ".tmp");
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || writeall(fd, info.s, info.len) < 0 || fsync(fd) < 0) {
+		err_warnsys("unable to write ", tmp.s, (const char *)0);
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp.s);
+		goto skip;
+	}
+	close(fd);
+	qpath(&p, "info", pk->id, 0);
+	if (rename(tmp.s, p.s) < 0) {
+		err_warnsys("unable to rename ", tmp.s, (const char *)0);
+		unlink(tmp.s);
+		goto skip;
+	}
+	{
+		size_t good;
+		unsigned long long a, c;
+
+		pk->m = msg_parse(pk->id, info.s, info.len, &good, &a, &c);
+		if (!pk->m)
+			err_die(111, "internal error: unparsable info written",
+			    (const char *)0);
+	}
+	free(env);
+	str_free(&p);
+	str_free(&tmp);
+	str_free(&info);
+	return 0;
+skip:
+	free(env);
+	if (pk->fd >= 0)
+		close(pk->fd);
+	pk->fd = -1;
+	str_free(&p);
+	str_free(&tmp);
+	str_free(&info);
+	return -1;
+}
+
+/* pick_finish - steps 3 and 4: cut new/<id> to the message, sync it and
+ * rename it into mess/ (the caller syncs mess/). */
+static int
+pick_finish(struct pick *pk)
+{
+	str from = STR_INIT, to = STR_INIT;
+	int ok = -1;
+
+	if (ftruncate(pk->fd, (off_t)pk->msglen) < 0 || fsync(pk->fd) < 0) {
+		err_warnsys("unable to truncate queue/new/", pk->name,
+		    (const char *)0);
+		goto out;
+	}
+	if (str_copys(&from, "queue/new/") < 0 ||
+	    str_puts(&from, pk->name) < 0 || str_0(&from) < 0)
+		die_nomem();
+	qpath(&to, "mess", pk->id, 0);
+	if (rename(from.s, to.s) < 0) {
+		err_warnsys("unable to rename ", from.s, (const char *)0);
+		goto out;
+	}
+	ok = 0;
+out:
+	close(pk->fd);
+	pk->fd = -1;
+	str_free(&from);
+	str_free(&to);
+	return ok;
+}
+
+static void
+dir_sync(int fd, const char *name)
+{
+	if (fsync(fd) < 0)
+		err_diesys(111, "unable to sync queue/", name, (const char *)0);
+}
+
+/* pick_batch - pick up n messages with one sync per directory */
+static void
+pick_batch(struct pick *pk, size_t n, int64_t now)
+{
+	size_t k, good = 0;
+	char b1[ULEN], b2[ULEN], b3[ULEN];
+
+	for (k = 0; k < n; k++)
+		if (pick_prepare(&pk[k], now) == 0)
+			good++;
+	if (!good)
+		return;
+	dir_sync(infodir, "info");
+	for (k = 0; k < n; k++)
+		if (pk[k].m && pick_finish(&pk[k]) < 0) {
+			/* info/<id> stays beside new/<id>: resumed later */
+			msg_free(pk[k].m);
+			pk[k].m = 0;
+		}
+	dir_sync(messdir, "mess");
+	for (k = 0; k < n; k++) {
+		struct msg *m = pk[k].m;
+
+		if (!m)
+			continue;
+		if (!pk[k].resumed)
+			err_info("new msg ", fmtu(b1, m->id), " from <",
+			    envelope_sender(m->env), "> size ",
+			    fmtu(b2, pk[k].msglen), " rcpts ",
+			    fmtu(b3, m->nr), (const char *)0);
+		msg_register(m, now);
+	}
+}
+
+/* scan_new - pick up everything in new/ */
+static void
+scan_new(int64_t now)
+{
+	DIR *d = opendir("queue/new");
+	struct dirent *de;
+	struct pick pk[PICKUP_BATCH];
+	size_t n = 0;
+
+	if (!d) {
+		err_warnsys("unable to open queue/new", (const char *)0);
+		return;
+	}
+	while ((de = readdir(d))) {
+		unsigned long id;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (parse_id(de->d_name, &id) < 0) {
+			move_aside(de->d_name, "not a queue id");
+			continue;
+		}
+		memset(&pk[n], 0, sizeof pk[n]);
+		pk[n].id = id;
+		/* parse_id took only canonical names: this is the name */
+		strcpy(pk[n].name, de->d_name);
+		if (++n == PICKUP_BATCH) {
+			pick_batch(pk, n, now);
+			n = 0;
+		}
+	}
+	closedir(d);
+	if (n)
+		pick_batch(pk, n, now);
+}
+
+/* startup - load info/, drop garbage from mess/, then pick up new/ */
+static void
+startup(int64_t now)
+{
+	DIR *d;
+	struct dirent *de;
+	str p = STR_INIT;
+	struct stat st;
+	char b[ULEN];
+
+	d = opendir("queue/info");
+	if (!d)
+		err_diesys(111, "unable to open queue/info", (const char *)0);
+	while ((de = readdir(d))) {
+		unsigned long id;
+		struct msg *m;
+		unsigned long long msglen, fullsize;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (parse_id(de->d_name, &id) < 0) {
+			/* a temporary from an interrupted pick-up */
+			if (str_copys(&p, "queue/info/") < 0 ||
+			    str_puts(&p, de->d_name) < 0 || str_0(&p) < 0)
+				die_nomem();
+			if (strstr(de->d_name, ".tmp"))
+				unlink(p.s);
+			continue;
+		}
+		qpath(&p, "mess", id, 0);
+		if (stat(p.s, &st) < 0) {
+			qpath(&p, "new", id, 0);
+			if (stat(p.s, &st) == 0)
+				continue;	/* resumed by scan_new */
+			/* neither: removal was interrupted */
+			qpath(&p, "info", id, 0);
+			unlink(p.s);
+			continue;
+		}
+		if (info_load(id, &m, &msglen, &fullsize) <= 0) {
+			err_warn("leaving msg ", fmtu(b, id), " alone: "
+			    "unreadable info", (const char *)0);
+			continue;
+		}
+		msg_register(m, now);
+	}
+	closedir(d);
+	d = opendir("queue/mess");
+	if (!d)
+		err_diesys(111, "unable to open queue/mess", (const char *)0);
+	while ((de = readdir(d))) {
+		unsigned long id;
+
+		if (de->d_name[0] == '.' || parse_id(de->d_name, &id) < 0)
+			continue;
+		qpath(&p, "info", id, 0);
+		if (stat(p.s, &st) == 0 || errno != ENOENT)
+			continue;
+		qpath(&p, "mess", id, 0);
+		unlink(p.s);
+	}
+	closedir(d);
+	str_free(&p);
+	scan_new(now);
+}
+
+/* clean_tmp - queue/tmp files older than TMP_MAXAGE */
+static void
+clean_tmp(int64_t now)
+{
+	DIR *d = opendir("queue/tmp");
+	struct dirent *de;
+	str p = STR_INIT;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (str_copys(&p, "queue/tmp/") < 0 ||
+		    str_puts(&p, de->d_name) < 0 || str_0(&p) < 0)
+			die_nomem();
+		if (lstat(p.s, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (int64_t)st.st_mtime < now - TMP_MAXAGE) {
+			if (unlink(p.s) == 0)
+				err_info("removed old queue/tmp/", de->d_name,
+				    (const char *)0);
+		}
+	}
+	closedir(d);
+	str_free(&p);
+}
+
+/* ------------------------------------------------------ jobs */
+
+static void
+job_queue(struct job *j)
+{
+	j->next = 0;
+	if (ready[j->ch].tail)
+		ready[j->ch].tail->next = j;
+	else
+		ready[j->ch].head = j;
+	ready[j->ch].tail = j;
+	j->m->jobs++;
+}
+
+static struct job *
+job_new(struct msg *m, int ch, size_t n)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+
+	j->m = m;
+	j->ch = ch;
+	j->ri = xcalloc(n, sizeof *j->ri);
+	j->fd = -1;
+	return j;
+}
+
+static struct msg *sort_msg;
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const char *x = addr_domain(sort_msg->r[*(const size_t *)a].addr);
+	const char *y = addr_domain(sort_msg->r[*(const size_t *)b].addr);
+
+	return strcasecmp(x ? x : "", y ? y : "");
+}
+
+static int
+same_domain(const struct msg *m, size_t a, size_t b)
+{
+	const char *x = addr_domain(m->r[a].addr);
+	const char *y = addr_domain(m->r[b].addr);
+
+	return !strcasecmp(x ? x : "", y ? y : "");
+}
+
+/* msg_start - queue jobs for every recipient of m that is due */
+static void
+msg_start(struct msg *m, int64_t now)
+{
+	size_t *rem, nrem = 0, k;
+	struct recip rc;
+
+	memset(&rc, 0, sizeof rc);
+	rem = xcalloc(m->nr, sizeof *rem);
+	for (k = 0; k < m->nr; k++) {
+		struct rcpt *r = &m->r[k];
+		int t;
+
+		if (r->state != RS_PENDING || r->next > now)
+			continue;
+		t = recip_find(r->addr, &rc);
+		recip_free(&rc);
+		if (t < 0) {
+			err_warnsys("unable to look up <", r->addr,
+			    ">; trying again later", (const char *)0);
+			r->next = now + RETRY_LOOKUP;
+			continue;
+		}
+		r->state = RS_INFLIGHT;
+		if (t == RECIP_REMOTE) {
+			rem[nrem++] = k;
+		} else {
+			struct job *j = job_new(m, CH_LOCAL, 1);
+
+			j->ri[j->nri++] = k;
+			job_queue(j);
+		}
+	}
+	sort_msg = m;
+	qsort(rem, nrem, sizeof *rem, by_domain);
+	for (k = 0; k < nrem;) {
+		size_t e = k + 1;
+		struct job *j;
+
+		while (e < nrem && e - k < REMOTE_RCPT_MAX &&
+		    same_domain(m, rem[k], rem[e]))
+			e++;
+		j = job_new(m, CH_REMOTE, e - k);
+		for (; k < e; k++)
+			j->ri[j->nri++] = rem[k];
+		job_queue(j);
+	}
+	free(rem);
+	if (!m->jobs)
+		msg_settle(m, now);
+}
+
+static void
+run_add(struct job *j)
+{
+	if (nrun == arun) {
+		size_t na = arun ? 2 * arun : 64;
+		struct job **nv = realloc(run, na * sizeof *nv);
+
+		if (!nv)
+			die_nomem();
+		run = nv;
+		arun = na;
+	}
+	run[nrun++] = j;
+	running[j->ch]++;
+}
+
+/* spawn_request - ask qpost-spawn to run local for the job */
+static int
+spawn_request(struct job *j, int msgfd, int outfd)
+{
+	str req = STR_INIT;
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct cmsghdr *c;
+	int fds[2];
+	char b[ULEN];
+	ssize_t w;
+
+	if (str_puts(&req, fmtu(b, j->number)) < 0 || str_putc(&req, 0) < 0 ||
+	    str_puts(&req, envelope_sender(j->m->env)) < 0 ||
+	    str_putc(&req, 0) < 0 ||
+	    str_puts(&req, j->m->r[j->ri[0]].addr) < 0 ||
+	    str_putc(&req, 0) < 0)
+		die_nomem();
+	memset(&mh, 0, sizeof mh);
+	memset(&cm, 0, sizeof cm);
+	iov.iov_base = req.s;
+	iov.iov_len = req.len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof cm.buf;
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	fds[0] = msgfd;
+	fds[1] = outfd;
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	do
+		w = sendmsg(spawnfd, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	str_free(&req);
+	if (w < 0)
+		err_diesys(111, "unable to talk to qpost-spawn",
+		    (const char *)0);
+	return 0;
+}
+
+/* job_spawn - start the program; -1 with errno */
+static int
+job_spawn(struct job *j)
+{
+	str p = STR_INIT;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	char **argv;
+	int msgfd, pp[2], r;
+	size_t k, argc = 0;
+
+	qpath(&p, "mess", j->m->id, 0);
+	msgfd = open(p.s, O_RDONLY | O_CLOEXEC);
+	str_free(&p);
+	if (msgfd < 0)
+		return -1;
+	if (pipe2(pp, O_CLOEXEC) < 0) {
+		r = errno;
+		close(msgfd);
+		errno = r;
+		return -1;
+	}
+	fcntl(pp[0], F_SETFL, O_NONBLOCK);
+	if (j->ch == CH_LOCAL && spawnfd >= 0) {
+		spawn_request(j, msgfd, pp[1]);
+		j->pid = 0;
+		close(msgfd);
+		close(pp[1]);
+		j->fd = pp[0];
+		return 0;
+	}
+	argv = xcalloc(j->nri + 4, sizeof *argv);
+	/* argv strings are not written by the child; posix_spawn wants
+	 * char *const[] */
+	argv[argc++] = (char *)(uintptr_t)prog[j->ch];
+	if (j->ch == CH_REMOTE) {
+		const char *dom = addr_domain(j->m->r[j->ri[0]].addr);
+
+		argv[argc++] = (char *)(uintptr_t)(dom ? dom : "");
+	}
+	argv[argc++] = (char *)(uintptr_t)envelope_sender(j->m->env);
+	for (k = 0; k < j->nri; k++)
+		argv[argc++] = (char *)(uintptr_t)j->m->r[j->ri[k]].addr;
+	argv[argc] = 0;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
+	posix_spawn_file_actions_adddup2(&fa, pp[1], 1);
+	if (j->ch == CH_LOCAL)
+		posix_spawn_file_actions_adddup2(&fa, pp[1], 2);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGALRM);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGCHLD);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(&j->pid, prog[j->ch], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(argv);
+	close(msgfd);
+	close(pp[1]);
+	if (r != 0) {
+		close(pp[0]);
+		errno = r;
+		return -1;
+	}
+	j->fd = pp[0];
+	return 0;
+}
+
+static void job_done(struct job *, int64_t);
+
+/* start_jobs - run ready jobs while the channels have room */
+static void
+start_jobs(int64_t now)
+{
+	int ch;
+	char b1[ULEN], b2[ULEN], b3[ULEN], b4[ULEN], b5[ULEN], b6[ULEN];
+
+	for (ch = 0; ch < 2; ch++) {
+		while (ready[ch].head && running[ch] < cf.conc[ch]) {
+			struct job *j = ready[ch].head;
+			size_t k;
+
+			ready[ch].head = j->next;
+			if (!ready[ch].head)
+				ready[ch].tail = 0;
+			j->number = ++jobnumber;
+			for (k = 0; k < j->nri; k++)
+				err_info("starting delivery ",
+				    fmtu(b1, j->number), ": msg ",
+				    fmtu(b2, j->m->id), " to ", chname[ch],
+				    " <", j->m->r[j->ri[k]].addr, ">",
+				    (const char *)0);
+			if (job_spawn(j) < 0) {
+				const char *e = strerror(errno);
+
+				/* in the channel's own report format */
+				if (str_copys(&j->out, ch == CH_REMOTE ? "Z" :
+				    "") < 0 ||
+				    str_puts(&j->out, "unable to start ") < 0 ||
+				    str_puts(&j->out, prog[ch]) < 0 ||
+				    str_puts(&j->out, ": ") < 0 ||
+				    str_puts(&j->out, e) < 0 ||
+				    str_putc(&j->out, ch == CH_REMOTE ? 0 :
+				    '\n') < 0)
+					die_nomem();
+				j->exited = 1;
+				j->status = 111 << 8;
+				job_done(j, now);
+				continue;
+			}
+			run_add(j);
+			err_info("status: local ", fmtu(b3, running[CH_LOCAL]),
+			    "/", fmtu(b4, cf.conc[CH_LOCAL]), " remote ",
+			    fmtu(b5, running[CH_REMOTE]), "/",
+			    fmtu(b6, cf.conc[CH_REMOTE]), (const char *)0);
+		}
+	}
+}
+
+/* job_read - take what the job wrote; returns 1 at EOF */
+static int
+job_read(struct job *j)
+{
+	char b[4096];
+
+	for (;;) {
+		ssize_t r = read(j->fd, b, sizeof b);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : 1;
+		}
+		if (r == 0)
+			return 1;
+		if (j->ch == CH_REMOTE) {
+			size_t room = OUT_REMOTE_MAX - j->out.len;
+
+			if (str_put(&j->out, b, (size_t)r < room ? (size_t)r :
+			    room) < 0)
+				die_nomem();
+		} else {
+			if (str_put(&j->out, b, (size_t)r) < 0)
+				die_nomem();
+			if (j->out.len > 2 * OUT_LOCAL_MAX) {
+				memmove(j->out.s, j->out.s + j->out.len -
+				    OUT_LOCAL_MAX, OUT_LOCAL_MAX);
+				j->out.len = OUT_LOCAL_MAX;
+			}
+		}
+	}
+}
+
+/* last_line - the last non-empty line of local's output */
+static char *
+last_line(const str *o)
+{
+	size_t e = o->len, s;
+
+	while (e && (o->s[e - 1] == '\n' || o->s[e - 1] == '\r'))
+		e--;
+	s = e;
+	while (s && o->s[s - 1] != '\n')
+		s--;
+	return reason_clean(o->s + s, e - s);
+}
+
+static char *
+status_text(int status, const char *who)
+{
+	str x = STR_INIT;
+	char b[ULEN];
+	char *r;
+
+	if (WIFSIGNALED(status)) {
+		if (str_puts(&x, who) < 0 || str_puts(&x, " crashed (signal ")
+		    < 0 || str_puts(&x, fmtu(b, (unsigned)WTERMSIG(status))) <
+		    0 || str_putc(&x, ')') < 0)
+			die_nomem();
+	} else if (str_puts(&x, who) < 0 || str_puts(&x, " exited ") < 0 ||
+	    str_puts(&x, fmtu(b, (unsigned)WEXITSTATUS(status))) < 0 ||
+	    str_puts(&x, " without a reason") < 0)
+		die_nomem();
+	r = reason_clean(x.s, x.len);
+	str_free(&x);
+	return r;
+}
+
+/* results - each recipient's result and reason from the job's output */
+static void
+results(struct job *j, int *res, char **why)
+{
+	size_t k;
+
+	if (j->ch == CH_LOCAL) {
+		int st = j->status;
+
+		res[0] = RES_TEMP;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			res[0] = RES_OK;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
+			res[0] = RES_PERM;
+		why[0] = last_line(&j->out);
+		if (!*why[0]) {
+			free(why[0]);
+			why[0] = status_text(st, "local");
+		}
+		return;
+	}
+	/* remote: recipient reports r/h/s in order, then K/Z/D */
+	{
+		const char *s = j->out.s, *mrep = 0;
+		size_t n = j->out.len, i = 0, mlen = 0;
+		const char **rep = xcalloc(j->nri, sizeof *rep);
+		size_t *rlen = xcalloc(j->nri, sizeof *rlen), nrep = 0;
+
+		while (i < n) {
+			const char *z = memchr(s + i, 0, n - i);
+			size_t len;
+
+			if (!z)
+				break;
+			len = (size_t)(z - (s + i));
+			if (len && nrep < j->nri && !mrep &&
+			    (s[i] == 'r' || s[i] == 'h' || s[i] == 's')) {
+				rep[nrep] = s + i;
+				rlen[nrep++] = len;
+			} else if (len && !mrep && (s[i] == 'K' ||
+			    s[i] == 'Z' || s[i] == 'D')) {
+				mrep = s + i;
+				mlen = len;
+			}
+			i += len + 1;
+		}
+		for (k = 0; k < j->nri; k++) {
+			const char *t;
+			size_t tl;
+			char c = 0;
+
+			if (k < nrep) {
+				c = rep[k][0];
+				t = rep[k] + 1;
+				tl = rlen[k] - 1;
+				if (c == 'r') {
+					if (mrep && mrep[0] == 'K')
+						res[k] = RES_OK;
+					else if (mrep && mrep[0] == 'D')
+						res[k] = RES_PERM;
+					else
+						res[k] = RES_TEMP;
+					if (mrep) {
+						t = mrep + 1;
+						tl = mlen - 1;
+					}
+				} else
+					res[k] = c == 'h' ? RES_PERM : RES_TEMP;
+			} else if (mrep) {
+				res[k] = mrep[0] == 'D' ? RES_PERM : RES_TEMP;
+				t = mrep + 1;
+				tl = mlen - 1;
+			} else {
+				res[k] = RES_TEMP;
+				t = 0;
+				tl = 0;
+			}
+			if (t && tl)
+				why[k] = reason_clean(t, tl);
+			else
+				why[k] = status_text(j->status, "remote");
+			if (!mrep && c != 'h' && c != 's' && !*why[k]) {
+				free(why[k]);
+				why[k] = status_text(j->status, "remote");
+			}
+		}
+		free(rep);
+		free(rlen);
+	}
+}
+
+/* job_done - record the results, log them, settle the message */
+static void
+job_done(struct job *j, int64_t now)
+{
+	struct msg *m = j->m;
+	int *res = xcalloc(j->nri, sizeof *res);
+	char **why = xcalloc(j->nri, sizeof *why);
+	int64_t *wait = xcalloc(j->nri, sizeof *wait);
+	str rec = STR_INIT;
+	size_t k, done_after = 0;
+	int sync = 0, completes;
+	char b1[ULEN], b2[ULEN], b3[ULEN], b4[ULEN];
+
+	results(j, res, why);
+	/* expiry: a temporary failure after queuelifetime is permanent */
+	for (k = 0; k < j->nri; k++) {
+		if (res[k] == RES_TEMP && now >= m->birth + cf.lifetime) {
+			str x = STR_INIT;
+
+			if (str_puts(&x, "message expired after "
+			    "queuelifetime; last error: ") < 0 ||
+			    str_puts(&x, why[k]) < 0)
+				die_nomem();
+			free(why[k]);
+			why[k] = reason_clean(x.s, x.len);
+			str_free(&x);
+			res[k] = RES_PERM;
+		}
+		if (res[k] == RES_OK)
+			done_after++;
+	}
+	/* Does this job finish the message with every recipient delivered?
+	 * Then removing info/<id> is the record and no 'd' is written. */
+	completes = m->jobs == 1 && m->left == j->nri && done_after == j->nri;
+	for (k = 0; k < m->nr && completes; k++)
+		if (m->r[k].state == RS_FAILED)
+			completes = 0;
+	for (k = 0; k < j->nri; k++) {
+		size_t i = j->ri[k];
+		struct rcpt *r = &m->r[i];
+
+		if (res[k] == RES_OK) {
+			r->state = RS_DONE;
+			m->left--;
+			if (!completes) {
+				if (str_putc(&rec, 'd') < 0 ||
+				    str_puts(&rec, fmtu(b1, i)) < 0 ||
+				    str_putc(&rec, 0) < 0)
+					die_nomem();
+				sync = 1;
+			}
+		} else if (res[k] == RES_PERM) {
+			r->state = RS_FAILED;
+			r->reason = why[k];
+			why[k] = 0;
+			m->left--;
+			if (str_putc(&rec, 'f') < 0 ||
+			    str_puts(&rec, fmtu(b1, i)) < 0 ||
+			    str_putc(&rec, ' ') < 0 ||
+			    str_puts(&rec, r->reason) < 0 ||
+			    str_putc(&rec, 0) < 0)
+				die_nomem();
+			sync = 1;
+		} else {
+			int64_t next, last = m->birth + cf.lifetime;
+
+			r->state = RS_PENDING;
+			r->tries++;
+			next = now + retry_delay(j->ch, r->tries);
+			if (next > last)
+				next = last > now ? last : now + 1;
+			r->next = next;
+			wait[k] = next - now;
+			if (str_putc(&rec, 'r') < 0 ||
+			    str_puts(&rec, fmtu(b1, i)) < 0 ||
+			    str_putc(&rec, ' ') < 0 ||
+			    str_puts(&rec, fmtu(b2, r->tries)) < 0 ||
+			    str_putc(&rec, ' ') < 0 ||
+			    str_puts(&rec, fmtu(b3, (unsigned long long)next))
+			    < 0 || str_putc(&rec, 0) < 0)
+				die_nomem();
+		}
+	}
+	info_append(m, &rec, sync);
+	str_free(&rec);
+	for (k = 0; k < j->nri; k++) {
+		const struct rcpt *r = &m->r[j->ri[k]];
+
+		if (res[k] == RES_OK)
+			err_info("delivery ", fmtu(b1, j->number), ": success: "
+			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
+			    why[k], (const char *)0);
+		else if (res[k] == RES_PERM)
+			err_info("delivery ", fmtu(b1, j->number), ": failure: "
+			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
+			    r->reason, (const char *)0);
+		else
+			err_info("delivery ", fmtu(b1, j->number), ": deferral: "
+			    "msg ", fmtu(b2, m->id), " to <", r->addr,
+			    "> retry in ", fmtu(b4, (unsigned long long)wait[k]),
+			    "s: ", why[k], (const char *)0);
+		free(why[k]);
+	}
+	free(why);
+	free(res);
+	free(wait);
+	str_free(&j->out);
+	free(j->ri);
+	free(j);
+	if (--m->jobs == 0)
+		msg_settle(m, now);
+}
+
+/* job_reap - the job with this pid (or number, for qpost-spawn) exited */
+static struct job *
+job_find(pid_t pid, unsigned long long number)
+{
+	size_t k;
+
+	for (k = 0; k < nrun; k++)
+		if (pid ? run[k]->pid == pid :
+		    (run[k]->pid == 0 && run[k]->number == number))
+			return run[k];
+	return 0;
+}
+
+/* jobs_finish - finish every job that has exited and whose output is
+ * read (what an exited job left in the pipe is taken now: a grandchild
+ * holding the pipe open must not hold the delivery up) */
+static void
+jobs_finish(int64_t now)
+{
+	size_t k = 0;
+
+	while (k < nrun) {
+		struct job *j = run[k];
+
+		if (!j->exited) {
+			k++;
+			continue;
+		}
+		if (j->fd >= 0) {
+			(void)job_read(j);
+			close(j->fd);
+			j->fd = -1;
+		}
+		run[k] = run[--nrun];
+		running[j->ch]--;
+		job_done(j, now);
+	}
+}
+
+static void
+reap(void)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		struct job *j = job_find(pid, 0);
+
+		if (j) {
+			j->exited = 1;
+			j->status = st;
+		}
+	}
+}
+
+/* spawn_read - results from qpost-spawn: "number SP wait-status" */
+static void
+spawn_read(void)
+{
+	char b[128];
+
+	for (;;) {
+		ssize_t r = recv(spawnfd, b, sizeof b - 1, MSG_DONTWAIT);
+		unsigned long long num, st;
+		size_t i = 0;
+		struct job *j;
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			err_diesys(111, "unable to read from qpost-spawn",
+			    (const char *)0);
+		}
+		if (r == 0)
+			err_die(111, "qpost-spawn went away", (const char *)0);
+		b[r] = 0;
+		if (scan_u(b, (size_t)r, &i, &num) < 0 || i >= (size_t)r ||
+		    b[i++] != ' ' || scan_u(b, (size_t)r, &i, &st) < 0) {
+			err_warn("bad report from qpost-spawn", (const char *)0);
+			continue;
+		}
+		j = job_find(0, num);
+		if (j) {
+			j->exited = 1;
+			j->status = (int)st;
+		}
+	}
+}
+
+/* ------------------------------------------------------ bounces */
+
+/* dsn_status - an enhanced status code in the reason, or dflt */
+static void
+dsn_status(const char *why, char cls, const char *dflt, str *out)
+{
+	const char *s;
+
+	for (s = why; *s; s++) {
+		const char *p = s;
+		int d1 = 0, d2 = 0;
+
+		if ((s != why && s[-1] != ' ' && s[-1] != '(' &&
+		    s[-1] != '#') || (*p != '2' && *p != '4' && *p != '5') ||
+		    p[1] != '.')
+			continue;
+		p += 2;
+		while (*p >= '0' && *p <= '9' && d1 < 4)
+			p++, d1++;
+		if (!d1 || d1 > 3 || *p != '.')
+			continue;
+		p++;
+		while (*p >= '0' && *p <= '9' && d2 < 4)
+			p++, d2++;
+		if (!d2 || d2 > 3 || (*p && *p != ' ' && *p != ')' &&
+		    *p != ',' && *p != ';'))
+			continue;
+		if (str_putc(out, cls ? cls : *s) < 0 ||
+		    str_put(out, s + 1, (size_t)(p - s - 1)) < 0)
+			die_nomem();
+		return;
+	}
+	if (str_puts(out, dflt) < 0)
+		die_nomem();
+}
+
+/* orig_header - the header of mess/<id>, at most HEADER_MAX bytes */
+static void
+orig_header(const struct msg *m, str *h)
+{
+	str p = STR_INIT;
+	int fd;
+	ssize_t r;
+	size_t i;
+
+	qpath(&p, "mess", m->id, 0);
+	fd = open(p.s, O_RDONLY | O_CLOEXEC);
+	str_free(&p);
+	if (fd < 0)
+		return;
+	if (str_ready(h, HEADER_MAX) < 0)
+		die_nomem();
+	do
+		r = read(fd, h->s, HEADER_MAX);
+	while (r < 0 && errno == EINTR);
+	close(fd);
+	if (r <= 0)
+		return;
+	h->len = (size_t)r;
+	for (i = 0; i < h->len; i++)
+		if (h->s[i] == '\n' && (i + 1 == h->len || h->s[i + 1] == '\n')) {
+			h->len = i + 1;
+			return;
+		}
+	/* no end of header within the limit: cut at the last line end */
+	while (h->len && h->s[h->len - 1] != '\n')
+		h->len--;
+}
+
+#define P(s) do { if (str_puts(&b, (s)) < 0) die_nomem(); } while (0)
+
+/* bounce - one DSN for every failed recipient: 0 done (or dropped),
+ * -1 try again later */
+static int
+bounce(struct msg *m, int64_t now)
+{
+	const char *sender = envelope_sender(m->env), *to, *envfrom;
+	str b = STR_INIT, hdr = STR_INIT, bnd = STR_INIT;
+	char d[DATE_LEN], u1[ULEN], u2[ULEN];
+	size_t k;
+	qq q;
+	int code, dbl;
+	pid_t qp;
+
+	if (!strcmp(sender, TRIPLE)) {
+		err_info("triple bounce: discarding msg ", fmtu(u1, m->id),
+		    (const char *)0);
+		return 0;
+	}
+	dbl = !*sender;
+	if (dbl) {
+		to = cf.dbto.s;
+		envfrom = TRIPLE;
+		if (!*to) {
+			err_info("double bounce: discarding msg ",
+			    fmtu(u1, m->id), " (no doublebounceto)",
+			    (const char *)0);
+			return 0;
+		}
+	} else {
+		to = sender;
+		envfrom = "";
+	}
+	orig_header(m, &hdr);
+	if (str_copys(&bnd, "qpost-dsn-") < 0 ||
+	    str_puts(&bnd, fmtu(u1, m->id)) < 0 || str_putc(&bnd, '-') < 0 ||
+	    str_puts(&bnd, fmtu(u2, (unsigned long long)now)) < 0 ||
+	    str_puts(&bnd, "=_") < 0)
+		die_nomem();
+	while (hdr.len && memmem(hdr.s, hdr.len, bnd.s, bnd.len))
+		if (str_putc(&bnd, 'x') < 0)
+			die_nomem();
+	if (str_0(&bnd) < 0)
+		die_nomem();
+	P("From: ");
+	P(cf.bouncefrom.s);
+	P("@");
+	P(cf.bouncehost.s);
+	P("\nTo: <");
+	P(to);
+	P(">\nSubject: ");
+	P(dbl ? "failure notice (double bounce)" : "failure notice");
+	date_rfc5322(d, (time_t)now);
+	P("\nDate: ");
+	P(d);
+	P("\nMessage-ID: <");
+	P(fmtu(u1, (unsigned long long)now));
+	P(".");
+	P(fmtu(u2, m->id));
+	P(".bounce@");
+	P(cf.me.s);
+	P(">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;\n"
+	    "\tboundary=\"");
+	P(bnd.s);
+	P("\"\n\nThis is a MIME-formatted delivery status notification.\n"
+	    "\n--");
+	P(bnd.s);
+	P("\nContent-Type: text/plain; charset=us-ascii\n"
+	    "Content-Description: Notification\n\n"
+	    "Hi. This is the qpost send program at ");
+	P(cf.me.s);
+	P(".\n");
+	if (dbl)
+		P("I tried to deliver a bounce message to the addresses below,"
+		    "\nbut the bounce bounced!\n\n");
+	else
+		P("I'm afraid I wasn't able to deliver your message to the "
+		    "following addresses.\nThis is a permanent error; I've "
+		    "given up. Sorry it didn't work out.\n\n");
+	for (k = 0; k < m->nr; k++) {
+		if (m->r[k].state != RS_FAILED)
+			continue;
+		P("<");
+		P(m->r[k].addr);
+		P(">:\n");
+		P(m->r[k].reason);
+		P("\n\n");
+	}
+	P("--");
+	P(bnd.s);
+	P("\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; ");
+	P(cf.me.s);
+	date_rfc5322(d, (time_t)m->birth);
+	P("\nArrival-Date: ");
+	P(d);
+	P("\n");
+	for (k = 0; k < m->nr; k++) {
+		const char *why = m->r[k].reason;
+		int expired;
+
+		if (m->r[k].state != RS_FAILED)
+			continue;
+		expired = !strncmp(why, "message expired", 15);
+		P("\nFinal-Recipient: rfc822; ");
+		P(m->r[k].addr);
+		P("\nAction: failed\nStatus: ");
+		dsn_status(why, expired ? 0 : '5', expired ? "4.4.7" : "5.0.0",
+		    &b);
+		P("\nDiagnostic-Code: X-Qpost; ");
+		P(why);
+		P("\n");
+	}
+	P("\n--");
+	P(bnd.s);
+	P("\nContent-Type: text/rfc822-headers\n"
+	    "Content-Description: Undelivered Message Headers\n\n");
+	if (str_put(&b, hdr.s, hdr.len) < 0)
+		die_nomem();
+	P("\n--");
+	P(bnd.s);
+	P("--\n");
+	str_free(&hdr);
+	str_free(&bnd);
+	if (qq_open(&q) < 0) {
+		err_warnsys("unable to run the queue program for a bounce of "
+		    "msg ", fmtu(u1, m->id), (const char *)0);
+		str_free(&b);
+		return -1;
+	}
+	qp = qq_pid(&q);
+	qq_put(&q, b.s, b.len);
+	qq_from(&q, envfrom);
+	qq_to(&q, to);
+	code = qq_close(&q);
+	str_free(&b);
+	if (code == 0) {
+		err_info(dbl ? "double bounce msg " : "bounce msg ",
+		    fmtu(u1, m->id), " qp ", fmtu(u2, (unsigned long long)qp),
+		    " to <", to, ">", (const char *)0);
+		return 0;
+	}
+	if (!qq_temp(code)) {
+		err_info("bounce of msg ", fmtu(u1, m->id), " refused for "
+		    "good: ", qq_status(code), "; discarding",
+		    (const char *)0);
+		return 0;
+	}
+	err_info("bounce of msg ", fmtu(u1, m->id), " deferred: ",
+	    qq_status(code), (const char *)0);
+	return -1;
+}
+#undef P
+
+/* msg_settle - no job of m runs: schedule it, bounce it or remove it */
+static void
+msg_settle(struct msg *m, int64_t now)
+{
+	size_t k;
+	int failed = 0;
+
+	if (m->left) {
+		m->due = INT64_MAX;
+		for (k = 0; k < m->nr; k++)
+			if (m->r[k].state == RS_PENDING && m->r[k].next < m->due)
+				m->due = m->r[k].next;
+		sched_add(m);
+		return;
+	}
+	for (k = 0; k < m->nr; k++)
+		if (m->r[k].state == RS_FAILED)
+			failed = 1;
+	if (failed && bounce(m, now) < 0) {
+		m->due = now + BOUNCE_RETRY;
+		sched_add(m);
+		return;
+	}
+	msg_remove(m);
+}
+
+/* ------------------------------------------------------ signals */
+
+static void
+on_signal(int sig)
+{
+	int e = errno;
+
+	switch (sig) {
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGALRM:
+		got_alrm = 1;
+		break;
+	case SIGTERM:
+		got_term = 1;
+		break;
+	case SIGCHLD:
+		got_chld = 1;
+		break;
+	}
+	(void)!write(selfpipe[1], "", 1);
+	errno = e;
+}
+
+static void
+signals_init(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		err_diesys(111, "unable to create a pipe", (const char *)0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, 0);
+	sigaction(SIGALRM, &sa, 0);
+	sigaction(SIGTERM, &sa, 0);
+	sigaction(SIGCHLD, &sa, 0);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* retry_all - SIGALRM: every deferred recipient is due now */
+static void
+retry_all(void)
+{
+	size_t i, k;
+
+	for (i = 0; i < sched.n; i++) {
+		struct msg *m = sched.v[i];
+
+		for (k = 0; k < m->nr; k++)
+			if (m->r[k].state == RS_PENDING)
+				m->r[k].next = 0;
+		m->due = 0;	/* all keys equal: still a heap */
+	}
+}
+
+/* ------------------------------------------------------ main */
+
+static void
+setup_fds(void)
+{
+	int fd;
+
+	/* 0, 1 and 2 open, so no queue file lands on them */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+	trigfd = open("queue/lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (trigfd < 0)
+		err_diesys(111, "unable to open queue/lock/trigger",
+		    (const char *)0);
+	/* our own writer: the fifo never reports EOF */
+	trigwfd = open("queue/lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (trigwfd < 0)
+		err_diesys(111, "unable to open queue/lock/trigger",
+		    (const char *)0);
+	infodir = open("queue/info", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	messdir = open("queue/mess", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (infodir < 0 || messdir < 0)
+		err_diesys(111, "unable to open the queue directories",
+		    (const char *)0);
+}
+
+static void
+programs_init(void)
+{
+	static str lp = STR_INIT, rp = STR_INIT;
+	const char *l = getenv("QPOST_LOCAL"), *r = getenv("QPOST_REMOTE");
+
+	if (!l || !*l) {
+		if (home_path(&lp, "bin/local") < 0)
+			die_nomem();
+		l = lp.s;
+	}
+	if (!r || !*r) {
+		if (home_path(&rp, "bin/remote") < 0)
+			die_nomem();
+		r = rp.s;
+	}
+	prog[CH_LOCAL] = l;
+	prog[CH_REMOTE] = r;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sfd;
+	struct pollfd *pf = 0;
+	size_t apf = 0;
+	int64_t now, lastclean, stopby = 0;
+	char cwd[4096];
+
+	(void)argv;
+	err_prog = "send";
+	if (argc > 1)
+		err_die(100, "usage: send", (const char *)0);
+	if (geteuid() == 0 && !strcmp(home_dir(), CONF_HOME))
+		err_die(100, "refusing to run as root on the installed home "
+		    CONF_HOME "; run me as the queue user (see qpost-spawn)",
+		    (const char *)0);
+	if (home_chdir() < 0)
+		err_diesys(111, "unable to chdir to the home ", home_dir(),
+		    (const char *)0);
+	/* an absolute home for the programs we run */
+	if (!getcwd(cwd, sizeof cwd))
+		err_diesys(111, "unable to find the home", (const char *)0);
+	if (strcmp(home_dir(), CONF_HOME) && setenv("QPOST_HOME", cwd, 1) < 0)
+		die_nomem();
+	sfd = getenv("QPOST_SPAWN_FD");
+	if (sfd && *sfd) {
+		unsigned long long u;
+		size_t i = 0;
+
+		if (scan_u(sfd, strlen(sfd), &i, &u) < 0 || sfd[i] || u > 65535)
+			err_die(100, "bad QPOST_SPAWN_FD", (const char *)0);
+		spawnfd = (int)u;
+		fcntl(spawnfd, F_SETFD, FD_CLOEXEC);
+		unsetenv("QPOST_SPAWN_FD");
+	}
+	sched.key = msg_key;
+	sched.setpos = msg_setpos;
+	signals_init();
+	setup_fds();
+	programs_init();
+	control_load(1);
+	now = now_sec();
+	clean_tmp(now);
+	lastclean = now;
+	startup(now);
+
+	for (;;) {
+		size_t n = 0, k;
+		int timeout = -1, r;
+		struct msg *m;
+
+		now = now_sec();
+		if (got_hup) {
+			got_hup = 0;
+			control_load(0);
+		}
+		if (got_alrm) {
+			got_alrm = 0;
+			err_info("retrying every deferred message now",
+			    (const char *)0);
+			retry_all();
+		}
+		if (got_term && !stopby) {
+			char b1[ULEN];
+
+			err_info("stopping: waiting for ", fmtu(b1, nrun),
+			    " deliveries", (const char *)0);
+			stopby = now + STOP_WAIT;
+		}
+		if (stopby && (nrun == 0 || now >= stopby)) {
+			char b1[ULEN];
+
+			err_info("exiting with ", fmtu(b1, nrun),
+			    " deliveries unfinished", (const char *)0);
+			_exit(0);
+		}
+		if (!stopby) {
+			while ((m = heap_top(&sched)) && m->due <= now) {
+				heap_pop(&sched);
+				if (m->left)
+					msg_start(m, now);
+				else
+					msg_settle(m, now);
+			}
+			start_jobs(now);
+			if (now - lastclean >= TMP_SCAN_EVERY) {
+				clean_tmp(now);
+				lastclean = now;
+			}
+		}
+		/* how long may we sleep? */
+		if (!stopby && (m = heap_top(&sched))) {
+			int64_t w = m->due - now;
+
+			timeout = w <= 0 ? 0 : (w > 3600 ? 3600000 : (int)w * 1000);
+		}
+		if (stopby)
+			timeout = 1000;
+		if (apf < nrun + 3) {
+			apf = nrun + 64;
+			free(pf);
+			pf = xcalloc(apf, sizeof *pf);
+		}
+		pf[n].fd = selfpipe[0];
+		pf[n++].events = POLLIN;
+		pf[n].fd = stopby ? -1 : trigfd;
+		pf[n++].events = POLLIN;
+		pf[n].fd = spawnfd;
+		pf[n++].events = POLLIN;
+		for (k = 0; k < nrun; k++) {
+			pf[n].fd = run[k]->fd;
+			pf[n++].events = POLLIN;
+		}
+		r = poll(pf, n, timeout);
+		if (r < 0 && errno != EINTR)
+			err_diesys(111, "unable to poll", (const char *)0);
+		now = now_sec();
+		if (r > 0 && pf[0].revents) {
+			char b[256];
+
+			while (read(selfpipe[0], b, sizeof b) > 0)
+				;
+		}
+		got_chld = 0;
+		reap();
+		if (spawnfd >= 0 && r > 0 && pf[2].revents)
+			spawn_read();
+		for (k = 0; r > 0 && k < nrun; k++)
+			if (pf[3 + k].revents && run[k]->fd == pf[3 + k].fd &&
+			    run[k]->fd >= 0 && job_read(run[k])) {
+				close(run[k]->fd);
+				run[k]->fd = -1;
+			}
+		jobs_finish(now);
+		if (r > 0 && pf[1].fd >= 0 && pf[1].revents) {
+			char b[256];
+
+			while (read(trigfd, b, sizeof b) > 0)
+				;
+			scan_new(now);
+		}
+	}
+}
