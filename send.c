@@ -1216,7 +1216,10 @@ job_spawn(struct job *j)
 
 		argv[argc++] = (char *)(uintptr_t)(dom ? dom : "");
 	}
-	argv[argc++] = (char *)(uintptr_t)envelope_sender(j->m->env);
+	/* A double bounce's "#@[]" is send's own marker: the world sees <>. */
+	argv[argc++] = (char *)(uintptr_t)(j->ch == CH_REMOTE &&
+	    !strcmp(envelope_sender(j->m->env), TRIPLE) ? "" :
+	    envelope_sender(j->m->env));
 	for (k = 0; k < j->nri; k++)
 		argv[argc++] = (char *)(uintptr_t)j->m->r[j->ri[k]].addr;
 	argv[argc] = 0;
