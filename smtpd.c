@@ -1,0 +1,809 @@
+/* smtpd - the SMTP server for one connection.
+ *
+ * Purpose: speak SMTP (RFC 5321, with PIPELINING, SIZE, 8BITMIME and
+ * ENHANCEDSTATUSCODES) to one client and hand each accepted message to
+ * the queue program (qq.h: $QPOST_QUEUE, else the home's bin/queue).
+ * smtpd never listens on a socket: tcpserver (ucspi-tcp) accepts the
+ * connection, applies the IP rules and runs smtpd.
+ *
+ * Interface:
+ *   argv   none.
+ *   fd 0   the connection, read side; fd 1 the connection, write side.
+ *   fd 2   the log: one line per connection and one per message.
+ *   env    TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP (from tcpserver);
+ *          RELAYCLIENT (from the rules): when set, any recipient is
+ *          accepted and the value is appended to it, as in qmail;
+ *          QPOST_HOME, QPOST_QUEUE.
+ *   control/  me, smtpgreeting, rcpthosts, morercpthosts.cdb, databytes,
+ *          timeoutsmtpd, maxrcpt, rejectunknown (docs/smtpd.md).
+ *
+ * Exit codes: 0 after QUIT; 111 when the controls cannot be read, the
+ * client timed out, dropped the connection or wrote too many bad
+ * commands (after a 421 where the connection still works).
+ *
+ * Privilege: none.  Runs as an unprivileged user; never as root.
+ *
+ * Hostile input: command lines are bounded (SMTP_LINE_MAX) and must end
+ * in CRLF; a bare CR or LF in a command refuses the line, and inside DATA
+ * marks the message, which is then refused after the final dot with
+ * nothing queued.  Only CR LF "." CR LF ends a message (no smuggling).
+ */
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "control.h"
+#include "date.h"
+#include "err.h"
+#include "home.h"
+#include "qq.h"
+#include "recip.h"
+#include "str.h"
+
+#define SMTP_LINE_MAX 1000		/* octets per command line, CRLF included
+					 * (RFC 5321 4.5.3.1.4 allows 512) */
+#define BADCMD_MAX 20			/* bad commands before 421 and close */
+#define MAXRCPT_DEFAULT 100		/* recipients per message */
+#define DATABYTES_DEFAULT 10240000UL	/* message size when unset or 0 */
+#define TIMEOUT_DEFAULT 1200		/* seconds of client silence */
+#define TIMEOUT_MAX 86400
+#define HELO_SHOW_MAX 255		/* HELO bytes put in Received: */
+
+static buf in, out;
+static char inspace[BUF_SIZE], outspace[BUF_SIZE];
+static char line[SMTP_LINE_MAX + 1];	/* the current command, no CRLF */
+static size_t linelen;
+
+static str me = STR_INIT, greeting = STR_INIT, rcpthosts = STR_INIT;
+static str helo = STR_INIT, mailfrom = STR_INIT, rcpts = STR_INIT;
+static str addr = STR_INIT, logline = STR_INIT;
+static struct cdb morercpt;
+static int have_morercpt;
+static unsigned long databytes = DATABYTES_DEFAULT;
+static unsigned long maxrcpt = MAXRCPT_DEFAULT;
+static int rejectunknown = 1;
+static const char *remoteip = "unknown", *remotehost = "unknown";
+static const char *relayclient;
+static int seenhelo, esmtp, seenmail;
+static unsigned long nrcpt, nmsg, nbad;
+static struct recip rcptinfo;
+
+/* fmt_ulong - u in decimal, NUL-terminated, at the end of num[32] */
+static const char *
+fmt_ulong(char num[32], unsigned long long u)
+{
+	char *p = num + 31;
+
+	*p = 0;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	return p;
+}
+
+/* Replies.  Output waits in out until the client has nothing more for us
+ * to read (in_fill), so a pipelined group gets its replies in one write. */
+
+static noreturn void
+bye(const char *why)
+{
+	char num[32];
+
+	err_info("end ip ", remoteip, " helo ", helo.len ? helo.s : "-",
+	    " msgs ", fmt_ulong(num, nmsg), " ", why, (const char *)0);
+	_exit(why[0] == 'q' ? 0 : 111);	/* "quit" */
+}
+
+static void
+out_puts(const char *s)
+{
+	if (buf_puts(&out, s) < 0)
+		bye("write failed");
+}
+
+static void
+out_flush(void)
+{
+	if (buf_flush(&out) < 0)
+		bye("write failed");
+}
+
+static noreturn void
+die_close(const char *reply, const char *why)
+{
+	out_puts(reply);
+	(void)buf_flush(&out);
+	bye(why);
+}
+
+static noreturn void
+die_control(void)
+{
+	err_warnsys("unable to read controls", (const char *)0);
+	die_close("421 4.3.0 unable to read controls, closing connection\r\n",
+	    "controls unreadable");
+}
+
+static noreturn void
+die_nomem(void)
+{
+	die_close("421 4.3.0 out of memory, closing connection\r\n",
+	    "out of memory");
+}
+
+/* in_fill - make input available, flushing our replies first when the
+ * client has sent nothing more yet.  Returns >0, or ends the session. */
+static size_t
+in_fill(int indata)
+{
+	ssize_t r;
+
+	if (in.p >= in.n)
+		out_flush();
+	r = buf_fill(&in);
+	if (r > 0)
+		return (size_t)r;
+	if (r < 0 && errno == ETIMEDOUT)
+		die_close("421 4.4.2 timeout, closing connection\r\n",
+		    indata ? "timeout in DATA" : "timeout");
+	bye(r == 0 ? (indata ? "dropped in DATA" : "dropped")
+	    : "read failed");
+}
+
+/* Command lines. */
+
+#define LINE_OK 0
+#define LINE_LONG 1	/* over SMTP_LINE_MAX, dropped */
+#define LINE_BARE 2	/* a CR or LF not part of a CRLF */
+
+/* getcmd - read one command line into line[]; CRLF is required. */
+static int
+getcmd(void)
+{
+	int bad = LINE_OK;
+	size_t total = 0;
+
+	linelen = 0;
+	for (;;) {
+		size_t n = in_fill(0), i, take;
+		const char *s = buf_peek(&in, &n);
+		const char *lf = memchr(s, '\n', n);
+
+		take = lf ? (size_t)(lf - s) + 1 : n;
+		for (i = 0; i < take; i++) {
+			if (total + i >= SMTP_LINE_MAX) {
+				if (bad == LINE_OK)
+					bad = LINE_LONG;
+				break;
+			}
+			line[linelen++] = s[i];
+		}
+		total += take;
+		buf_skip(&in, take);
+		if (lf)
+			break;
+	}
+	if (bad == LINE_LONG)
+		return bad;
+	/* line holds the LF; it must be preceded by CR, and no other CR */
+	linelen--;
+	if (!linelen || line[linelen - 1] != '\r')
+		return LINE_BARE;
+	linelen--;
+	if (memchr(line, '\r', linelen))
+		return LINE_BARE;
+	line[linelen] = 0;
+	return LINE_OK;
+}
+
+static void
+bad(const char *reply)
+{
+	if (++nbad >= BADCMD_MAX)
+		die_close("421 4.7.0 too many bad commands, closing "
+		    "connection\r\n", "too many bad commands");
+	out_puts(reply);
+}
+
+/* Controls, read once per connection. */
+
+static void
+read_controls(void)
+{
+	unsigned long u;
+	int r;
+	str x = STR_INIT;
+
+	if (control_readline(&me, "me") != 1)
+		die_control();
+	r = control_readline(&greeting, "smtpgreeting");
+	if (r < 0)
+		die_control();
+	if (r == 0 && str_copy(&greeting, me.s, me.len + 1) < 0)
+		die_nomem();
+	if (control_readlist(&rcpthosts, "rcpthosts") < 0)
+		die_control();
+	addr_lower(rcpthosts.s, rcpthosts.len);
+	r = control_readulong(&u, "databytes");
+	if (r < 0)
+		die_control();
+	if (r == 1 && u)
+		databytes = u;
+	r = control_readulong(&u, "timeoutsmtpd");
+	if (r < 0)
+		die_control();
+	if (r == 0 || !u)
+		u = TIMEOUT_DEFAULT;
+	if (u > TIMEOUT_MAX)
+		u = TIMEOUT_MAX;
+	in.timeout = out.timeout = (int)(u * 1000);
+	r = control_readulong(&u, "maxrcpt");
+	if (r < 0)
+		die_control();
+	if (r == 1 && u)
+		maxrcpt = u;
+	r = control_readline(&x, "rejectunknown");
+	if (r < 0)
+		die_control();
+	if (r == 1 && !strcmp(x.s, "0"))
+		rejectunknown = 0;
+	str_free(&x);
+	if (home_path(&x, "control/morercpthosts.cdb") < 0)
+		die_nomem();
+	r = open(x.s, O_RDONLY | O_CLOEXEC);
+	if (r < 0 && errno != ENOENT)
+		die_control();
+	if (r >= 0) {
+		if (cdb_init(&morercpt, r) < 0)
+			die_control();
+		have_morercpt = 1;
+	}
+	str_free(&x);
+}
+
+/* rcpthosts_has - is domain d (lower case) ours to receive mail for? */
+static int
+rcpthosts_has(const char *d)
+{
+	size_t pos = 0, n = strlen(d);
+	const char *h, *p;
+
+	while ((h = control_next(&rcpthosts, &pos))) {
+		size_t hn = strlen(h);
+
+		if (h[0] == '.') {
+			if (n > hn && !memcmp(d + n - hn, h, hn))
+				return 1;
+		} else if (hn == n && !memcmp(h, d, n))
+			return 1;
+	}
+	if (!have_morercpt)
+		return 0;
+	if (cdb_find(&morercpt, d, (unsigned)n) > 0)
+		return 1;
+	for (p = strchr(d, '.'); p; p = strchr(p + 1, '.'))
+		if (cdb_find(&morercpt, p, (unsigned)strlen(p)) > 0)
+			return 1;
+	return 0;
+}
+
+/* Commands.  arg points after the verb and its space (or at the NUL). */
+
+static int
+verb_is(const char *v, const char **arg)
+{
+	size_t n = strlen(v);
+
+	if (strncasecmp(line, v, n))
+		return 0;
+	if (line[n] == 0) {
+		*arg = line + n;
+		return 1;
+	}
+	if (line[n] == ' ') {
+		*arg = line + n + 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+reset(void)
+{
+	seenmail = 0;
+	nrcpt = 0;
+	mailfrom.len = 0;
+	rcpts.len = 0;
+}
+
+static void
+smtp_helo(const char *arg, int e)
+{
+	while (*arg == ' ')
+		arg++;
+	if (!*arg) {
+		bad("501 5.5.4 HELO/EHLO needs a host name\r\n");
+		return;
+	}
+	if (str_copys(&helo, arg) < 0 || str_0(&helo) < 0)
+		die_nomem();
+	seenhelo = 1;
+	esmtp = e;
+	reset();
+	out_puts("250");
+	out_puts(e ? "-" : " ");
+	out_puts(me.s);
+	out_puts("\r\n");
+	if (e) {
+		char num[32];
+
+		out_puts("250-PIPELINING\r\n250-SIZE ");
+		out_puts(fmt_ulong(num, databytes));
+		out_puts("\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
+	}
+}
+
+/* path - parse "<...>" after the given "FROM:"/"TO:" keyword into addr;
+ * returns the parameters' start, or 0 after replying to a syntax error */
+static const char *
+path(const char *arg, const char *kw)
+{
+	size_t kn = strlen(kw);
+	ssize_t r;
+
+	if (strncasecmp(arg, kw, kn)) {
+		bad("501 5.5.4 syntax error in parameters\r\n");
+		return 0;
+	}
+	arg += kn;
+	while (*arg == ' ')
+		arg++;
+	r = addr_path(arg, strlen(arg), &addr);
+	if (r < 0) {
+		bad("501 5.1.7 bad address syntax\r\n");
+		return 0;
+	}
+	arg += r;
+	if (*arg && *arg != ' ') {
+		bad("501 5.5.4 syntax error after the address\r\n");
+		return 0;
+	}
+	return arg;
+}
+
+/* param - next " KEY=VALUE" of s; 0 at the end */
+static const char *
+param(const char *s, const char **kw, size_t *kn)
+{
+	while (*s == ' ')
+		s++;
+	if (!*s)
+		return 0;
+	*kw = s;
+	while (*s && *s != ' ')
+		s++;
+	*kn = (size_t)(s - *kw);
+	return s;
+}
+
+static int
+param_is(const char *kw, size_t kn, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+
+	if (kn < n || strncasecmp(kw, name, n))
+		return 0;
+	if (kw[n] != '=')
+		return 0;
+	*val = kw + n + 1;
+	return 1;
+}
+
+static void
+smtp_mail(const char *arg)
+{
+	const char *p, *kw, *val;
+	size_t kn;
+
+	if (!seenhelo) {
+		bad("503 5.5.1 send HELO or EHLO first\r\n");
+		return;
+	}
+	if (seenmail) {
+		bad("503 5.5.1 nested MAIL command\r\n");
+		return;
+	}
+	if (!(p = path(arg, "FROM:")))
+		return;
+	while ((p = param(p, &kw, &kn))) {
+		if (param_is(kw, kn, "SIZE", &val)) {
+			unsigned long u = 0;
+			size_t i, vn = kn - 5;
+
+			if (!vn || vn > 20) {
+				bad("501 5.5.4 bad SIZE parameter\r\n");
+				return;
+			}
+			for (i = 0; i < vn; i++) {
+				unsigned d = (unsigned char)val[i] - '0';
+
+				if (d > 9) {
+					bad("501 5.5.4 bad SIZE parameter\r\n");
+					return;
+				}
+				if (u > (ULONG_MAX - d) / 10) {
+					u = ULONG_MAX;
+					break;
+				}
+				u = u * 10 + d;
+			}
+			if (u > databytes) {
+				out_puts("552 5.3.4 message size exceeds "
+				    "fixed limit\r\n");
+				return;
+			}
+		} else if (param_is(kw, kn, "BODY", &val)) {
+			size_t vn = kn - 5;
+
+			if (!(vn == 4 && !strncasecmp(val, "7BIT", 4)) &&
+			    !(vn == 8 && !strncasecmp(val, "8BITMIME", 8))) {
+				bad("501 5.5.4 bad BODY parameter\r\n");
+				return;
+			}
+		} else {
+			bad("555 5.5.4 unsupported MAIL parameter\r\n");
+			return;
+		}
+	}
+	if (str_copy(&mailfrom, addr.s, addr.len + 1) < 0)
+		die_nomem();
+	mailfrom.len = addr.len;
+	seenmail = 1;
+	nrcpt = 0;
+	rcpts.len = 0;
+	out_puts("250 2.1.0 sender ok\r\n");
+}
+
+static void
+smtp_rcpt(const char *arg)
+{
+	const char *p, *kw, *d;
+	size_t kn;
+	char *at;
+	int pm, r;
+
+	if (!seenmail) {
+		bad("503 5.5.1 need MAIL before RCPT\r\n");
+		return;
+	}
+	if (!(p = path(arg, "TO:")))
+		return;
+	if (param(p, &kw, &kn)) {
+		bad("555 5.5.4 unsupported RCPT parameter\r\n");
+		return;
+	}
+	if (!addr.len) {
+		bad("501 5.1.3 empty recipient\r\n");
+		return;
+	}
+	if (nrcpt >= maxrcpt) {
+		out_puts("452 4.5.3 too many recipients\r\n");
+		return;
+	}
+	at = strrchr(addr.s, '@');
+	if (!at) {
+		if (strcasecmp(addr.s, "postmaster")) {
+			bad("553 5.1.3 recipient address needs a domain\r\n");
+			return;
+		}
+		/* RFC 5321 4.5.1: <postmaster> is always accepted */
+		if (str_copys(&addr, "postmaster@") < 0 ||
+		    str_put(&addr, me.s, me.len) < 0 || str_0(&addr) < 0)
+			die_nomem();
+		goto accept;
+	}
+	/* "user@foreign"@here unquotes to user@foreign@here: whatever
+	 * later reads it by its first '@' would relay, so refuse it */
+	if (memchr(addr.s, '@', (size_t)(at - addr.s))) {
+		bad("553 5.7.1 '@' in the local part refused\r\n");
+		return;
+	}
+	addr_lower(at + 1, strlen(at + 1));
+	d = at + 1;
+	/* postmaster at one of our domains needs no account (RFC 5321
+	 * 4.5.1) */
+	pm = (size_t)(at - addr.s) == 10 && !strncasecmp(addr.s,
+	    "postmaster", 10);
+	if (!relayclient && !rcpthosts_has(d)) {
+		out_puts("553 5.7.1 relaying denied\r\n");
+		return;
+	}
+	r = recip_find(addr.s, &rcptinfo);
+	recip_free(&rcptinfo);
+	switch (r) {
+	case RECIP_NOUSER:
+		if (rejectunknown && !pm) {
+			out_puts("550 5.1.1 no such user here\r\n");
+			return;
+		}
+		break;
+	case -1:
+		err_warnsys("unable to look up ", addr.s, (const char *)0);
+		out_puts("451 4.3.0 temporary failure looking up the "
+		    "recipient\r\n");
+		return;
+	}
+	if (relayclient && (str_puts(&addr, relayclient) < 0 ||
+	    str_0(&addr) < 0))
+		die_nomem();
+accept:
+	if (str_put(&rcpts, addr.s, addr.len + 1) < 0)
+		die_nomem();
+	nrcpt++;
+	out_puts("250 2.1.5 recipient ok\r\n");
+}
+
+/* DATA: the message as a state machine over the raw bytes.  Only
+ * CR LF "." CR LF ends it; a CR or LF that is not part of a CRLF marks
+ * the message as bad (refused after the dot, nothing queued) and never
+ * counts as a line end, so no such sequence can end the message early
+ * or start a second one. */
+
+enum { D_BOL, D_LINE, D_CR, D_DOT, D_DOTCR, D_END };
+
+static void
+put_clean(qq *q, const char *s, size_t max)
+{
+	char c[HELO_SHOW_MAX];
+	size_t i;
+
+	for (i = 0; s[i] && i < max && i < sizeof c; i++) {
+		unsigned char u = (unsigned char)s[i];
+
+		c[i] = (u < 33 || u > 126 || u == '(' || u == ')') ? '?'
+		    : (char)u;
+	}
+	qq_put(q, c, i);
+}
+
+static void
+received(qq *q)
+{
+	char date[DATE_LEN];
+
+	date_rfc5322(date, time(0));
+	qq_puts(q, "Received: from ");
+	put_clean(q, helo.s, HELO_SHOW_MAX);
+	qq_puts(q, " (");
+	put_clean(q, remotehost, HELO_SHOW_MAX);
+	qq_puts(q, " [");
+	put_clean(q, remoteip, HELO_SHOW_MAX);
+	qq_puts(q, "])\n\tby ");
+	qq_put(q, me.s, me.len);
+	qq_puts(q, esmtp ? " (qpost smtpd) with ESMTP; " :
+	    " (qpost smtpd) with SMTP; ");
+	qq_puts(q, date);
+	qq_puts(q, "\n");
+}
+
+static void
+logmsg(const char *result, unsigned long long size)
+{
+	size_t pos = 0;
+	const char *r;
+
+	logline.len = 0;
+	if (str_puts(&logline, "msg ip ") < 0 ||
+	    str_puts(&logline, remoteip) < 0 ||
+	    str_puts(&logline, " helo ") < 0 ||
+	    str_puts(&logline, helo.s) < 0 ||
+	    str_puts(&logline, " from <") < 0 ||
+	    str_put(&logline, mailfrom.s, mailfrom.len) < 0 ||
+	    str_puts(&logline, "> to") < 0)
+		die_nomem();
+	while ((r = control_next(&rcpts, &pos)))
+		if (str_puts(&logline, " <") < 0 ||
+		    str_puts(&logline, r) < 0 || str_putc(&logline, '>') < 0)
+			die_nomem();
+	if (str_puts(&logline, " size ") < 0 || str_putu(&logline, size) < 0 ||
+	    str_putc(&logline, ' ') < 0 || str_puts(&logline, result) < 0 ||
+	    str_0(&logline) < 0)
+		die_nomem();
+	err_info(logline.s, (const char *)0);
+}
+
+static void
+smtp_data(const char *arg)
+{
+	qq q;
+	int st = D_BOL, bare = 0, code;
+	unsigned long long size = 0;
+	size_t pos = 0;
+	const char *r;
+	char o[BUF_SIZE];
+	char reply[40];
+
+	if (*arg) {
+		bad("501 5.5.4 DATA takes no parameters\r\n");
+		return;
+	}
+	if (!seenmail) {
+		bad("503 5.5.1 need MAIL before DATA\r\n");
+		return;
+	}
+	if (!nrcpt) {
+		bad("503 5.5.1 need RCPT before DATA\r\n");
+		return;
+	}
+	if (qq_open(&q) < 0) {
+		err_warnsys("unable to start the queue program",
+		    (const char *)0);
+		out_puts("451 4.3.0 unable to start the queue program\r\n");
+		return;
+	}
+	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
+	received(&q);
+	while (st != D_END) {
+		size_t n = in_fill(1), i, k = 0;
+		const char *s = buf_peek(&in, &n);
+
+		for (i = 0; i < n && st != D_END; i++) {
+			char c = s[i];
+
+			if (st == D_CR || st == D_DOTCR) {
+				if (c == '\n') {
+					if (st == D_DOTCR) {
+						st = D_END;
+						continue;
+					}
+					st = D_BOL;
+					o[k++] = c;
+					continue;
+				}
+				bare = 1;	/* the CR was bare */
+				st = D_LINE;
+			}
+			if (c == '\r') {
+				st = (st == D_DOT) ? D_DOTCR : D_CR;
+				continue;
+			}
+			if (c == '.' && st == D_BOL) {
+				st = D_DOT;	/* stuffed, or the end */
+				continue;
+			}
+			if (c == '\n')
+				bare = 1;
+			st = D_LINE;
+			o[k++] = c;
+		}
+		buf_skip(&in, i);
+		size += k;
+		if (!bare && size <= databytes)
+			qq_put(&q, o, k);
+	}
+	if (bare || size > databytes) {
+		q.failed = 1;	/* no envelope: the queue refuses it */
+		(void)qq_close(&q);
+		if (bare) {
+			logmsg("refused bare CR or LF", size);
+			out_puts("554 5.6.0 message refused: bare CR or LF "
+			    "in the data\r\n");
+		} else {
+			logmsg("refused too big", size);
+			out_puts("552 5.3.4 message size exceeds fixed "
+			    "limit\r\n");
+		}
+		reset();
+		nmsg++;
+		return;
+	}
+	qq_from(&q, mailfrom.s);
+	while ((r = control_next(&rcpts, &pos)))
+		qq_to(&q, r);
+	code = qq_close(&q);
+	if (code == 0) {
+		char num[32];
+
+		out_puts("250 2.0.0 ok ");
+		out_puts(fmt_ulong(num, (unsigned long long)time(0)));
+		out_puts(" qp ");
+		memcpy(reply, "qp ", 3);
+		strcpy(reply + 3, fmt_ulong(num, (unsigned long long)qq_pid(&q)));
+		out_puts(reply + 3);
+		out_puts("\r\n");
+		logmsg(reply, size);
+	} else {
+		const char *s = qq_status(code);
+
+		out_puts(qq_temp(code) ? "451 " : "554 ");
+		out_puts(s);
+		out_puts("\r\n");
+		logmsg(s, size);
+	}
+	reset();
+	nmsg++;
+}
+
+int
+main(void)
+{
+	const char *arg;
+	const char *e;
+
+	err_prog = "smtpd";
+	signal(SIGPIPE, SIG_IGN);
+	buf_init(&in, 0, inspace, sizeof inspace, TIMEOUT_DEFAULT * 1000);
+	buf_init(&out, 1, outspace, sizeof outspace, TIMEOUT_DEFAULT * 1000);
+	if ((e = getenv("TCPREMOTEIP")) && *e)
+		remoteip = e;
+	if ((e = getenv("TCPREMOTEHOST")) && *e)
+		remotehost = e;
+	relayclient = getenv("RELAYCLIENT");
+	if (str_0(&helo) < 0 || str_0(&mailfrom) < 0)
+		die_nomem();
+	read_controls();
+	err_info("start ip ", remoteip, " host ", remotehost,
+	    relayclient ? " relayclient" : "", (const char *)0);
+	out_puts("220 ");
+	out_puts(greeting.s);
+	out_puts(" ESMTP\r\n");
+	for (;;) {
+		int r = getcmd();
+
+		if (r == LINE_LONG) {
+			bad("500 5.5.2 line too long\r\n");
+			continue;
+		}
+		if (r == LINE_BARE) {
+			bad("500 5.5.2 line must end in CRLF, no bare CR or "
+			    "LF\r\n");
+			continue;
+		}
+		if (memchr(line, 0, linelen)) {
+			bad("500 5.5.2 NUL in command\r\n");
+			continue;
+		}
+		if (verb_is("EHLO", &arg))
+			smtp_helo(arg, 1);
+		else if (verb_is("HELO", &arg))
+			smtp_helo(arg, 0);
+		else if (verb_is("MAIL", &arg))
+			smtp_mail(arg);
+		else if (verb_is("RCPT", &arg))
+			smtp_rcpt(arg);
+		else if (verb_is("DATA", &arg))
+			smtp_data(arg);
+		else if (verb_is("RSET", &arg)) {
+			reset();
+			out_puts("250 2.0.0 ok\r\n");
+		} else if (verb_is("NOOP", &arg))
+			out_puts("250 2.0.0 ok\r\n");
+		else if (verb_is("QUIT", &arg)) {
+			out_puts("221 2.0.0 ");
+			out_puts(me.s);
+			out_puts(" closing connection\r\n");
+			(void)buf_flush(&out);
+			bye("quit");
+		} else if (verb_is("HELP", &arg))
+			out_puts("214 2.0.0 qpost smtpd: see RFC 5321\r\n");
+		else if (verb_is("VRFY", &arg))
+			out_puts("252 2.5.2 cannot VRFY, but will accept the "
+			    "message and try\r\n");
+		else if (verb_is("EXPN", &arg) || verb_is("TURN", &arg) ||
+		    verb_is("ETRN", &arg) || verb_is("STARTTLS", &arg) ||
+		    verb_is("AUTH", &arg) || verb_is("BDAT", &arg))
+			bad("502 5.5.1 command not implemented\r\n");
+		else
+			bad("500 5.5.1 command unrecognized\r\n");
+	}
+}

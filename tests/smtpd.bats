@@ -1,0 +1,226 @@
+#!/usr/bin/env bats
+# smtpd: the SMTP protocol and relay control, against the real tcpserver
+# with the top-level rules file compiled by the real tcprules, and real
+# clients (swaks, python3's smtplib, raw sockets for exact bytes).
+
+load helper
+load smtpd-lib
+
+setup() { smtpd_setup; }
+teardown() { qpost_teardown; }
+
+@test "swaks: a message is queued with a Received line, LF line ends and its envelope" {
+	need_queue
+	run swaks -s 127.0.0.1 -p "$PORT" --helo client.example \
+	    -f sender@remote.example -t user@test.example \
+	    --header 'Subject: hello' --body 'line one
+line two'
+	assert_success
+	assert_output --regexp '<-  250 2\.0\.0 ok [0-9]+ qp [0-9]+'
+	[ "$(queue_count)" = 1 ]
+	run qenv
+	assert_output 'Fsender@remote.example|Tuser@test.example||'
+	run qmsg
+	assert_line --index 1 --regexp '^Received: from client\.example \(unknown \[127\.0\.0\.1\]\)$'
+	assert_line --index 2 --regexp '^	by test\.example \(qpost smtpd\) with ESMTP; [A-Z][a-z][a-z], [0-9]+ [A-Z][a-z][a-z] 20[0-9][0-9] [0-9:]{8} [-+][0-9]{4}$'
+	assert_line 'Subject: hello'
+	assert_line 'line two'
+	# CRLF became LF: no CR anywhere in the stored message
+	[ "$(qmsg | tr -d -c '\r' | wc -c)" = 0 ]
+	# one log line for the message, one per connection end
+	run cat "$LOG"
+	assert_line --regexp '^smtpd: msg ip 127\.0\.0\.1 helo client\.example from <sender@remote\.example> to <user@test\.example> size [0-9]+ qp [0-9]+$'
+	assert_line --regexp '^smtpd: end ip 127\.0\.0\.1 helo client\.example msgs 1 quit$'
+}
+
+@test "smtplib: EHLO advertises PIPELINING SIZE 8BITMIME ENHANCEDSTATUSCODES; HELO, NOOP, RSET, HELP, VRFY" {
+	echo 5000000 > "$QPOST_HOME/control/databytes"
+	run "$PY" - "$PORT" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=10)
+code, msg = s.ehlo('c.example')
+print(code, msg.decode().replace('\n', ' '))
+for f in ('pipelining', 'size', '8bitmime', 'enhancedstatuscodes'):
+    print(f, s.has_extn(f))
+print('size', s.esmtp_features['size'])
+print('helo', s.helo('c.example')[0])
+print('noop', s.noop())
+print('rset', s.rset())
+print('help', s.docmd('HELP'))
+print('vrfy', s.docmd('VRFY', 'user'))
+print('quit', s.quit()[0])
+EOF
+	assert_success
+	assert_line --regexp '^250 test\.example PIPELINING SIZE 5000000 8BITMIME ENHANCEDSTATUSCODES$'
+	assert_line 'pipelining True'
+	assert_line 'size 5000000'
+	assert_line '8bitmime True'
+	assert_line 'enhancedstatuscodes True'
+	assert_line 'helo 250'
+	assert_line "noop (250, b'2.0.0 ok')"
+	assert_line "rset (250, b'2.0.0 ok')"
+	assert_line --regexp "^help \(214, b'2\.0\.0 "
+	assert_line --regexp "^vrfy \(252, b'2\.5\.2 "
+	assert_line 'quit 221'
+}
+
+@test "greeting names control/me, or control/smtpgreeting" {
+	run raw 'QUIT\r\n'
+	assert_line --index 0 '220 test.example ESMTP'
+	echo 'mx.greeting.example hello' > "$QPOST_HOME/control/smtpgreeting"
+	run raw 'QUIT\r\n'
+	assert_line --index 0 '220 mx.greeting.example hello ESMTP'
+	assert_line --index 1 '221 2.0.0 test.example closing connection'
+}
+
+@test "commands are case-insensitive; sequence 503, syntax 501, unknown 500, unimplemented 502" {
+	run raw 'mail from:<a@b.example>\r\nehlo c.example\r\nrcpt to:<u@test.example>\r\ndata\r\nMaIl FrOm:<a@b.example>\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:u@test.example\r\nrset\r\nMAIL FROM:<\r\nEHLO\r\nWHAT\r\nEXPN list\r\nDATA x\r\nQUIT\r\n'
+	assert_success
+	[ "$(codes)" = "220 503 250 503 503 250 503 501 250 501 501 500 502 501 221" ]
+	assert_line --regexp '^503 5\.5\.1 '
+	assert_line --regexp '^501 5\.[15]\.[0-9] '
+	assert_line --regexp '^500 5\.5\.1 '
+	assert_line --regexp '^502 5\.5\.1 '
+}
+
+@test "PIPELINING: a whole transaction in one write gets every reply in order" {
+	need_queue
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<u1@test.example>\r\nRCPT TO:<u2@nowhere.example>\r\nRCPT TO:<u3@test.example>\r\nDATA\r\nSubject: p\r\n\r\nbody\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<u4@test.example>\r\nDATA\r\nbody2\r\n.\r\nQUIT\r\n' 127.0.0.2
+	assert_success
+	[ "$(codes)" = "220 250 250 250 553 250 354 250 250 250 354 250 221" ]
+	[ "$(ls "$QPOST_HOME/queue/new" | wc -l)" = 2 ]
+}
+
+@test "the null sender and <postmaster> without a domain are accepted" {
+	need_queue
+	run raw 'EHLO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<postmaster>\r\nRCPT TO:<PostMaster>\r\nDATA\r\nbounce\r\n.\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 250 250 354 250 221" ]
+	run qenv
+	assert_output 'F|Tpostmaster@test.example|Tpostmaster@test.example||'
+}
+
+@test "dot-unstuffing and 8-bit bytes: the queued body is exactly what was meant" {
+	need_queue
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example> BODY=8BITMIME\r\nRCPT TO:<u@test.example>\r\nDATA\r\nSubject: dots\r\n\r\n..leading dot\r\n...two\r\n.\xe9t\xe9\r\nmid . dot\r\n.\r\nQUIT\r\n'
+	[ "$(codes)" = "220 250 250 250 354 250 221" ]
+	qmsg | tail -n +4 > "$BATS_TEST_TMPDIR/got"
+	printf 'Subject: dots\n\n.leading dot\n..two\n\351t\351\nmid . dot\n' > "$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/want"
+}
+
+@test "MAIL SIZE= over databytes gets 552; unknown MAIL and RCPT parameters get 555" {
+	echo 1000 > "$QPOST_HOME/control/databytes"
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example> SIZE=1001\r\nMAIL FROM:<a@b.example> SIZE=99999999999999999999\r\nMAIL FROM:<a@b.example> FOO=bar\r\nMAIL FROM:<a@b.example> SIZE=1000 BODY=7BIT\r\nRCPT TO:<u@test.example> NOTIFY=NEVER\r\nRCPT TO:<u@test.example>\r\nQUIT\r\n'
+	[ "$(codes)" = "220 250 552 552 555 250 555 250 221" ]
+	assert_line --regexp '^552 5\.3\.4 '
+	assert_line --regexp '^555 5\.5\.4 '
+}
+
+@test "address literals parse; a literal is not one of our domains" {
+	need_queue
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@[192.0.2.1]>\r\nRCPT TO:<u@[127.0.0.1]>\r\nRCPT TO:<u@[IPv6:2001:db8::1]>\r\nRCPT TO:<u@[999.1.1.1]>\r\nRSET\r\nMAIL FROM:<a@[IPv6:::1]>\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 553 553 501 250 250 221" ]
+	# a relay client may send to a literal
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@[192.0.2.7]>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n'
+	[ "$(codes)" = "220 250 250 250 354 250 221" ]
+	run qenv
+	assert_output 'Fa@b.example|Tu@[192.0.2.7]||'
+}
+
+@test "the queue program's exit code becomes the reply: 451 temporary, 554 permanent" {
+	printf '#!/bin/sh\ncat >/dev/null; exit 71\n' > "$BATS_TEST_TMPDIR/q71"
+	printf '#!/bin/sh\ncat >/dev/null; exit 31\n' > "$BATS_TEST_TMPDIR/q31"
+	chmod +x "$BATS_TEST_TMPDIR/q71" "$BATS_TEST_TMPDIR/q31"
+	export QPOST_QUEUE=$BATS_TEST_TMPDIR/q71
+	smtpd_start
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n'
+	assert_line '451 4.3.0 mail server temporarily rejected message'
+	export QPOST_QUEUE=$BATS_TEST_TMPDIR/q31
+	smtpd_start
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n'
+	assert_line '554 5.3.0 mail server permanently rejected message'
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "relay: 127.0.0.1 (RELAYCLIENT in rules) may relay; 127.0.0.2 may not, but reaches rcpthosts" {
+	need_queue
+	run swaks -s 127.0.0.1 -p "$PORT" -f a@b.example -t x@foreign.example
+	assert_success
+	[ "$(queue_count)" = 1 ]
+	run qenv
+	assert_output 'Fa@b.example|Tx@foreign.example||'
+	run swaks -s 127.0.0.1 -p "$PORT" --local-interface 127.0.0.2 \
+	    -f a@b.example -t x@foreign.example
+	assert_failure
+	assert_output --partial '<** 553 5.7.1 relaying denied'
+	run swaks -s 127.0.0.1 -p "$PORT" --local-interface 127.0.0.2 \
+	    -f a@b.example -t x@test.example
+	assert_success
+	[ "$(queue_count)" = 2 ]
+	run cat "$LOG"
+	assert_line 'smtpd: start ip 127.0.0.1 host unknown relayclient'
+	assert_line 'smtpd: start ip 127.0.0.2 host unknown'
+}
+
+@test "relay: RELAYCLIENT's value is appended to each recipient, as in qmail" {
+	need_queue
+	printf '127.0.0.1:allow,RELAYCLIENT="-r"\n:allow\n' > "$BATS_TEST_TMPDIR/rules"
+	RULES=$BATS_TEST_TMPDIR/rules smtpd_start
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@foreign.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n'
+	[ "$(codes)" = "220 250 250 250 354 250 221" ]
+	run qenv
+	assert_output 'Fa@b.example|Tx@foreign.example-r||'
+}
+
+@test "rcpthosts: .domain means every subdomain; morercpthosts.cdb holds long lists" {
+	printf 'test.example\n.sub.example\n' > "$QPOST_HOME/control/rcpthosts"
+	printf '+11,0:big.example->\n+13,0:.deep.example->\n\n' |
+	    cdb -c "$QPOST_HOME/control/morercpthosts.cdb"
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@a.sub.example>\r\nRCPT TO:<u@b.c.SUB.example>\r\nRCPT TO:<u@sub.example>\r\nRCPT TO:<u@big.example>\r\nRCPT TO:<u@BIG.Example>\r\nRCPT TO:<u@x.big.example>\r\nRCPT TO:<u@x.deep.example>\r\nRCPT TO:<u@deep.example>\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 250 250 553 250 250 553 250 553 221" ]
+}
+
+@test "open-relay tricks never relay from a client without RELAYCLIENT" {
+	need_queue
+	# Each recipient is refused, or accepted only as a local address
+	# of test.example (never with a foreign domain after the last @).
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<user%foreign.example@test.example>\r\nRCPT TO:<"user@foreign.example"@test.example>\r\nRCPT TO:<user@foreign.example@test.example>\r\nRCPT TO:<@test.example:user@foreign.example>\r\nRCPT TO:<@test.example,@localhost:user@foreign.example>\r\nRCPT TO:<foreign.example!user@test.example>\r\nRCPT TO:<user@[192.0.2.1]>\r\nRCPT TO:<user@[127.0.0.1]>\r\nRCPT TO:<user@foreign.example.>\r\nRCPT TO:<user@test.example.>\r\nRCPT TO:<user@FOREIGN.example>\r\nRCPT TO:<user@TEST.EXAMPLE>\r\nRCPT TO:<user@eviltest.example>\r\nRCPT TO:<user@foreign.example.test.example>\r\nRCPT TO:<user@test.example@foreign.example>\r\nRCPT TO:<"user@foreign.example">\r\nRCPT TO:<user@foreign.example\x00@test.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 250 553 501 553 553 250 553 553 501 501 553 250 553 553 501 501 500 354 250 221" ]
+	run qenv
+	assert_output 'Fa@b.example|Tuser%foreign.example@test.example|Tforeign.example!user@test.example|Tuser@test.example||'
+}
+
+@test "IPv6: tcpserver on ::1 with the rules' ::1 entry may relay" {
+	need_queue
+	"$PY" -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' ||
+	    skip "no IPv6 loopback"
+	smtpd_start ::1
+	RAWHOST=::1 run raw 'EHLO v6.example\r\nMAIL FROM:<a@[IPv6:::1]>\r\nRCPT TO:<x@foreign.example>\r\nDATA\r\nsix\r\n.\r\nQUIT\r\n'
+	[ "$(codes)" = "220 250 250 250 354 250 221" ]
+	run qmsg
+	assert_line --index 1 'Received: from v6.example (unknown [::1])'
+	run "$PY" -c 'import smtplib, sys
+s = smtplib.SMTP("::1", int(sys.argv[1]), timeout=10)
+print(s.sendmail("a@b.example", ["y@foreign.example"], "Subject: v6\r\n\r\nhi\r\n"))
+s.quit()' "$PORT"
+	assert_success
+	assert_output '{}'
+	[ "$(queue_count)" = 2 ]
+}
+
+@test "unknown local recipients: 550 5.1.1, unless control/rejectunknown is 0; lookup failure 451" {
+	rm "$QPOST_HOME/alias/.qmail-default"
+	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-known"
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<known@test.example>\r\nRCPT TO:<nosuch@test.example>\r\nRCPT TO:<postmaster@TEST.example>\r\nRCPT TO:<nosuch@foreign.example>\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 250 550 250 553 221" ]
+	assert_line '550 5.1.1 no such user here'
+	echo 0 > "$QPOST_HOME/control/rejectunknown"
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<nosuch@test.example>\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 250 221" ]
+	# control/locals unreadable: a temporary failure, never a 5xx
+	rm "$QPOST_HOME/control/locals"
+	mkdir "$QPOST_HOME/control/locals"
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<known@test.example>\r\nQUIT\r\n' 127.0.0.2
+	[ "$(codes)" = "220 250 250 451 221" ]
+	assert_line --regexp '^451 4\.3\.0 '
+}
