@@ -1,0 +1,828 @@
+/* local - deliver one message to one local recipient, qmail-local style.
+ *
+ * Usage: local SENDER RECIPIENT
+ *   SENDER     the envelope sender (may be empty: a bounce)
+ *   RECIPIENT  the envelope recipient, local@domain, as send has it
+ * fd 0: the message (seekable, LF line ends, exactly the message bytes).
+ * fd 1, fd 2: the report channel; the last line written is the one-line
+ * reason that goes into the log and into a bounce.
+ * Environment: QPOST_HOME (the home), QPOST_QUEUE (for forwards).
+ *
+ * local looks the recipient up (recip_find: users/assign.cdb, system
+ * accounts, the alias user), becomes that user, changes to the user's home,
+ * finds the .qmail file for the extension (.qmail-ext, then the -default
+ * forms, as qmail-local does; control/defaultdelivery when the user has no
+ * .qmail at all) and follows every line of it: "./Maildir/" (a path ending
+ * in '/') is a Maildir, another path an mbox, "|cmd" a program run by
+ * /bin/sh -c, "&addr" or a bare address a forward, "#" a comment.
+ * Return-Path: and Delivered-To: are added on top of stored messages; a
+ * message already carrying this recipient's Delivered-To: is a loop.
+ *
+ * Exit codes: 0 delivered, 100 permanent failure (bounce), 111 temporary
+ * failure (try again later).  Disk full, an unwritable mailbox, a missing
+ * Maildir or a crashed program are temporary.
+ *
+ * Privilege: run as root, local sets the groups, gid and uid of the
+ * recipient (in that order, each checked) right after the lookup, before
+ * it opens any of the user's files; it refuses to deliver as uid 0.  Run
+ * as anybody else it delivers with its own rights (a single-user home). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "control.h"
+#include "err.h"
+#include "qq.h"
+#include "recip.h"
+#include "str.h"
+
+#define DOTQMAIL_MAX (256 * 1024)	/* longest .qmail file read */
+#define MSG_READ_MAX (1024UL * 1024 * 1024)	/* non-file fd 0 */
+#define MAILDIR_TRIES 5		/* unique-name attempts in tmp/ */
+#define LOCK_TRIES 60		/* x LOCK_WAIT_MS: waiting for an mbox lock */
+#define LOCK_WAIT_MS 250
+#define DOTLOCK_STALE 600	/* seconds: an older dotlock is removed */
+#define HOST_MAX 256
+
+static const char *msg;		/* the message, as read from fd 0 */
+static size_t msglen;
+static str rpline = STR_INIT;	/* "Return-Path: <sender>\n" */
+static str dtline = STR_INIT;	/* "Delivered-To: local@domain\n" */
+static str ufline = STR_INIT;	/* "From sender date\n" for mboxes */
+static unsigned long nfile, nforward, nprog;
+
+static noreturn void
+die_nomem(void)
+{
+	err_nomem();
+}
+
+static noreturn void
+die_usage(void)
+{
+	err_die(111, "usage: local sender recipient", (const char *)0);
+}
+
+/* die_write - a failed write: disk full and quota are named, since
+ * they clear by themselves; always temporary. */
+static noreturn void
+die_write(const char *what, const char *path)
+{
+	if (errno == ENOSPC || errno == EDQUOT)
+		err_diesys(111, "unable to write ", what, " ", path,
+		    " (disk full or over quota) (#4.3.0)", (const char *)0);
+	err_diesys(111, "unable to write ", what, " ", path, " (#4.3.0)",
+	    (const char *)0);
+}
+
+/* read_message - the message as (msg, msglen): mapped when fd 0 is a
+ * file, as the contract says it is; read into memory otherwise. */
+static void
+read_message(void)
+{
+	static str x = STR_INIT;
+	struct stat st;
+	ssize_t r;
+
+	if (fstat(0, &st) < 0)
+		err_diesys(111, "unable to stat the message", (const char *)0);
+	if (S_ISREG(st.st_mode)) {
+		msglen = (size_t)st.st_size;
+		msg = "";
+		if (!msglen)
+			return;
+		msg = mmap(0, msglen, PROT_READ, MAP_SHARED, 0, 0);
+		if (msg == MAP_FAILED)
+			err_diesys(111, "unable to map the message",
+			    (const char *)0);
+		return;
+	}
+	for (;;) {
+		if (str_ready(&x, 65536) < 0)
+			die_nomem();
+		r = read(0, x.s + x.len, x.a - x.len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err_diesys(111, "unable to read the message",
+			    (const char *)0);
+		}
+		if (!r)
+			break;
+		x.len += (size_t)r;
+		if (x.len > MSG_READ_MAX)
+			err_die(111, "message too large to read from a pipe",
+			    (const char *)0);
+	}
+	msg = x.s ? x.s : "";
+	msglen = x.len;
+}
+
+/* ieq - ASCII case-insensitive comparison of n bytes */
+static int
+ieq(const char *a, const char *b, size_t n)
+{
+	return strncasecmp(a, b, n) == 0;
+}
+
+/* check_loop - a Delivered-To: for this recipient in the header is a
+ * loop (qmail compares the whole line; we ignore case and spacing). */
+static void
+check_loop(const char *rcpt, size_t rn)
+{
+	size_t i = 0, n, k;
+	const char *s, *lf;
+
+	while (i < msglen) {
+		s = msg + i;
+		lf = memchr(s, '\n', msglen - i);
+		n = lf ? (size_t)(lf - s) : msglen - i;
+		i += n + 1;
+		if (!n)
+			break;		/* end of the header */
+		if (n < 13 || !ieq(s, "Delivered-To:", 13))
+			continue;
+		k = 13;
+		while (k < n && (s[k] == ' ' || s[k] == '\t'))
+			k++;
+		while (n > k && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+		    s[n - 1] == '\r'))
+			n--;
+		if (n - k == rn && ieq(s + k, rcpt, rn))
+			err_die(100, "This message is looping: it already has "
+			    "my Delivered-To line. (#5.4.6)", (const char *)0);
+	}
+}
+
+/* hostname - this host's name, safe for a Maildir file name */
+static void
+hostname(str *out)
+{
+	char h[HOST_MAX + 1];
+	size_t i;
+
+	if (gethostname(h, HOST_MAX) < 0)
+		memcpy(h, "localhost", 10);
+	h[HOST_MAX] = 0;
+	for (i = 0; h[i]; i++) {
+		if (h[i] == '/') {
+			if (str_puts(out, "\\057") < 0)
+				die_nomem();
+		} else if (h[i] == ':') {
+			if (str_puts(out, "\\072") < 0)
+				die_nomem();
+		} else if (str_putc(out, h[i]) < 0)
+			die_nomem();
+	}
+}
+
+/* maildir - the Maildir protocol: a unique name in tmp/, write, fsync,
+ * link into new/, fsync new/, remove the tmp/ name.  Nothing is left in
+ * new/ unless all of it is there and durable. */
+static void
+maildir(const char *dir)
+{
+	static unsigned long count;
+	static str host = STR_INIT;
+	str tmp = STR_INIT, new = STR_INIT, name = STR_INIT;
+	struct timeval tv;
+	int fd = -1, dfd, tries;
+
+	if (!host.len)
+		hostname(&host);
+	for (tries = 0;; tries++) {
+		gettimeofday(&tv, 0);
+		name.len = 0;
+		if (str_putu(&name, (unsigned long long)tv.tv_sec) < 0 ||
+		    str_puts(&name, ".M") < 0 ||
+		    str_putu(&name, (unsigned long long)tv.tv_usec) < 0 ||
+		    str_putc(&name, 'P') < 0 ||
+		    str_putu(&name, (unsigned long long)getpid()) < 0 ||
+		    str_putc(&name, 'Q') < 0 || str_putu(&name, ++count) < 0 ||
+		    str_putc(&name, '.') < 0 ||
+		    str_put(&name, host.s, host.len) < 0 ||
+		    str_copys(&tmp, dir) < 0 || str_puts(&tmp, "tmp/") < 0 ||
+		    str_put(&tmp, name.s, name.len) < 0 || str_0(&tmp) < 0 ||
+		    str_copys(&new, dir) < 0 || str_puts(&new, "new/") < 0 ||
+		    str_put(&new, name.s, name.len) < 0 || str_0(&new) < 0)
+			die_nomem();
+		fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (fd >= 0)
+			break;
+		if (errno != EEXIST || tries >= MAILDIR_TRIES)
+			err_diesys(111, "unable to create ", tmp.s,
+			    " (#4.2.1)", (const char *)0);
+	}
+	if (fd_writeall(fd, rpline.s, rpline.len, -1) < 0 ||
+	    fd_writeall(fd, dtline.s, dtline.len, -1) < 0 ||
+	    fd_writeall(fd, msg, msglen, -1) < 0 || fsync(fd) < 0) {
+		int e = errno;
+
+		close(fd);
+		unlink(tmp.s);
+		errno = e;
+		die_write("the message to", tmp.s);
+	}
+	if (close(fd) < 0) {
+		int e = errno;
+
+		unlink(tmp.s);
+		errno = e;
+		die_write("the message to", tmp.s);
+	}
+	if (link(tmp.s, new.s) < 0) {
+		int e = errno;
+
+		unlink(tmp.s);
+		errno = e;
+		err_diesys(111, "unable to link ", tmp.s, " to ", new.s,
+		    " (#4.2.1)", (const char *)0);
+	}
+	new.len -= name.len;	/* the directory new/ */
+	new.s[new.len] = 0;
+	dfd = open(new.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		int e = errno;
+
+		/* Not durable: take it back rather than risk a loss that
+		 * looks like a delivery. */
+		if (str_put(&new, name.s, name.len) >= 0 && str_0(&new) >= 0)
+			unlink(new.s);
+		unlink(tmp.s);
+		errno = e;
+		die_write("the directory", new.s);
+	}
+	close(dfd);
+	unlink(tmp.s);
+	nfile++;
+	str_free(&tmp);
+	str_free(&new);
+	str_free(&name);
+}
+
+/* mbox_quote - the message with ">From " quoting (any line matching
+ * ^>*From gets one more '>'), ending in a newline and a blank line */
+static int
+mbox_write(int fd)
+{
+	str b = STR_INIT;
+	size_t i = 0, n, q;
+	const char *s, *lf;
+	int r = 0;
+
+	if (str_put(&b, ufline.s, ufline.len) < 0 ||
+	    str_put(&b, rpline.s, rpline.len) < 0 ||
+	    str_put(&b, dtline.s, dtline.len) < 0)
+		die_nomem();
+	while (i < msglen) {
+		s = msg + i;
+		lf = memchr(s, '\n', msglen - i);
+		n = lf ? (size_t)(lf - s) + 1 : msglen - i;
+		i += n;
+		for (q = 0; q < n && s[q] == '>'; q++)
+			;
+		if (n - q >= 5 && !memcmp(s + q, "From ", 5) &&
+		    str_putc(&b, '>') < 0)
+			die_nomem();
+		if (str_put(&b, s, n) < 0)
+			die_nomem();
+		if (b.len >= 65536) {
+			if (fd_writeall(fd, b.s, b.len, -1) < 0)
+				goto fail;
+			b.len = 0;
+		}
+	}
+	if (msglen && msg[msglen - 1] != '\n' && str_putc(&b, '\n') < 0)
+		die_nomem();
+	if (str_putc(&b, '\n') < 0)
+		die_nomem();
+	if (fd_writeall(fd, b.s, b.len, -1) < 0)
+		goto fail;
+	str_free(&b);
+	return 0;
+fail:
+	r = errno;
+	str_free(&b);
+	errno = r;
+	return -1;
+}
+
+static void
+nap(void)
+{
+	struct timespec ts = { 0, LOCK_WAIT_MS * 1000000L };
+
+	nanosleep(&ts, 0);
+}
+
+/* dotlock - "path.lock" made by link() of a unique file (safe over NFS).
+ * 1 locked, 0 the directory does not allow it (go on with fcntl only). */
+static int
+dotlock(const char *path, str *lock)
+{
+	str tmp = STR_INIT;
+	struct stat st;
+	int fd, i;
+
+	if (str_copys(lock, path) < 0 || str_puts(lock, ".lock") < 0 ||
+	    str_0(lock) < 0 || str_copys(&tmp, path) < 0 ||
+	    str_puts(&tmp, ".lock.") < 0 ||
+	    str_putu(&tmp, (unsigned long long)getpid()) < 0 ||
+	    str_0(&tmp) < 0)
+		die_nomem();
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		str_free(&tmp);
+		if (errno == EACCES || errno == EPERM || errno == EROFS)
+			return 0;
+		err_diesys(111, "unable to create ", tmp.s, (const char *)0);
+	}
+	close(fd);
+	for (i = 0; i < LOCK_TRIES; i++) {
+		if (link(tmp.s, lock->s) == 0)
+			break;
+		if (errno != EEXIST) {
+			unlink(tmp.s);
+			str_free(&tmp);
+			return 0;
+		}
+		if (stat(lock->s, &st) == 0 &&
+		    st.st_mtime + DOTLOCK_STALE < time(0))
+			unlink(lock->s);
+		nap();
+	}
+	unlink(tmp.s);
+	str_free(&tmp);
+	if (i == LOCK_TRIES)
+		err_die(111, "mailbox ", path, " is locked (#4.2.1)",
+		    (const char *)0);
+	return 1;
+}
+
+/* mbox - append with a From_ line, fcntl lock and a dotlock where the
+ * directory allows; a failure truncates the mbox back to where it was. */
+static void
+mbox(const char *path)
+{
+	str lock = STR_INIT;
+	struct flock fl;
+	off_t pos;
+	int fd, i, dot;
+
+	dot = dotlock(path, &lock);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0) {
+		int e = errno;
+
+		if (dot)
+			unlink(lock.s);
+		errno = e;
+		err_diesys(111, "unable to open ", path, " (#4.2.1)",
+		    (const char *)0);
+	}
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	for (i = 0; fcntl(fd, F_SETLK, &fl) < 0; i++) {
+		if ((errno != EACCES && errno != EAGAIN) || i >= LOCK_TRIES) {
+			if (dot)
+				unlink(lock.s);
+			err_die(111, "unable to lock ", path, " (#4.2.1)",
+			    (const char *)0);
+		}
+		nap();
+	}
+	pos = lseek(fd, 0, SEEK_END);
+	if (pos < 0 || mbox_write(fd) < 0 || fsync(fd) < 0) {
+		int e = errno;
+
+		if (pos >= 0 && ftruncate(fd, pos) == 0)
+			fsync(fd);
+		if (dot)
+			unlink(lock.s);
+		errno = e;
+		die_write("the mailbox", path);
+	}
+	close(fd);		/* drops the fcntl lock */
+	if (dot)
+		unlink(lock.s);
+	str_free(&lock);
+	nfile++;
+}
+
+/* program - "|cmd": /bin/sh -c cmd in the home, the message on stdin
+ * from its first byte.  Returns 1 when the program asked to stop (99). */
+static int
+program(const char *cmd)
+{
+	pid_t pid;
+	int st;
+
+	if (lseek(0, 0, SEEK_SET) < 0 && errno != ESPIPE)
+		err_diesys(111, "unable to rewind the message",
+		    (const char *)0);
+	pid = fork();
+	if (pid < 0)
+		err_diesys(111, "unable to fork", (const char *)0);
+	if (pid == 0) {
+		char *argv[4];
+
+		signal(SIGPIPE, SIG_DFL);
+		argv[0] = (char *)(unsigned long)"sh";
+		argv[1] = (char *)(unsigned long)"-c";
+		argv[2] = (char *)(unsigned long)cmd;
+		argv[3] = 0;
+		execv("/bin/sh", argv);
+		err_diesys(111, "unable to run /bin/sh", (const char *)0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			err_diesys(111, "unable to wait for the program",
+			    (const char *)0);
+	nprog++;
+	if (!WIFEXITED(st))
+		err_die(111, "program crashed: ", cmd, " (#4.3.0)",
+		    (const char *)0);
+	switch (WEXITSTATUS(st)) {
+	case 0:
+		return 0;
+	case 99:
+		return 1;
+	case 100:
+		err_die(100, "program failed permanently: ", cmd,
+		    " (#5.2.0)", (const char *)0);
+	default:
+		err_die(111, "program failed temporarily: ", cmd,
+		    " (#4.2.0)", (const char *)0);
+	}
+}
+
+/* forward - one new message to every forward address: the same sender,
+ * this delivery's Delivered-To: on top of the message as it came. */
+static void
+forward(const char *sender, const str *to, size_t count)
+{
+	qq q;
+	size_t pos = 0;
+	int code;
+
+	if (!count)
+		return;
+	if (qq_open(&q) < 0)
+		err_diesys(111, "unable to run the queue program",
+		    (const char *)0);
+	qq_put(&q, dtline.s, dtline.len);
+	qq_put(&q, msg, msglen);
+	qq_from(&q, sender);
+	while (pos < to->len) {
+		qq_to(&q, to->s + pos);
+		pos += strlen(to->s + pos) + 1;
+	}
+	code = qq_close(&q);
+	if (code)
+		err_die(qq_temp(code) ? 111 : 100, "unable to forward: ",
+		    qq_status(code), (const char *)0);
+	nforward += count;
+}
+
+static void
+env(const char *name, const char *value, size_t n)
+{
+	str v = STR_INIT;
+
+	if (str_copy(&v, value, n) < 0 || str_0(&v) < 0)
+		die_nomem();
+	if (setenv(name, v.s, 1) < 0)
+		die_nomem();
+	str_free(&v);
+}
+
+static void
+envs(const char *name, const char *value)
+{
+	env(name, value, strlen(value));
+}
+
+/* become - the recipient's groups, gid and uid, in that order */
+static void
+become(const struct recip *r)
+{
+	if (geteuid() != 0)
+		return;
+	if (r->uid == 0)
+		err_die(111, "not allowed to deliver as root (#4.3.0)",
+		    (const char *)0);
+	if (initgroups(r->user.s, r->gid) < 0) {
+		gid_t g = r->gid;
+
+		if (setgroups(1, &g) < 0)
+			err_diesys(111, "unable to set groups",
+			    (const char *)0);
+	}
+	if (setgid(r->gid) < 0 || getgid() != r->gid || getegid() != r->gid)
+		err_diesys(111, "unable to set gid", (const char *)0);
+	if (setuid(r->uid) < 0 || getuid() != r->uid || geteuid() != r->uid)
+		err_diesys(111, "unable to set uid", (const char *)0);
+}
+
+/* checkhome - qmail-local's: a home others may write to, or one marked
+ * sticky (the user is editing .qmail), is not delivered to now */
+static void
+checkhome(void)
+{
+	struct stat st;
+
+	if (stat(".", &st) < 0)
+		err_diesys(111, "unable to stat the home directory (#4.3.0)",
+		    (const char *)0);
+	if (st.st_mode & S_IWOTH)
+		err_die(111, "home directory is writable by others (#4.7.0)",
+		    (const char *)0);
+	if (st.st_mode & S_ISVTX)
+		err_die(111, "home directory is sticky: user is editing "
+		    "his .qmail file (#4.2.1)", (const char *)0);
+}
+
+/* dotqmail - the .qmail file's contents; 0 when there is none */
+static int
+dotqmail(const struct recip *r, str *cmds)
+{
+	str name = STR_INIT;
+	struct stat st;
+	size_t state = 0, def;
+	ssize_t n;
+	int x, fd = -1;
+
+	while ((x = recip_qmail_next(r, &state, &name, &def)) > 0) {
+		fd = open(name.s, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			err_diesys(111, "unable to open ", name.s, " (#4.3.0)",
+			    (const char *)0);
+		}
+		if (fstat(fd, &st) < 0)
+			err_diesys(111, "unable to stat ", name.s,
+			    (const char *)0);
+		if (S_ISREG(st.st_mode))
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (x < 0)
+		die_nomem();
+	if (fd < 0) {
+		str_free(&name);
+		return 0;
+	}
+	if (st.st_mode & S_IWOTH)
+		err_die(111, name.s, " is writable by others (#4.7.0)",
+		    (const char *)0);
+	if (def != (size_t)-1 && def <= r->ext.len)
+		envs("DEFAULT", r->ext.s + def);
+	for (;;) {
+		if (str_ready(cmds, 4096) < 0)
+			die_nomem();
+		n = read(fd, cmds->s + cmds->len, cmds->a - cmds->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err_diesys(111, "unable to read ", name.s,
+			    (const char *)0);
+		}
+		if (!n)
+			break;
+		cmds->len += (size_t)n;
+		if (cmds->len > DOTQMAIL_MAX)
+			err_die(111, name.s, " is too long (#4.3.0)",
+			    (const char *)0);
+	}
+	close(fd);
+	str_free(&name);
+	return 1;
+}
+
+/* hostn - host up to its n-th last dot, as qmail-local's HOST2.. */
+static size_t
+hostn(const char *h, size_t len, int n)
+{
+	while (n-- > 0) {
+		const char *d = memrchr(h, '.', len);
+
+		if (!d)
+			return len;
+		len = (size_t)(d - h);
+	}
+	return len;
+}
+
+/* setup_env - qmail-local's environment for programs */
+static void
+setup_env(const struct recip *r, const char *sender, const str *rcpt)
+{
+	const char *x;
+
+	envs("SENDER", sender);
+	envs("NEWSENDER", sender);
+	env("RECIPIENT", rcpt->s, rcpt->len);
+	envs("USER", r->user.s);
+	envs("HOME", r->home.s);
+	envs("LOCAL", r->local.s);
+	envs("HOST", r->domain.s);
+	env("HOST2", r->domain.s, hostn(r->domain.s, r->domain.len, 1));
+	env("HOST3", r->domain.s, hostn(r->domain.s, r->domain.len, 2));
+	env("HOST4", r->domain.s, hostn(r->domain.s, r->domain.len, 3));
+	x = r->ext.s;
+	envs("EXT", x);
+	x += strcspn(x, "-");
+	if (*x)
+		x++;
+	envs("EXT2", x);
+	x += strcspn(x, "-");
+	if (*x)
+		x++;
+	envs("EXT3", x);
+	x += strcspn(x, "-");
+	if (*x)
+		x++;
+	envs("EXT4", x);
+	env("DTLINE", dtline.s, dtline.len);
+	env("RPLINE", rpline.s, rpline.len);
+	env("UFLINE", ufline.s, ufline.len);
+	unsetenv("DEFAULT");
+}
+
+static void
+make_lines(const char *sender, const str *rcpt)
+{
+	char date[64];
+	time_t now = time(0);
+	struct tm *tm = gmtime(&now);
+	size_t i;
+
+	if (str_copys(&rpline, "Return-Path: ") < 0 ||
+	    addr_quote(&rpline, sender) < 0 || str_putc(&rpline, '\n') < 0)
+		die_nomem();
+	for (i = 0; i + 1 < rpline.len; i++)
+		if (rpline.s[i] == '\n')
+			rpline.s[i] = '_';
+	if (str_copys(&dtline, "Delivered-To: ") < 0 ||
+	    str_put(&dtline, rcpt->s, rcpt->len) < 0 ||
+	    str_putc(&dtline, '\n') < 0)
+		die_nomem();
+	if (str_copys(&ufline, "From ") < 0)
+		die_nomem();
+	if (!*sender && str_puts(&ufline, "MAILER-DAEMON") < 0)
+		die_nomem();
+	for (i = 0; sender[i]; i++) {
+		char c = sender[i];
+
+		if (c == ' ' || c == '\t' || c == '\n')
+			c = '-';
+		if (str_putc(&ufline, c) < 0)
+			die_nomem();
+	}
+	if (!tm || !strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", tm))
+		memcpy(date, "Thu Jan  1 00:00:00 1970", 25);
+	if (str_putc(&ufline, ' ') < 0 || str_puts(&ufline, date) < 0 ||
+	    str_putc(&ufline, '\n') < 0)
+		die_nomem();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct recip r;
+	str rcpt = STR_INIT, cmds = STR_INIT, fwd = STR_INIT, dd = STR_INIT;
+	const char *sender, *line;
+	size_t i, j, k, nfwd = 0;
+	int x, stop = 0;
+
+	err_prog = "local";
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc != 3)
+		die_usage();
+	sender = argv[1];
+	if (strlen(argv[2]) > ADDR_MAX || strlen(sender) > ADDR_MAX)
+		err_die(100, "address too long (#5.1.3)", (const char *)0);
+
+	x = recip_find(argv[2], &r);
+	if (x < 0)
+		err_diesys(111, "unable to look up ", argv[2], " (#4.3.0)",
+		    (const char *)0);
+	if (x == RECIP_REMOTE)
+		err_die(100, argv[2], " is not a local address (#5.1.2)",
+		    (const char *)0);
+	if (x != RECIP_FOUND)
+		err_die(100, "Sorry, no mailbox here by that name. (#5.1.1)",
+		    (const char *)0);
+	/* Control files are the home's, read before the uid changes. */
+	x = control_readfile(&dd, "defaultdelivery");
+	if (x < 0)
+		err_diesys(111, "unable to read control/defaultdelivery",
+		    (const char *)0);
+	if (!x && str_copys(&dd, "./Maildir/\n") < 0)
+		die_nomem();
+	become(&r);
+
+	if (chdir(r.home.s) < 0)
+		err_diesys(111, "unable to switch to ", r.home.s, " (#4.3.0)",
+		    (const char *)0);
+	checkhome();
+	if (str_copy(&rcpt, r.local.s, r.local.len) < 0 ||
+	    str_putc(&rcpt, '@') < 0 ||
+	    str_put(&rcpt, r.domain.s, r.domain.len) < 0)
+		die_nomem();
+	for (i = 0; i < rcpt.len; i++)
+		if (rcpt.s[i] == '\n')
+			rcpt.s[i] = '_';
+	make_lines(sender, &rcpt);
+	setup_env(&r, sender, &rcpt);
+	read_message();
+	check_loop(rcpt.s, rcpt.len);
+
+	if (!dotqmail(&r, &cmds)) {
+		if (r.dash.len)
+			err_die(100, "Sorry, no mailbox here by that name. "
+			    "(#5.1.1)", (const char *)0);
+	}
+	if (!cmds.len && str_put(&cmds, dd.s, dd.len) < 0)
+		die_nomem();
+	if ((!cmds.len || cmds.s[cmds.len - 1] != '\n') &&
+	    str_putc(&cmds, '\n') < 0)
+		die_nomem();
+
+	/* The lines in order; forwards are gathered and sent at the end as
+	 * one message, as qmail-local does. */
+	for (i = 0, j = 0; j < cmds.len && !stop; j++) {
+		if (cmds.s[j] != '\n')
+			continue;
+		cmds.s[j] = 0;
+		for (k = j; k > i && (cmds.s[k - 1] == ' ' ||
+		    cmds.s[k - 1] == '\t'); k--)
+			cmds.s[k - 1] = 0;
+		line = cmds.s + i;
+		if (memchr(line, 0, k - i))
+			err_die(111, "NUL byte in .qmail file (#4.7.0)",
+			    (const char *)0);
+		switch (line[0]) {
+		case 0:
+			if (i == 0)
+				err_die(111, "first line of .qmail file is "
+				    "blank (#4.2.1)", (const char *)0);
+			break;
+		case '#':
+		case '+':	/* qmail's "+list"; forward-only is not kept */
+			break;
+		case '.':
+		case '/':
+			if (line[k - i - 1] == '/')
+				maildir(line);
+			else
+				mbox(line);
+			break;
+		case '|':
+			stop = program(line + 1);
+			break;
+		case '&':
+			line++;
+			/* FALLTHROUGH */
+		default:
+			if (!*line || strlen(line) > ADDR_MAX)
+				err_die(111, "bad forward address in .qmail "
+				    "file (#4.7.0)", (const char *)0);
+			if (str_puts(&fwd, line) < 0 || str_putc(&fwd, 0) < 0)
+				die_nomem();
+			nfwd++;
+			break;
+		}
+		i = j + 1;
+	}
+	forward(sender, &fwd, nfwd);
+
+	{
+		str out = STR_INIT;
+
+		if (str_puts(&out, "local: did ") < 0 ||
+		    str_putu(&out, nfile) < 0 || str_putc(&out, '+') < 0 ||
+		    str_putu(&out, nforward) < 0 || str_putc(&out, '+') < 0 ||
+		    str_putu(&out, nprog) < 0 || str_putc(&out, '\n') < 0)
+			die_nomem();
+		(void)fd_writeall(1, out.s, out.len, -1);
+	}
+	return 0;
+}
