@@ -10,13 +10,13 @@ CFLAGS  ?= -O2 -g
 SANFLAGS =
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) \
             -DCONF_HOME='"$(HOME_DIR)"'
-LDLIBS  = -lcdb
+LDLIBS  = -lcdb -lresolv
 
 # Programs: one .c file each at the top level.
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o \
-          recip.o heap.o
+          recip.o heap.o dns.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))

@@ -1,0 +1,285 @@
+/* dns - MX and address lookups for remote through glibc's resolver.
+ *
+ * Why glibc's resolver: it is already in every qpost process (no new
+ * library to package, audit or keep patched), res_nquery is synchronous
+ * (remote does one lookup chain per run), it speaks UDP with TCP fallback
+ * on truncation, and ns_parse gives a bounds-checked walk over the
+ * answer.  What it lacks, choosing the server per process, is a field in
+ * struct __res_state after res_ninit. */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control.h"
+#include "dns.h"
+
+#define DNS_ANSWER_MAX 65536
+
+static struct __res_state rs;
+static unsigned char answer[DNS_ANSWER_MAX];
+
+int
+dns_ipscan(const char *s, dns_addr *a, unsigned *port)
+{
+	char host[64];
+	const char *p = 0, *e;
+	size_t n;
+	unsigned long u = 0;
+
+	memset(a, 0, sizeof *a);
+	if (*s == '[') {
+		e = strchr(s, ']');
+		if (!e)
+			return -1;
+		s++;
+		if (!strncasecmp(s, "IPv6:", 5))
+			s += 5;
+		n = (size_t)(e - s);
+		if (e[1] == ':')
+			p = e + 2;
+		else if (e[1])
+			return -1;
+	} else {
+		e = strchr(s, ':');
+		n = e ? (size_t)(e - s) : strlen(s);
+		if (e)
+			p = e + 1;
+	}
+	if (!n || n >= sizeof host)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = 0;
+	if (inet_pton(AF_INET, host, a->ip) == 1)
+		a->af = AF_INET;
+	else if (inet_pton(AF_INET6, host, a->ip) == 1)
+		a->af = AF_INET6;
+	else
+		return -1;
+	if (p) {
+		if (!*p)
+			return -1;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			u = u * 10 + (unsigned long)(*p - '0');
+			if (u > 65535)
+				return -1;
+		}
+		if (!u)
+			return -1;
+		if (port)
+			*port = (unsigned)u;
+	}
+	return 0;
+}
+
+/* set_server - make the resolver ask exactly one server. */
+static int
+set_server(const char *spec)
+{
+	dns_addr a;
+	unsigned port = NS_DEFAULTPORT;
+
+	if (dns_ipscan(spec, &a, &port) < 0)
+		return -1;
+	rs.nscount = 1;
+	if (a.af == AF_INET) {
+		memset(&rs.nsaddr_list[0], 0, sizeof rs.nsaddr_list[0]);
+		rs.nsaddr_list[0].sin_family = AF_INET;
+		rs.nsaddr_list[0].sin_port = htons((unsigned short)port);
+		memcpy(&rs.nsaddr_list[0].sin_addr, a.ip, 4);
+		return 0;
+	}
+	/* glibc keeps an IPv6 server in _u._ext.nsaddrs[n] (malloc'd, freed
+	 * by res_nclose) and uses it when nsaddr_list[n].sin_family is 0. */
+	{
+		struct sockaddr_in6 *sa6 = rs._u._ext.nsaddrs[0];
+
+		if (!sa6) {
+			sa6 = malloc(sizeof *sa6);
+			if (!sa6)
+				return -1;
+			rs._u._ext.nsaddrs[0] = sa6;
+		}
+		memset(sa6, 0, sizeof *sa6);
+		sa6->sin6_family = AF_INET6;
+		sa6->sin6_port = htons((unsigned short)port);
+		memcpy(&sa6->sin6_addr, a.ip, 16);
+		memset(&rs.nsaddr_list[0], 0, sizeof rs.nsaddr_list[0]);
+	}
+	return 0;
+}
+
+int
+dns_init(const char **why)
+{
+	str ctl = STR_INIT;
+	const char *spec = getenv("QPOST_DNS");
+	int r;
+
+	if (res_ninit(&rs) < 0) {
+		*why = "unable to initialize the resolver";
+		return -1;
+	}
+	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+	rs.options |= RES_USE_EDNS0;
+	if (!spec || !*spec) {
+		r = control_readline(&ctl, "dnsserver");
+		if (r < 0) {
+			str_free(&ctl);
+			*why = "unable to read control/dnsserver";
+			return -1;
+		}
+		spec = r ? ctl.s : 0;
+	}
+	if (spec && set_server(spec) < 0) {
+		str_free(&ctl);
+		*why = "bad DNS server address (want ip or ip:port)";
+		return -1;
+	}
+	str_free(&ctl);
+	return 0;
+}
+
+/* query - ask one question; 0 with msg set up over the answer, or -1
+ * with *res saying why there is none. */
+static int
+query(const char *name, int type, ns_msg *msg, int *res)
+{
+	int n;
+
+	n = res_nquery(&rs, name, ns_c_in, type, answer, sizeof answer);
+	if (n < 0) {
+		switch (rs.res_h_errno) {
+		case HOST_NOT_FOUND:
+			*res = DNS_NXDOMAIN;
+			break;
+		case NO_DATA:
+			*res = DNS_NODATA;
+			break;
+		default:	/* TRY_AGAIN, NO_RECOVERY: never permanent */
+			*res = DNS_TEMP;
+		}
+		return -1;
+	}
+	if (n > (int)sizeof answer)	/* truncated beyond our buffer */
+		n = (int)sizeof answer;
+	if (ns_initparse(answer, n, msg) < 0) {
+		*res = DNS_TEMP;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mx_sort(dns_mx *mx, size_t n)
+{
+	size_t i, j, start;
+
+	/* insertion sort by preference: n is at most DNS_MX_MAX */
+	for (i = 1; i < n; i++) {
+		dns_mx t = mx[i];
+
+		for (j = i; j && mx[j - 1].pref > t.pref; j--)
+			mx[j] = mx[j - 1];
+		mx[j] = t;
+	}
+	/* shuffle each run of equal preference (Fisher-Yates) */
+	for (start = 0; start < n; start = i) {
+		for (i = start + 1; i < n && mx[i].pref == mx[start].pref; i++)
+			;
+		for (j = i - 1; j > start; j--) {
+			size_t k = start + arc4random_uniform(
+			    (unsigned)(j - start + 1));
+			dns_mx t = mx[j];
+
+			mx[j] = mx[k];
+			mx[k] = t;
+		}
+	}
+}
+
+int
+dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n)
+{
+	ns_msg msg;
+	ns_rr rr;
+	int res, i, count;
+
+	*n = 0;
+	if (query(domain, ns_t_mx, &msg, &res) < 0)
+		return res;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < max; i++) {
+		const unsigned char *rd;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return DNS_TEMP;
+		if (ns_rr_type(rr) != ns_t_mx || ns_rr_class(rr) != ns_c_in)
+			continue;	/* a CNAME on the way */
+		if (ns_rr_rdlen(rr) < 3)
+			return DNS_TEMP;
+		rd = ns_rr_rdata(rr);
+		out[*n].pref = (unsigned)(rd[0] << 8 | rd[1]);
+		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2,
+		    out[*n].name, DNS_NAME_MAX) < 0)
+			return DNS_TEMP;
+		if (!strcmp(out[*n].name, "."))
+			out[*n].name[0] = 0;
+		++*n;
+	}
+	if (!*n)
+		return DNS_NODATA;
+	mx_sort(out, *n);
+	return DNS_OK;
+}
+
+static int
+addr_query(const char *name, int type, dns_addr *out, size_t max, size_t *n)
+{
+	ns_msg msg;
+	ns_rr rr;
+	int res, i, count;
+	size_t want = type == ns_t_a ? 4 : 16;
+
+	if (query(name, type, &msg, &res) < 0)
+		return res;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < max; i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return DNS_TEMP;
+		if ((int)ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in ||
+		    ns_rr_rdlen(rr) != want)
+			continue;
+		memset(&out[*n], 0, sizeof out[*n]);
+		out[*n].af = type == ns_t_a ? AF_INET : AF_INET6;
+		memcpy(out[*n].ip, ns_rr_rdata(rr), want);
+		++*n;
+	}
+	return DNS_OK;
+}
+
+int
+dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n)
+{
+	int r6, r4;
+
+	*n = 0;
+	r6 = addr_query(name, ns_t_aaaa, out, max, n);
+	if (r6 == DNS_NXDOMAIN)
+		return DNS_NXDOMAIN;
+	r4 = addr_query(name, ns_t_a, out, max, n);
+	if (*n)
+		return DNS_OK;
+	if (r6 == DNS_TEMP || r4 == DNS_TEMP)
+		return DNS_TEMP;
+	if (r4 == DNS_NXDOMAIN)
+		return DNS_NXDOMAIN;
+	return DNS_NODATA;
+}

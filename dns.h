@@ -1,0 +1,48 @@
+/* dns - the DNS lookups remote needs (MX, A, AAAA), through glibc's stub
+ * resolver (res_ninit/res_nquery, answers walked with ns_parse).
+ *
+ * The server asked is $QPOST_DNS if set, else control/dnsserver, else
+ * whatever /etc/resolv.conf names.  Both take "ip" or "ip:port" (IPv4),
+ * so tests and hosts with their own cache can point remote at it.
+ * Names are looked up as given: no search list, no default domain. */
+#ifndef DNS_H
+#define DNS_H
+
+#include <stddef.h>
+
+#define DNS_NAME_MAX 1025	/* NS_MAXDNAME: a presentation-form name */
+#define DNS_MX_MAX 64		/* MX records kept per domain */
+#define DNS_ADDR_MAX 16		/* addresses kept per host name */
+
+/* results */
+#define DNS_OK 0
+#define DNS_NXDOMAIN 1		/* the name does not exist: permanent */
+#define DNS_NODATA 2		/* the name exists, no record of that type */
+#define DNS_TEMP (-1)		/* timeout, SERVFAIL, no server: try later */
+
+typedef struct {
+	unsigned pref;
+	char name[DNS_NAME_MAX];	/* "" for the root (null MX) */
+} dns_mx;
+
+typedef struct {
+	int af;			/* AF_INET or AF_INET6 */
+	unsigned char ip[16];
+} dns_addr;
+
+/* dns_init - set up the resolver and the server to ask.
+ * 0, or -1 with a reason in *why (static text). */
+int dns_init(const char **why);
+
+/* dns_mxlist - the MX records of domain, sorted by preference, equal
+ * preferences in random order.  *n is set on DNS_OK. */
+int dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n);
+
+/* dns_addrs - the AAAA and A records of name (IPv6 first). */
+int dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n);
+
+/* dns_ipscan - parse "ip" or "ip:port" (IPv4, or "[v6]" / "[v6]:port");
+ * 0 or -1. */
+int dns_ipscan(const char *s, dns_addr *a, unsigned *port);
+
+#endif

@@ -1,0 +1,937 @@
+/*
+ * remote - deliver one message to one domain's mail exchanger over SMTP.
+ *
+ * Usage: remote DOMAIN SENDER RCPT...
+ *   All recipients are in DOMAIN.  SENDER may be empty (a bounce).
+ *
+ * Input: fd 0 is the queued message (LF line ends; a regular file is
+ * mapped, anything else is read to EOF).  remote turns LF into CRLF and
+ * dot-stuffs on the way out; every other byte goes out untouched.
+ *
+ * Output: fd 1 carries qmail-remote's report format, read by send:
+ * for each RCPT in argv order one report "r<text>\0" (accepted),
+ * "h<text>\0" (permanent failure) or "s<text>\0" (temporary failure),
+ * then one message report "K<text>\0" (delivered to at least one
+ * recipient), "Z<text>\0" (temporary) or "D<text>\0" (permanent).  The
+ * text names the peer and quotes its reply.  Diagnostics go to fd 2.
+ *
+ * Mail exchangers: control/smtproutes (qmail's "domain:host[:port]",
+ * ".domain" for subdomains, an empty domain for a default smarthost, an
+ * empty host for a normal MX lookup), else DNS MX records, else the
+ * domain's own AAAA/A records; an address literal [1.2.3.4] or
+ * [IPv6:...] is used as given.  DNS goes through dns.h (server from
+ * $QPOST_DNS or control/dnsserver).  Hosts from MX or address records
+ * are reached on port 25, or control/remoteport if set.
+ *
+ * Control files: me, helohost, smtproutes, timeoutconnect (60 s),
+ * timeoutremote (1200 s, per read or write), remoteport, dnsserver.
+ *
+ * Exit codes: 0 once the reports are written; 100 for a usage error;
+ * 111 when remote itself failed (out of memory, fd 1 unwritable).  Any
+ * exit other than 0 is a temporary failure for every recipient.
+ *
+ * Privilege: none needed; run as the unprivileged remote user.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "control.h"
+#include "dns.h"
+#include "err.h"
+#include "str.h"
+
+#define SMTP_PORT 25
+#define TIMEOUT_CONNECT 60	/* seconds, control/timeoutconnect */
+#define TIMEOUT_REMOTE 1200	/* seconds, control/timeoutremote */
+#define TIMEOUT_QUIT 10		/* seconds to wait for the reply to QUIT */
+#define TIMEOUT_MAX (INT_MAX / 1000)
+#define REPLY_LINE_MAX 1000	/* bytes kept of one reply line */
+#define REPLY_LINES_MAX 100	/* lines in one multi-line reply */
+#define REPLY_TEXT_MAX 2000	/* bytes of a reply quoted in a report */
+#define TARGETS_MAX 64		/* addresses tried per message */
+#define PIPE_GROUP 100		/* RCPTs written before reading replies */
+#define OUT_SIZE 65536		/* write buffer to the peer */
+#define REPORT_SIZE 8192
+
+struct target {
+	const char *host;	/* name for the reports */
+	dns_addr a;
+	unsigned port;
+};
+
+static const char *domain;
+static const char *sender;
+static char **rcpt;
+static int nrcpt;
+static char *rstat;		/* per recipient: 0 open, 'r' 'h' 's' */
+static str *rtext;		/* per recipient: report text */
+static int *accepted;		/* per recipient: RCPT got 2xx */
+
+static const char *msg;		/* the message */
+static size_t msglen;
+static int msg8bit;
+static size_t msgsize;		/* estimate on the wire, for SIZE= */
+
+static str helohost = STR_INIT;
+static int timeout_connect = TIMEOUT_CONNECT * 1000;
+static int timeout_remote = TIMEOUT_REMOTE * 1000;
+static unsigned remote_port = SMTP_PORT;
+
+static struct target targets[TARGETS_MAX];
+static size_t ntargets;
+static str hostnames = STR_INIT;	/* backing store for target names */
+static size_t hostoff[TARGETS_MAX];
+
+static int ext_pipe, ext_size, ext_8bit;	/* EHLO keywords offered */
+
+static str lasterr = STR_INIT;	/* why the last host did not work */
+static str msgtext = STR_INIT;	/* text for the K report */
+
+static char outspace[OUT_SIZE];
+static char inspace[BUF_SIZE];
+static char reportspace[REPORT_SIZE];
+
+static str reply = STR_INIT;	/* last reply, lines joined by '\n' */
+static str line = STR_INIT;
+static str peer = STR_INIT;	/* "host[ip]" of the current peer */
+
+static noreturn void
+die_nomem(void)
+{
+	err_nomem();
+}
+
+/* report - write every report to fd 1 and exit 0. */
+static noreturn void
+report(void)
+{
+	buf out;
+	int i, any_r = 0, any_s = 0;
+
+	buf_init(&out, 1, reportspace, sizeof reportspace, -1);
+	for (i = 0; i < nrcpt; i++) {
+		char c = rstat[i] ? rstat[i] : 's';
+
+		if (c == 'r')
+			any_r = 1;
+		if (c == 's')
+			any_s = 1;
+		if (buf_put(&out, &c, 1) < 0 ||
+		    buf_put(&out, rtext[i].s, rtext[i].len) < 0 ||
+		    buf_put(&out, "", 1) < 0)
+			goto fail;
+	}
+	if (any_r) {
+		if (buf_put(&out, "K", 1) < 0 ||
+		    buf_put(&out, msgtext.s, msgtext.len) < 0)
+			goto fail;
+	} else if (buf_put(&out, any_s ? "Z" : "D", 1) < 0 ||
+	    buf_put(&out, lasterr.s, lasterr.len) < 0)
+		goto fail;
+	if (buf_put(&out, "", 1) < 0 || buf_flush(&out) < 0)
+		goto fail;
+	_exit(0);
+fail:
+	err_diesys(111, "unable to write reports to fd 1", (char *)0);
+}
+
+/* set_err - lasterr = the concatenation of the strings. */
+static void
+set_err(const char *a, const char *b, const char *c)
+{
+	lasterr.len = 0;
+	if (str_puts(&lasterr, a) < 0 || (b && str_puts(&lasterr, b) < 0) ||
+	    (c && str_puts(&lasterr, c) < 0))
+		die_nomem();
+}
+
+/* fail_open - every recipient still open gets code and lasterr. */
+static void
+fail_open(char code)
+{
+	int i;
+
+	for (i = 0; i < nrcpt; i++) {
+		if (rstat[i])
+			continue;
+		rstat[i] = code;
+		if (str_copy(&rtext[i], lasterr.s, lasterr.len) < 0)
+			die_nomem();
+	}
+}
+
+/* finish - all open recipients fail with code and lasterr; report. */
+static noreturn void
+finish(char code)
+{
+	fail_open(code);
+	report();
+}
+
+static noreturn void
+temp(const char *a, const char *b, const char *c)
+{
+	set_err(a, b, c);
+	err_warn(lasterr.s, (char *)0);
+	finish('s');
+}
+
+static noreturn void
+perm(const char *a, const char *b, const char *c)
+{
+	set_err(a, b, c);
+	finish('h');
+}
+
+/* ---- the message ---- */
+
+static void
+msg_load(void)
+{
+	struct stat st;
+	static str whole = STR_INIT;
+	size_t i;
+
+	if (fstat(0, &st) < 0)
+		temp("unable to stat the message: ", strerror(errno), 0);
+	if (S_ISREG(st.st_mode) && st.st_size > 0) {
+		void *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+		    0, 0);
+
+		if (p == MAP_FAILED)
+			temp("unable to map the message: ", strerror(errno), 0);
+		msg = p;
+		msglen = (size_t)st.st_size;
+	} else {
+		for (;;) {
+			ssize_t r;
+
+			if (str_ready(&whole, 65536) < 0)
+				die_nomem();
+			r = read(0, whole.s + whole.len, whole.a - whole.len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				temp("unable to read the message: ",
+				    strerror(errno), 0);
+			if (r == 0)
+				break;
+			whole.len += (size_t)r;
+		}
+		msg = whole.s ? whole.s : "";
+		msglen = whole.len;
+	}
+	if (!msg)
+		msg = "";
+	msgsize = msglen;
+	for (i = 0; i < msglen; i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c & 0x80)
+			msg8bit = 1;
+		else if (c == '\n')
+			msgsize++;	/* the CR that goes out before it */
+	}
+}
+
+/* put_body - the message as SMTP DATA: CRLF line ends, dot-stuffed,
+ * ended by ".\r\n".  A last line without LF still gets its CRLF. */
+static int
+put_body(buf *out)
+{
+	size_t i = 0;
+
+	while (i < msglen) {
+		const char *s = msg + i;
+		const char *lf = memchr(s, '\n', msglen - i);
+		size_t n = lf ? (size_t)(lf - s) : msglen - i;
+
+		if (*s == '.' && buf_put(out, ".", 1) < 0)
+			return -1;
+		if (buf_put(out, s, n) < 0 || buf_put(out, "\r\n", 2) < 0)
+			return -1;
+		i += n + (lf != 0);
+	}
+	if (buf_put(out, ".\r\n", 3) < 0)
+		return -1;
+	return buf_flush(out);
+}
+
+/* ---- control files ---- */
+
+static int
+ctl_seconds(const char *name, unsigned long def)
+{
+	unsigned long u = def;
+	int r = control_readulong(&u, name);
+
+	if (r < 0)
+		temp("unable to read control/", name, ": bad number or I/O error");
+	if (!u)
+		u = def;
+	if (u > TIMEOUT_MAX)
+		u = TIMEOUT_MAX;
+	return (int)(u * 1000);
+}
+
+static void
+ctl_load(void)
+{
+	unsigned long u;
+	int r;
+
+	timeout_connect = ctl_seconds("timeoutconnect", TIMEOUT_CONNECT);
+	timeout_remote = ctl_seconds("timeoutremote", TIMEOUT_REMOTE);
+	r = control_readulong(&u, "remoteport");
+	if (r < 0 || (r && (u == 0 || u > 65535)))
+		temp("unable to read control/remoteport", 0, 0);
+	if (r)
+		remote_port = (unsigned)u;
+	r = control_readline(&helohost, "helohost");
+	if (r == 0)
+		r = control_readline(&helohost, "me");
+	if (r < 0)
+		temp("unable to read control/helohost or control/me", 0, 0);
+	if (r == 0 && str_copys(&helohost, "localhost") < 0)
+		die_nomem();
+	if (str_0(&helohost) < 0)
+		die_nomem();
+}
+
+/* ---- finding the mail exchangers ---- */
+
+static void
+target_add(const char *host, const dns_addr *a, unsigned port)
+{
+	if (ntargets >= TARGETS_MAX)
+		return;
+	hostoff[ntargets] = hostnames.len;
+	if (str_puts(&hostnames, host) < 0 || str_putc(&hostnames, 0) < 0)
+		die_nomem();
+	targets[ntargets].host = 0;	/* fixed up in targets_done */
+	targets[ntargets].a = *a;
+	targets[ntargets].port = port;
+	ntargets++;
+}
+
+static void
+targets_done(void)
+{
+	size_t i;
+
+	for (i = 0; i < ntargets; i++)
+		targets[i].host = hostnames.s + hostoff[i];
+}
+
+/* host_add - a relay host from smtproutes or an MX: its addresses.
+ * Returns the dns_addrs result. */
+static int
+host_add(const char *host, unsigned port)
+{
+	dns_addr a[DNS_ADDR_MAX];
+	size_t n, i;
+	int r;
+
+	if (dns_ipscan(host, a, 0) == 0) {
+		target_add(host, a, port);
+		return DNS_OK;
+	}
+	r = dns_addrs(host, a, DNS_ADDR_MAX, &n);
+	for (i = 0; r == DNS_OK && i < n; i++)
+		target_add(host, &a[i], port);
+	return r;
+}
+
+/* route_match - how well the smtproutes pattern (n bytes) fits domain:
+ * -1 not at all, else higher is better (exact beats longest suffix
+ * beats the empty default). */
+static long
+route_match(const char *pat, size_t n)
+{
+	size_t dl = strlen(domain);
+
+	if (n == 0)
+		return 0;
+	if (pat[0] == '.') {
+		if (dl > n && !strncasecmp(domain + dl - n, pat, n))
+			return (long)n;
+		return -1;
+	}
+	if (dl == n && !strncasecmp(domain, pat, n))
+		return LONG_MAX;
+	return -1;
+}
+
+/* routes - apply control/smtproutes.  1 if a relay was set up, 0 for a
+ * normal MX lookup. */
+static int
+routes(void)
+{
+	static str list = STR_INIT;
+	static str host = STR_INIT;
+	const char *item, *best = 0, *rest, *p;
+	size_t pos = 0;
+	long score = -1;
+	unsigned port = SMTP_PORT;
+	int r = control_readlist(&list, "smtproutes");
+
+	if (r < 0)
+		temp("unable to read control/smtproutes: ", strerror(errno), 0);
+	if (r == 0)
+		return 0;
+	while ((item = control_next(&list, &pos))) {
+		const char *colon = strchr(item, ':');
+		long m;
+
+		if (!colon)
+			continue;
+		m = route_match(item, (size_t)(colon - item));
+		if (m > score) {
+			score = m;
+			best = colon + 1;
+		}
+	}
+	if (!best || !*best)
+		return 0;
+	rest = best;
+	if (*rest == '[') {
+		p = strchr(rest, ']');
+		if (!p)
+			temp("bad host in control/smtproutes: ", best, 0);
+		p++;
+	} else
+		p = rest + strcspn(rest, ":");
+	if (str_copy(&host, rest, (size_t)(p - rest)) < 0 || str_0(&host) < 0)
+		die_nomem();
+	if (*p == ':') {
+		unsigned long u = 0;
+		const char *q = p + 1;
+
+		for (; *q >= '0' && *q <= '9' && u <= 65535; q++)
+			u = u * 10 + (unsigned long)(*q - '0');
+		if (q == p + 1 || *q || u == 0 || u > 65535)
+			temp("bad port in control/smtproutes: ", best, 0);
+		port = (unsigned)u;
+	} else if (*p)
+		temp("bad host in control/smtproutes: ", best, 0);
+	r = host_add(host.s, port);
+	if (r == DNS_TEMP)
+		temp("temporary DNS failure looking up relay host ", host.s,
+		    " from control/smtproutes");
+	if (r != DNS_OK || !ntargets)
+		temp("relay host ", host.s,
+		    " from control/smtproutes has no address");
+	return 1;
+}
+
+static void
+mx_targets(void)
+{
+	static dns_mx mx[DNS_MX_MAX];
+	dns_addr a;
+	size_t n = 0, i;
+	int r, soft = 0;
+
+	if (domain[0] == '[') {
+		if (dns_ipscan(domain, &a, 0) < 0)
+			perm("bad address literal ", domain, 0);
+		target_add(domain, &a, remote_port);
+		return;
+	}
+	r = dns_mxlist(domain, mx, DNS_MX_MAX, &n);
+	if (r == DNS_TEMP)
+		temp("temporary DNS failure looking up MX for ", domain, 0);
+	if (r == DNS_NXDOMAIN)
+		perm("Sorry, domain ", domain, " does not exist (DNS NXDOMAIN)");
+	if (r == DNS_NODATA) {
+		/* no MX: the domain's own address is its implicit MX */
+		r = host_add(domain, remote_port);
+		if (r == DNS_TEMP)
+			temp("temporary DNS failure looking up ", domain, 0);
+		if (r != DNS_OK)
+			perm("Sorry, domain ", domain,
+			    " has no MX and no address record");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (!mx[i].name[0])
+			perm("Sorry, domain ", domain,
+			    " does not accept mail (null MX, RFC 7505)");
+	for (i = 0; i < n; i++) {
+		r = host_add(mx[i].name, remote_port);
+		if (r == DNS_TEMP)
+			soft = 1;
+	}
+	if (!ntargets) {
+		if (soft)
+			temp("temporary DNS failure looking up the MX hosts of ",
+			    domain, 0);
+		temp("no MX host of ", domain, " has an address");
+	}
+}
+
+/* ---- SMTP ---- */
+
+static int
+dial(const struct target *t)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct pollfd pfd;
+	int fd, e = 0, r;
+	socklen_t el = sizeof e;
+
+	memset(&ss, 0, sizeof ss);
+	if (t->a.af == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)t->port);
+		memcpy(&s4->sin_addr, t->a.ip, 4);
+		sl = sizeof *s4;
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)t->port);
+		memcpy(&s6->sin6_addr, t->a.ip, 16);
+		sl = sizeof *s6;
+	}
+	fd = socket(t->a.af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		goto fail;
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	do
+		r = poll(&pfd, 1, timeout_connect);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		errno = ETIMEDOUT;
+	if (r <= 0)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		goto fail;
+	if (e) {
+		errno = e;
+		goto fail;
+	}
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* get_reply - read one (multi-line) reply into reply; its code, or -1
+ * on a read error, EOF or a malformed reply (errno set). */
+static int
+get_reply(buf *in)
+{
+	int code = -1, nlines = 0;
+
+	reply.len = 0;
+	for (;;) {
+		size_t i;
+		int r = buf_getline(in, &line, REPLY_LINE_MAX);
+
+		if (r == BUF_ERR)
+			return -1;
+		if (r == BUF_EOF) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		while (line.len && (line.s[line.len - 1] == '\n' ||
+		    line.s[line.len - 1] == '\r'))
+			line.len--;
+		if (line.len < 3 || line.s[0] < '2' || line.s[0] > '5' ||
+		    line.s[1] < '0' || line.s[1] > '9' ||
+		    line.s[2] < '0' || line.s[2] > '9' ||
+		    (line.len > 3 && line.s[3] != ' ' && line.s[3] != '-')) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (code < 0)
+			code = (line.s[0] - '0') * 100 + (line.s[1] - '0') * 10 +
+			    (line.s[2] - '0');
+		for (i = 0; i < line.len; i++) {
+			unsigned char c = (unsigned char)line.s[i];
+
+			if (c < 32 || c > 126)
+				line.s[i] = '?';
+		}
+		if (reply.len < REPLY_TEXT_MAX) {
+			size_t room = REPLY_TEXT_MAX - reply.len;
+
+			if ((reply.len && str_putc(&reply, '\n') < 0) ||
+			    str_put(&reply, line.s,
+			    line.len < room ? line.len : room) < 0)
+				die_nomem();
+		}
+		if (line.len <= 3 || line.s[3] == ' ')
+			return code;
+		if (++nlines >= REPLY_LINES_MAX) {
+			errno = EPROTO;
+			return -1;
+		}
+	}
+}
+
+/* say - report text: peer, what happened, the reply on one line. */
+static void
+say(str *out, const char *what)
+{
+	size_t i;
+
+	out->len = 0;
+	if (str_put(out, peer.s, peer.len) < 0 || str_puts(out, what) < 0)
+		die_nomem();
+	for (i = 0; i < reply.len; i++) {
+		if (reply.s[i] == '\n') {
+			if (str_puts(out, " / ") < 0)
+				die_nomem();
+		} else if (str_putc(out, reply.s[i]) < 0)
+			die_nomem();
+	}
+}
+
+/* io_err - the connection failed: text into lasterr. */
+static void
+io_err(const char *during)
+{
+	const char *why = errno == ETIMEDOUT ? "timed out" :
+	    errno == EPROTO ? "sent a malformed reply" :
+	    errno == ECONNRESET ? "closed the connection" : strerror(errno);
+
+	lasterr.len = 0;
+	if (str_put(&lasterr, peer.s, peer.len) < 0 ||
+	    str_puts(&lasterr, " ") < 0 || str_puts(&lasterr, why) < 0 ||
+	    str_puts(&lasterr, during) < 0)
+		die_nomem();
+}
+
+static void
+quit(buf *in, buf *out)
+{
+	if (buf_putflush(out, "QUIT\r\n", 6) == 0) {
+		in->timeout = timeout_remote < TIMEOUT_QUIT * 1000 ?
+		    timeout_remote : TIMEOUT_QUIT * 1000;
+		(void)get_reply(in);
+	}
+}
+
+static void
+rcpt_result(int i, int code)
+{
+	if (code >= 200 && code < 300) {
+		accepted[i] = 1;
+		return;
+	}
+	say(&rtext[i], code >= 500 ? " does not like recipient: " :
+	    " temporarily refused recipient: ");
+	rstat[i] = code >= 500 ? 'h' : 's';
+	lasterr.len = 0;
+	if (str_put(&lasterr, rtext[i].s, rtext[i].len) < 0)
+		die_nomem();
+}
+
+/* accepted_fail - every accepted recipient gets code and lasterr. */
+static void
+accepted_fail(char code)
+{
+	int i;
+
+	for (i = 0; i < nrcpt; i++) {
+		if (!accepted[i] || rstat[i])
+			continue;
+		rstat[i] = code;
+		if (str_copy(&rtext[i], lasterr.s, lasterr.len) < 0)
+			die_nomem();
+	}
+}
+
+static int
+put_cmd(buf *out, const char *verb, const char *addr, int mail)
+{
+	static str cmd = STR_INIT;
+
+	cmd.len = 0;
+	if (str_puts(&cmd, verb) < 0 || addr_quote(&cmd, addr) < 0)
+		die_nomem();
+	if (mail && ext_size) {
+		if (str_puts(&cmd, " SIZE=") < 0 || str_putu(&cmd, msgsize) < 0)
+			die_nomem();
+	}
+	if (mail && msg8bit && ext_8bit) {
+		if (str_puts(&cmd, " BODY=8BITMIME") < 0)
+			die_nomem();
+	}
+	if (str_put(&cmd, "\r\n", 2) < 0)
+		die_nomem();
+	return buf_put(out, cmd.s, cmd.len);
+}
+
+/* ehlo - EHLO, or HELO if the peer refuses EHLO with 5xx.  The code of
+ * the last reply; sets the ext_ flags from the EHLO keywords. */
+static int
+ehlo(buf *in, buf *out)
+{
+	size_t i, start;
+	int code;
+
+	ext_pipe = ext_size = ext_8bit = 0;
+	if (buf_puts(out, "EHLO ") < 0 || buf_puts(out, helohost.s) < 0 ||
+	    buf_putflush(out, "\r\n", 2) < 0)
+		return -1;
+	code = get_reply(in);
+	if (code >= 500) {
+		if (buf_puts(out, "HELO ") < 0 ||
+		    buf_puts(out, helohost.s) < 0 ||
+		    buf_putflush(out, "\r\n", 2) < 0)
+			return -1;
+		return get_reply(in);
+	}
+	if (code < 200 || code >= 300)
+		return code;
+	/* keywords: each line after the first, "250-KEYWORD params" */
+	for (start = 0; start < reply.len; start = i + 1) {
+		const char *k;
+		size_t kl;
+
+		for (i = start; i < reply.len && reply.s[i] != '\n'; i++)
+			;
+		if (!start || i - start < 5)
+			continue;
+		k = reply.s + start + 4;
+		for (kl = 0; k + kl < reply.s + i && k[kl] != ' '; kl++)
+			;
+		if (kl == 10 && !strncasecmp(k, "PIPELINING", 10))
+			ext_pipe = 1;
+		else if (kl == 4 && !strncasecmp(k, "SIZE", 4))
+			ext_size = 1;
+		else if (kl == 8 && !strncasecmp(k, "8BITMIME", 8))
+			ext_8bit = 1;
+	}
+	return code;
+}
+
+/* transaction - MAIL, RCPTs, DATA on a greeted connection.  Fills in
+ * the per-recipient results. */
+static void
+transaction(buf *in, buf *out)
+{
+	int i = 0, end, j, code, mailcode = 0, any = 0;
+
+	do {
+		end = ext_pipe ? (nrcpt - i > PIPE_GROUP ? i + PIPE_GROUP :
+		    nrcpt) : i + 1;
+		if (i == 0 && put_cmd(out, "MAIL FROM:", sender, 1) < 0)
+			goto ioerr_mail;
+		if (!ext_pipe && i == 0) {
+			if (buf_flush(out) < 0 || (mailcode = get_reply(in)) < 0)
+				goto ioerr_mail;
+			if (mailcode >= 300)
+				break;
+		}
+		for (j = i; j < end; j++)
+			if (put_cmd(out, "RCPT TO:", rcpt[j], 0) < 0)
+				goto ioerr_rcpt;
+		if (buf_flush(out) < 0)
+			goto ioerr_rcpt;
+		if (ext_pipe && i == 0 && (mailcode = get_reply(in)) < 0)
+			goto ioerr_mail;
+		if (ext_pipe && mailcode >= 300) {
+			static str mailreply = STR_INIT;
+
+			/* read and drop the RCPT replies, keep MAIL's */
+			if (str_copy(&mailreply, reply.s, reply.len) < 0)
+				die_nomem();
+			for (j = i; j < end; j++)
+				if (get_reply(in) < 0)
+					break;
+			if (str_copy(&reply, mailreply.s, mailreply.len) < 0)
+				die_nomem();
+			break;
+		}
+		for (j = i; j < end; j++) {
+			if ((code = get_reply(in)) < 0)
+				goto ioerr_rcpt;
+			rcpt_result(j, code);
+			if (accepted[j])
+				any = 1;
+		}
+		i = end;
+	} while (i < nrcpt);
+	if (mailcode >= 300) {
+		say(&lasterr, " refused the sender: ");
+		fail_open(mailcode >= 500 ? 'h' : 's');
+		quit(in, out);
+		return;
+	}
+	if (!any) {
+		quit(in, out);
+		return;
+	}
+	if (buf_putflush(out, "DATA\r\n", 6) < 0 || (code = get_reply(in)) < 0)
+		goto ioerr_data;
+	if (code != 354) {
+		say(&lasterr, " refused DATA: ");
+		accepted_fail(code >= 500 ? 'h' : 's');
+		quit(in, out);
+		return;
+	}
+	if (put_body(out) < 0 || (code = get_reply(in)) < 0)
+		goto ioerr_data;
+	if (code >= 300) {
+		say(&lasterr, " refused the message: ");
+		accepted_fail(code >= 500 ? 'h' : 's');
+		quit(in, out);
+		return;
+	}
+	say(&msgtext, " accepted the message: ");
+	for (i = 0; i < nrcpt; i++) {
+		if (!accepted[i] || rstat[i])
+			continue;
+		rstat[i] = 'r';
+		if (str_copy(&rtext[i], msgtext.s, msgtext.len) < 0)
+			die_nomem();
+	}
+	quit(in, out);
+	return;
+ioerr_mail:
+	io_err(" during MAIL FROM");
+	fail_open('s');
+	return;
+ioerr_rcpt:
+	io_err(" during RCPT TO");
+	fail_open('s');
+	return;
+ioerr_data:
+	io_err(" during DATA; the message may or may not have arrived");
+	fail_open('s');
+}
+
+/* try - one target.  0 when the transaction ran (results are in), -1
+ * to go on to the next target (lasterr says why). */
+static int
+try(const struct target *t)
+{
+	char ip[INET6_ADDRSTRLEN];
+	buf in, out;
+	int fd, code;
+
+	if (!inet_ntop(t->a.af, t->a.ip, ip, sizeof ip))
+		strcpy(ip, "?");
+	peer.len = 0;
+	if (str_puts(&peer, t->host) < 0 || str_putc(&peer, '[') < 0 ||
+	    str_puts(&peer, ip) < 0 || str_putc(&peer, ']') < 0)
+		die_nomem();
+	if (t->port != SMTP_PORT && (str_putc(&peer, ':') < 0 ||
+	    str_putu(&peer, t->port) < 0))
+		die_nomem();
+	fd = dial(t);
+	if (fd < 0) {
+		lasterr.len = 0;
+		if (str_put(&lasterr, peer.s, peer.len) < 0 ||
+		    str_puts(&lasterr, ": connect: ") < 0 ||
+		    str_puts(&lasterr, errno == ETIMEDOUT ? "timed out" :
+		    strerror(errno)) < 0)
+			die_nomem();
+		err_warn(lasterr.s, (char *)0);
+		return -1;
+	}
+	buf_init(&in, fd, inspace, sizeof inspace, timeout_remote);
+	buf_init(&out, fd, outspace, sizeof outspace, timeout_remote);
+	code = get_reply(&in);
+	if (code < 0) {
+		io_err(" in the greeting");
+		goto next;
+	}
+	if (code != 220) {
+		say(&lasterr, " greeted us with: ");
+		quit(&in, &out);
+		goto next;
+	}
+	code = ehlo(&in, &out);
+	if (code < 0) {
+		io_err(" after EHLO");
+		goto next;
+	}
+	if (code < 200 || code >= 300) {
+		say(&lasterr, " refused EHLO and HELO: ");
+		quit(&in, &out);
+		goto next;
+	}
+	transaction(&in, &out);
+	close(fd);
+	return 0;
+next:
+	err_warn(lasterr.s, (char *)0);
+	close(fd);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *why;
+	size_t i;
+	int j;
+
+	err_prog = "remote";
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 4)
+		err_die(100, "usage: remote DOMAIN SENDER RCPT...", (char *)0);
+	domain = argv[1];
+	sender = argv[2];
+	rcpt = argv + 3;
+	nrcpt = argc - 3;
+	rstat = calloc((size_t)nrcpt, 1);
+	rtext = calloc((size_t)nrcpt, sizeof *rtext);
+	accepted = calloc((size_t)nrcpt, sizeof *accepted);
+	if (!rstat || !rtext || !accepted)
+		die_nomem();
+	if (str_copys(&lasterr, "") < 0 || str_copys(&msgtext, "") < 0)
+		die_nomem();
+	for (j = 0; j < nrcpt; j++)
+		if (str_copys(&rtext[j], "") < 0)
+			die_nomem();
+
+	ctl_load();
+	msg_load();
+	if (dns_init(&why) < 0)
+		temp(why, 0, 0);
+	if (!routes())
+		mx_targets();
+	targets_done();
+	for (i = 0; i < ntargets; i++)
+		if (try(&targets[i]) == 0)
+			report();
+	if (ntargets > 1) {
+		static str all = STR_INIT;
+
+		if (str_copys(&all, "no mail exchanger could be used; last: ") < 0 ||
+		    str_put(&all, lasterr.s, lasterr.len) < 0 ||
+		    str_copy(&lasterr, all.s, all.len) < 0)
+			die_nomem();
+	}
+	finish('s');
+}

@@ -1,0 +1,251 @@
+#!/usr/bin/env bats
+# remote: one message to one domain's mail exchangers, run the way send
+# runs it (bin/remote DOMAIN SENDER RCPT... < message > reports), against
+# a real DNS server (dnsmasq on a loopback port) and real SMTP peers
+# (smtp-sink, and aiosmtpd through tests/remote-peer.py) on loopback.
+
+load helper
+
+setup() {
+	qpost_setup
+	T=$BATS_TEST_TMPDIR
+	PORT=$(free_port)	# every SMTP peer of the test listens here
+	echo "$PORT" > "$QPOST_HOME/control/remoteport"
+	DNSPORT=$(free_port)
+	spawn /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+	    --port="$DNSPORT" --listen-address=127.0.0.1 --bind-interfaces \
+	    --pid-file= --user=nobody --log-facility="$T/dnsmasq.log" \
+	    --local=/test/ \
+	    --mx-host=one.test,mx.one.test,10 \
+	    --host-record=mx.one.test,127.0.0.1 \
+	    --mx-host=two.test,mx1.two.test,10 \
+	    --mx-host=two.test,mx2.two.test,20 \
+	    --host-record=mx1.two.test,127.0.0.2 \
+	    --host-record=mx2.two.test,127.0.0.1 \
+	    --mx-host=six.test,mx.six.test,10 \
+	    --host-record=mx.six.test,::1 \
+	    --dns-rr=null.test,15,000000 \
+	    --host-record=noma.test,127.0.0.1 \
+	    --host-record=relay.test,127.0.0.1
+	export QPOST_DNS=127.0.0.1:$DNSPORT
+	wait_port "$DNSPORT"
+	mkdir -p "$T/got"
+	MSG=$T/msg
+	printf 'Subject: hi\n\nline one\n' > "$MSG"
+}
+
+teardown() { qpost_teardown; }
+
+# remote ARGS... - run bin/remote on $MSG; reports in $T/rep, stderr $T/err
+remote() {
+	"$QPOST_HOME/bin/remote" "$@" < "$MSG" > "$T/rep" 2> "$T/err"
+}
+
+# reports - the reports one per line (NUL -> LF), for assert_output
+reports() {
+	tr '\0' '\n' < "$T/rep"
+}
+
+# codes - just the report letters, e.g. "rhrK"
+codes() {
+	tr '\0' '\n' < "$T/rep" | cut -c1 | tr -d '\n'
+}
+
+# nuls - how many reports (each ends in NUL)
+nuls() {
+	tr -cd '\0' < "$T/rep" | wc -c
+}
+
+peer() {	# peer HOST [ARGS...] - aiosmtpd capture peer on $PORT
+	local host=$1
+	shift
+	spawn "$PY" "$QPOST_SRC/tests/remote-peer.py" "$host" "$PORT" "$T/got" "$@"
+	wait_port "$PORT" "$host"
+}
+
+sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
+	local addr=$1
+	shift
+	spawn /usr/sbin/smtp-sink -u nobody "$@" "$addr:$PORT" 100
+	wait_port "$PORT" "$addr"
+}
+
+@test "remote delivers through MX byte-exact: dot-stuffed lines, 8-bit body, SIZE and BODY=8BITMIME" {
+	peer 127.0.0.1
+	printf 'Subject: dots\nX: \303\244\303\266\n\n.\n..\n.leading dot\nGr\303\274\303\237e \377\n\n.\nlast line without LF' > "$MSG"
+	run remote one.test from@x.example u1@one.test u2@one.test
+	assert_success
+	[ "$(nuls)" -eq 3 ]
+	[ "$(codes)" = rrK ]
+	run reports
+	assert_line --index 2 --regexp '^Kmx\.one\.test\[127\.0\.0\.1\]:[0-9]+ accepted the message: 250 2\.0\.0 queued as 1$'
+	# what arrived is the message with CRLF line ends, nothing else
+	printf 'Subject: dots\r\nX: \303\244\303\266\r\n\r\n.\r\n..\r\n.leading dot\r\nGr\303\274\303\237e \377\r\n\r\n.\r\nlast line without LF\r\n' > "$T/want"
+	cmp "$T/want" "$T/got/1.msg"
+	run cat "$T/got/1.env"
+	assert_line --index 0 --regexp '^from@x\.example .*BODY=8BITMIME'
+	# SIZE= is the size on the wire: the bytes plus a CR per LF
+	size=$(( $(wc -c < "$MSG") + $(tr -cd '\n' < "$MSG" | wc -c) ))
+	assert_line --index 0 --partial " SIZE=$size "
+	assert_line --index 1 u1@one.test
+	assert_line --index 2 u2@one.test
+}
+
+@test "remote sends a 7-bit message without BODY=8BITMIME and an empty sender as <>" {
+	peer 127.0.0.1
+	run remote one.test "" u1@one.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run cat "$T/got/1.env"
+	assert_line --index 0 '<> SIZE=25'
+	printf 'Subject: hi\r\n\r\nline one\r\n' | cmp - "$T/got/1.msg"
+}
+
+@test "remote: the first MX refuses the connection, the second (pipelining smtp-sink) accepts" {
+	sink 127.0.0.1
+	run remote two.test from@x.example a@two.test b@two.test
+	assert_success
+	[ "$(codes)" = rrK ]
+	run reports
+	assert_line --index 2 --regexp '^Kmx2\.two\.test\[127\.0\.0\.1\]'
+	run cat "$T/err"
+	assert_output --partial 'mx1.two.test[127.0.0.2]'
+	assert_output --partial 'Connection refused'
+}
+
+@test "remote: a 4xx greeting sends it on to the next MX" {
+	sink 127.0.0.2 -r CONNECT
+	sink 127.0.0.1
+	run remote two.test from@x.example a@two.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run cat "$T/err"
+	assert_output --partial 'mx1.two.test[127.0.0.2]'
+	assert_output --partial 'greeted us with: 4'
+}
+
+@test "remote: every MX unreachable is temporary for all, with the reason" {
+	run remote two.test from@x.example a@two.test b@two.test
+	assert_success
+	[ "$(codes)" = ssZ ]
+	run reports
+	assert_line --index 2 --partial 'mx2.two.test[127.0.0.1]'
+	assert_line --index 2 --partial 'Connection refused'
+}
+
+@test "remote: the peer answers 4xx to RCPT: s for each and Z" {
+	sink 127.0.0.1 -r RCPT
+	run remote one.test from@x.example a@one.test b@one.test
+	assert_success
+	[ "$(codes)" = ssZ ]
+	run reports
+	assert_line --index 0 --regexp '^smx\.one\.test\[127\.0\.0\.1\]:[0-9]+ temporarily refused recipient: 450 4\.3\.0'
+}
+
+@test "remote: 5xx to one of three recipients fails only that one" {
+	peer 127.0.0.1 --rcpt 'bad@one.test=550 5.1.1 no such user here'
+	run remote one.test from@x.example a@one.test bad@one.test c@one.test
+	assert_success
+	[ "$(codes)" = rhrK ]
+	run reports
+	assert_line --index 1 --regexp '^hmx\.one\.test\[127\.0\.0\.1\]:[0-9]+ does not like recipient: 550 5\.1\.1 no such user here$'
+	run cat "$T/got/1.env"
+	assert_output "$(printf 'from@x.example SIZE=25\na@one.test\nc@one.test')"
+}
+
+@test "remote: 5xx to MAIL FROM fails every recipient permanently" {
+	sink 127.0.0.1 -f MAIL
+	run remote one.test from@x.example a@one.test b@one.test
+	assert_success
+	[ "$(codes)" = hhD ]
+	run reports
+	assert_line --index 2 --partial 'refused the sender: 500'
+}
+
+@test "remote: EHLO refused with 5xx falls back to HELO" {
+	sink 127.0.0.1 -f EHLO
+	run remote one.test from@x.example a@one.test
+	assert_success
+	[ "$(codes)" = rK ]
+}
+
+@test "remote: a null MX (RFC 7505) is a permanent failure" {
+	run remote null.test from@x.example a@null.test b@null.test
+	assert_success
+	[ "$(codes)" = hhD ]
+	run reports
+	assert_line --index 2 --partial 'null MX'
+}
+
+@test "remote: a domain that does not exist (NXDOMAIN) is a permanent failure" {
+	run remote nx.test from@x.example a@nx.test
+	assert_success
+	[ "$(codes)" = hD ]
+	run reports
+	assert_line --index 1 --partial 'does not exist'
+}
+
+@test "remote: no DNS answer is a temporary failure" {
+	export QPOST_DNS=127.0.0.1:$(free_port)
+	run remote one.test from@x.example a@one.test
+	assert_success
+	[ "$(codes)" = sZ ]
+	run reports
+	assert_line --index 1 --partial 'temporary DNS failure'
+}
+
+@test "remote: a domain without MX is delivered to its own address" {
+	peer 127.0.0.1
+	run remote noma.test from@x.example a@noma.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --regexp '^Knoma\.test\[127\.0\.0\.1\]'
+}
+
+@test "remote: smtproutes smarthost with a port, subdomain route, empty host means MX" {
+	PORT2=$(free_port)
+	echo "$PORT2" > "$QPOST_HOME/control/remoteport"	# MX port: nobody there
+	printf '%s\n' '# routes' ".route.test:relay.test:$PORT" \
+	    'one.test:' ":[127.0.0.1]:$PORT" > "$QPOST_HOME/control/smtproutes"
+	peer 127.0.0.1
+	run remote elsewhere.example from@x.example a@elsewhere.example
+	assert_success
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --regexp "^K\\[127\\.0\\.0\\.1\\]\\[127\\.0\\.0\\.1\\]:$PORT accepted"
+	run remote a.route.test from@x.example b@a.route.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --regexp "^Krelay\\.test\\[127\\.0\\.0\\.1\\]:$PORT accepted"
+	# one.test: empty host -> its MX, on the (dead) remoteport
+	run remote one.test from@x.example c@one.test
+	[ "$(codes)" = sZ ]
+	run cat "$T/got/2.env"
+	assert_line --index 1 b@a.route.test
+}
+
+@test "remote: IPv6 loopback through an AAAA-only MX and an [IPv6:::1] literal" {
+	peer ::1
+	run remote six.test from@x.example a@six.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --regexp '^Kmx\.six\.test\[::1\]'
+	run remote '[IPv6:::1]' from@x.example 'b@[IPv6:::1]'
+	assert_success
+	[ "$(codes)" = rK ]
+	run cat "$T/got/2.env"
+	assert_line --index 1 'b@[IPv6:::1]'
+}
+
+@test "remote: a peer that stalls after the data hits timeoutremote: temporary" {
+	echo 2 > "$QPOST_HOME/control/timeoutremote"
+	peer 127.0.0.1 --stall
+	run remote one.test from@x.example a@one.test b@one.test
+	assert_success
+	[ "$(codes)" = ssZ ]
+	run reports
+	assert_line --index 0 --partial 'timed out during DATA'
+}
