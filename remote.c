@@ -159,6 +159,15 @@ set_err(const char *a, const char *b, const char *c)
 		die_nomem();
 }
 
+/* warn_lasterr - lasterr on fd 2 as well. */
+static void
+warn_lasterr(void)
+{
+	if (str_0(&lasterr) < 0)
+		die_nomem();
+	err_warn(lasterr.s, (char *)0);
+}
+
 /* fail_open - every recipient still open gets code and lasterr. */
 static void
 fail_open(char code)
@@ -186,7 +195,7 @@ static noreturn void
 temp(const char *a, const char *b, const char *c)
 {
 	set_err(a, b, c);
-	err_warn(lasterr.s, (char *)0);
+	warn_lasterr();
 	finish('s');
 }
 
@@ -855,7 +864,7 @@ try(const struct target *t)
 		    str_puts(&lasterr, errno == ETIMEDOUT ? "timed out" :
 		    strerror(errno)) < 0)
 			die_nomem();
-		err_warn(lasterr.s, (char *)0);
+		warn_lasterr();
 		return -1;
 	}
 	buf_init(&in, fd, inspace, sizeof inspace, timeout_remote);
@@ -884,7 +893,7 @@ try(const struct target *t)
 	close(fd);
 	return 0;
 next:
-	err_warn(lasterr.s, (char *)0);
+	warn_lasterr();
 	close(fd);
 	return -1;
 }
