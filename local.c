@@ -525,13 +525,10 @@ become(const struct recip *r)
 	if (r->uid == 0)
 		err_die(111, "not allowed to deliver as root (#4.3.0)",
 		    (const char *)0);
-	if (initgroups(r->user.s, r->gid) < 0) {
-		gid_t g = r->gid;
-
-		if (setgroups(1, &g) < 0)
-			err_diesys(111, "unable to set groups",
-			    (const char *)0);
-	}
+	/* As qmail's prot_gid: the recipient's gid is the only group
+	 * (initgroups would cost an NSS load per delivery). */
+	if (setgroups(1, &r->gid) < 0)
+		err_diesys(111, "unable to set groups", (const char *)0);
 	if (setgid(r->gid) < 0 || getgid() != r->gid || getegid() != r->gid)
 		err_diesys(111, "unable to set gid", (const char *)0);
 	if (setuid(r->uid) < 0 || getuid() != r->uid || geteuid() != r->uid)
