@@ -382,8 +382,7 @@ mbox(const char *path)
 	int fd, i, dot;
 
 	dot = dotlock(path, &lock);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int e = errno;
 
@@ -428,12 +427,16 @@ mbox(const char *path)
 static int
 program(const char *cmd)
 {
+	char b[4096], last = '\n';
 	pid_t pid;
-	int st;
+	ssize_t r;
+	int st, p[2];
 
 	if (lseek(0, 0, SEEK_SET) < 0 && errno != ESPIPE)
 		err_diesys(111, "unable to rewind the message",
 		    (const char *)0);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		err_diesys(111, "unable to make a pipe", (const char *)0);
 	pid = fork();
 	if (pid < 0)
 		err_diesys(111, "unable to fork", (const char *)0);
@@ -441,6 +444,8 @@ program(const char *cmd)
 		char *argv[4];
 
 		signal(SIGPIPE, SIG_DFL);
+		if (dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(111);
 		argv[0] = (char *)(unsigned long)"sh";
 		argv[1] = (char *)(unsigned long)"-c";
 		argv[2] = (char *)(unsigned long)cmd;
@@ -448,6 +453,21 @@ program(const char *cmd)
 		execv("/bin/sh", argv);
 		err_diesys(111, "unable to run /bin/sh", (const char *)0);
 	}
+	/* The program's output goes on to our report channel, ended with
+	 * a newline so that our own last line stays a line of its own. */
+	close(p[1]);
+	for (;;) {
+		r = read(p[0], b, sizeof b);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		(void)fd_writeall(1, b, (size_t)r, -1);
+		last = b[r - 1];
+	}
+	close(p[0]);
+	if (last != '\n')
+		(void)fd_writeall(1, "\n", 1, -1);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			err_diesys(111, "unable to wait for the program",

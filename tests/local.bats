@@ -271,6 +271,11 @@ EOF
 		assert_line --index 0 going
 		assert_equal "$(lastline)" "local: fatal: program failed temporarily: echo going; exit $c (#4.2.0)"
 	done
+	printf '%s\n' '|printf "no newline" >&2; exit 111' | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_line --index 0 "no newline"
+	assert_equal "$(lastline)" "local: fatal: program failed temporarily: printf \"no newline\" >&2; exit 111 (#4.2.0)"
 	printf '%s\n' '|kill -9 $$' | dotqmail joe
 	deliver s@x.example joe@test.example
 	assert_failure 111
