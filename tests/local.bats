@@ -150,6 +150,38 @@ count() {
 	assert_equal "$(tail -c 2 "$U/joe/mbox" | od -An -c | tr -d ' ')" '\n\n'
 }
 
+@test "local: mbox waits for another holder's fcntl lock; a stale dotlock is removed" {
+	echo ./mbox | dotqmail joe
+	m=$U/joe/mbox
+	: > "$m"
+	[ "$(id -u)" = 0 ] && chown "$RUID:$RGID" "$m"
+	# the holder waits for local's dotlock (local is then waiting for the
+	# fcntl lock), notes the mbox size, and lets go
+	spawn "$PY" -c 'import fcntl, os, sys, time
+m, ready, out = sys.argv[1:]
+f = open(m, "a")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(ready, "w").close()
+for i in range(100):
+    if os.path.exists(m + ".lock"):
+        break
+    time.sleep(0.05)
+time.sleep(0.3)
+open(out, "w").write("%d %s" % (os.path.getsize(m), os.path.exists(m + ".lock")))
+' "$m" "$BATS_TEST_TMPDIR/locked" "$BATS_TEST_TMPDIR/seen"
+	wait_for 5 test -e "$BATS_TEST_TMPDIR/locked"
+	deliver s@x.example joe@test.example
+	assert_success
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/seen")" "0 True"
+	assert_equal "$(grep -c '^From ' "$m")" 1
+	touch -d '1 hour ago' "$m.lock"
+	deliver s@x.example joe@test.example
+	assert_success
+	assert_equal "$(grep -c '^From ' "$m")" 2
+	[ ! -e "$m.lock" ]
+	assert_equal "$(ls "$U/joe" | grep -c lock)" 0
+}
+
 @test "local: two .qmail lines (and a comment) are both delivered" {
 	printf '# both\n./Maildir/\n./mbox\n' | dotqmail joe
 	deliver s@x.example joe@test.example
