@@ -1,0 +1,357 @@
+/* queue - add one message to the queue (qmail-queue's protocol).
+ *
+ * Purpose: read a message on fd 0 and its envelope on fd 1, write both
+ * into one file under queue/tmp/, make it durable and commit it with a
+ * rename into queue/new/ (docs/queue.md has the layout, the order of
+ * writes and fsyncs, and why a crash at any instruction is safe).  queue
+ * is the only program that adds to the queue.
+ *
+ * Interface:
+ *   argv   ignored.
+ *   fd 0   the message, LF line ends, read to end of file.
+ *   fd 1   the envelope, read after the message: "F" sender NUL, "T"
+ *          recipient NUL for each recipient, one more NUL.
+ *   fd 2   one diagnostic line on any failure.
+ *   env    QPOST_HOME (ignored when set-uid); TCPREMOTEIP (in a home not
+ *          run set-uid: the message came from the network).
+ *
+ * The message is prefixed with the trace line
+ *   Received: (qpost PID invoked by uid UID); DATE
+ * or "invoked from network" when the real uid is the system user qpostd
+ * (smtpd's user in a multi-user install) or, when not set-uid,
+ * TCPREMOTEIP is set (smtpd in a single-user home).
+ *
+ * Exit codes (qmail-queue's): 0 queued and durable; 11 an envelope
+ * address too long; 51 out of memory; 52 timeout (QUEUE_TIMEOUT seconds
+ * for the whole input); 53 write error or disk full; 54 unable to read
+ * the message or envelope, or the envelope ends early; 61 trouble with
+ * the home directory; 62 trouble with the queue directory; 81 internal
+ * bug; 91 envelope format error.  On any failure the tmp file is unlinked
+ * and nothing is left in queue/new/.
+ *
+ * Privilege: in a multi-user install queue is set-uid to the queue owner
+ * so that any local user can queue mail; it trusts nothing from the
+ * environment then (home.h).  Needs no other privilege.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "date.h"
+#include "envelope.h"
+#include "err.h"
+#include "home.h"
+#include "str.h"
+
+#define QUEUE_TIMEOUT 86400	/* seconds for reading all input (as qmail) */
+#define QUEUE_BUF (256 * 1024)	/* write buffer: few large writes */
+#define QUEUE_ENV_READ 65536	/* envelope read size */
+#define TRAILER_LEN 32		/* "QPOSTENV " 22 digits "\n" */
+#define NETWORK_USER "qpostd"	/* smtpd's user in a multi-user install */
+
+/* The tmp name lives in static storage so that the alarm handler can
+ * unlink it (unlink and write are async-signal-safe). */
+static char tmpname[64];
+static volatile sig_atomic_t tmpmade;
+static int fd = -1;
+static char outbuf[QUEUE_BUF];
+static size_t outlen;
+static unsigned long long written;	/* message bytes so far */
+
+static void
+cleanup(void)
+{
+	if (tmpmade)
+		unlink(tmpname);
+}
+
+static noreturn void
+die(int code, const char *what)
+{
+	cleanup();
+	err_die(code, what, (const char *)0);
+}
+
+static noreturn void
+diesys(int code, const char *what)
+{
+	int e = errno;
+
+	cleanup();
+	errno = e;
+	err_diesys(code, what, (const char *)0);
+}
+
+static void
+on_alarm(int sig)
+{
+	static const char msg[] = "queue: fatal: timeout reading input\n";
+
+	(void)sig;
+	if (tmpmade)
+		unlink(tmpname);
+	(void)!write(2, msg, sizeof msg - 1);
+	_exit(52);
+}
+
+static noreturn void
+die_write(void)
+{
+	diesys(53, "unable to write queue/tmp file");
+}
+
+static void
+flush(void)
+{
+	size_t i = 0;
+
+	while (i < outlen) {
+		ssize_t w = write(fd, outbuf + i, outlen - i);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			die_write();
+		}
+		i += (size_t)w;
+	}
+	outlen = 0;
+}
+
+static void
+put(const char *s, size_t n)
+{
+	while (n) {
+		size_t k = sizeof outbuf - outlen;
+
+		if (k > n)
+			k = n;
+		memcpy(outbuf + outlen, s, k);
+		outlen += k;
+		s += k;
+		n -= k;
+		if (outlen == sizeof outbuf)
+			flush();
+	}
+}
+
+/* fromnet - did this message come in over the network?  A single-user
+ * home ($QPOST_HOME in effect, not set-uid) has no system users: there
+ * smtpd is recognised by TCPREMOTEIP, which tcpserver sets.  Otherwise the
+ * real uid decides; the getpwnam (which may load NSS modules) is spent
+ * only on a multi-user install. */
+static int
+fromnet(void)
+{
+	const struct passwd *pw;
+	uid_t uid = getuid();
+	int setid = uid != geteuid() || getgid() != getegid();
+	const char *h = getenv("QPOST_HOME");
+
+	if (!setid && h && *h)
+		return getenv("TCPREMOTEIP") != 0;
+	pw = getpwnam(NETWORK_USER);
+	if (pw)
+		return pw->pw_uid == uid;
+	return !setid && getenv("TCPREMOTEIP") != 0;
+}
+
+/* received - the trace line into outbuf */
+static void
+received(void)
+{
+	char date[DATE_LEN];
+	int n;
+
+	date_rfc5322(date, time(0));
+	if (fromnet())
+		n = snprintf(outbuf, sizeof outbuf,
+		    "Received: (qpost %ld invoked from network); %s\n",
+		    (long)getpid(), date);
+	else
+		n = snprintf(outbuf, sizeof outbuf,
+		    "Received: (qpost %ld invoked by uid %lu); %s\n",
+		    (long)getpid(), (unsigned long)getuid(), date);
+	if (n < 0 || (size_t)n >= sizeof outbuf)
+		die(81, "trace line too long");
+	outlen = (size_t)n;
+	written = outlen;
+}
+
+/* message - copy fd 0 to end of file behind the trace line */
+static void
+message(void)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (outlen == sizeof outbuf)
+			flush();
+		r = read(0, outbuf + outlen, sizeof outbuf - outlen);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			diesys(54, "unable to read message");
+		}
+		outlen += (size_t)r;
+		written += (unsigned long long)r;
+	}
+}
+
+/* envelope - read fd 1 up to the envelope's final NUL into e.  Fields are
+ * scanned as they arrive, so that an over-long address or too many
+ * recipients stop the reading early, and nothing past the final NUL is
+ * waited for (qmail-queue does not read to end of file either). */
+static void
+envelope(str *e)
+{
+	size_t pos = 0;		/* start of the field being scanned */
+	size_t scanned = 0;	/* bytes of e known to hold no field end */
+	size_t rcpts = 0;
+
+	for (;;) {
+		ssize_t r;
+
+		while (pos < e->len) {
+			const char *z;
+
+			if (!e->s[pos])
+				return;		/* the final NUL */
+			if (scanned < pos + 1)
+				scanned = pos + 1;
+			z = memchr(e->s + scanned, 0, e->len - scanned);
+			if (!z) {
+				scanned = e->len;
+				if (scanned - pos - 1 > ADDR_MAX)
+					die(11, "envelope address too long");
+				break;
+			}
+			if ((size_t)(z - e->s) - pos - 1 > ADDR_MAX)
+				die(11, "envelope address too long");
+			if (pos && ++rcpts > ENVELOPE_RCPT_MAX)
+				die(91, "too many recipients in envelope");
+			pos = (size_t)(z - e->s) + 1;
+			scanned = pos;
+		}
+		if (str_ready(e, QUEUE_ENV_READ) < 0)
+			die(51, "out of memory");
+		r = read(1, e->s + e->len, QUEUE_ENV_READ);
+		if (r == 0)
+			die(54, "envelope ends early");
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			diesys(54, "unable to read envelope");
+		}
+		e->len += (size_t)r;
+	}
+}
+
+int
+main(void)
+{
+	str env = STR_INIT;
+	struct sigaction sa;
+	struct timespec ts;
+	struct stat st;
+	char newname[64], trailer[TRAILER_LEN + 1];
+	size_t rcpts;
+	int n, dfd, tfd;
+
+	err_prog = "queue";
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, 0);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(QUEUE_TIMEOUT);
+	umask(027);
+
+	if (home_chdir() < 0)
+		diesys(61, "unable to chdir to the home");
+	if (chdir("queue") < 0)
+		diesys(62, "unable to chdir to queue");
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(tmpname, sizeof tmpname, "tmp/%ld.%lld.%ld",
+	    (long)getpid(), (long long)ts.tv_sec, (long)ts.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof tmpname)
+		die(81, "tmp name too long");
+	fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			diesys(53, "unable to create queue/tmp file");
+		diesys(62, "unable to create queue/tmp file");
+	}
+	tmpmade = 1;
+
+	received();
+	message();
+
+	/* The envelope, checked, then the trailer naming its offset. */
+	envelope(&env);
+	switch (envelope_check(env.s, env.len, &rcpts)) {
+	case ENV_OK:
+		break;
+	case ENV_SHORT:
+		die(54, "envelope ends early");
+	case ENV_TOOLONG:
+		die(11, "envelope address too long");
+	case ENV_TOOMANY:
+		die(91, "too many recipients in envelope");
+	default:
+		die(91, "envelope format error");
+	}
+	alarm(0);
+	put(env.s, env.len);
+	n = snprintf(trailer, sizeof trailer, "QPOSTENV %022llu\n", written);
+	if (n != TRAILER_LEN)
+		die(81, "trailer has the wrong length");
+	put(trailer, TRAILER_LEN);
+	flush();
+
+	if (fsync(fd) < 0)
+		die_write();
+	if (fstat(fd, &st) < 0)
+		diesys(81, "unable to fstat queue/tmp file");
+	if (close(fd) < 0)
+		die_write();
+	n = snprintf(newname, sizeof newname, "new/%llu",
+	    (unsigned long long)st.st_ino);
+	if (n < 0 || (size_t)n >= sizeof newname)
+		die(81, "new name too long");
+	if (rename(tmpname, newname) < 0)
+		diesys(62, "unable to rename queue/tmp file into queue/new");
+	tmpmade = 0;
+
+	/* Only once the directory entry is durable is the message queued.
+	 * If that fails, take the message back out of new/: the client is
+	 * told it was not accepted (a duplicate is possible, a loss not). */
+	dfd = open("new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		int e = errno;
+
+		unlink(newname);
+		errno = e;
+		err_diesys(53, "unable to fsync queue/new", (const char *)0);
+	}
+	close(dfd);
+
+	tfd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (tfd >= 0) {
+		(void)!write(tfd, "", 1);
+		close(tfd);
+	}
+	return 0;
+}
