@@ -13,7 +13,7 @@ ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) \
 LDLIBS  = -lcdb -lresolv
 
 # Programs: one .c file each at the top level.
-PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool
+PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o \
           recip.o heap.o dns.o

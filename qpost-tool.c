@@ -1,0 +1,1036 @@
+/*
+ * qpost-tool - the administrator's tools for a qpost home, one program with
+ * subcommands (qmail spread these over qmail-qread, qmail-qstat,
+ * qmail-showctl, qmail-newmrh and qmail-newu):
+ *
+ *   qpost-tool qread         list the queue: per message its id, age, size,
+ *                            sender, and each recipient with its state
+ *   qpost-tool qstat         count the queue (qmail-qstat's two lines)
+ *   qpost-tool showctl       the effective configuration, with warnings
+ *                            about likely mistakes ("warning: ..." lines)
+ *   qpost-tool newrcpthosts  compile control/rcpthosts (and qmail's
+ *                            control/morercpthosts) into
+ *                            control/morercpthosts.cdb, atomically
+ *   qpost-tool rules         compile control/rules into control/rules.cdb
+ *                            with tcprules (atomic: tcprules renames)
+ *   qpost-tool newu [ARG...] run the home's bin/newu (users/assign.cdb)
+ *
+ * Environment: QPOST_HOME (ignored when set-uid), else conf-home.
+ * Output on fd 1, diagnostics on fd 2.
+ *
+ * Exit codes: 0 done (showctl: also with warnings); 100 usage or a
+ * permanent problem with the input (a malformed control file); 111 a
+ * temporary failure (unreadable queue or control file, out of memory, a
+ * failed write); 126/127 the program to run could not be executed.
+ *
+ * Privilege: none needed beyond read access to the queue (qread, qstat)
+ * or write access to control/ (newrcpthosts, rules).  Never set-uid.
+ */
+#include <cdb.h>
+#include <stdnoreturn.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "control.h"
+#include "envelope.h"
+#include "err.h"
+#include "home.h"
+#include "str.h"
+
+#define TRAILER_LEN 32		/* "QPOSTENV " + 22 digits + "\n" */
+#define TRAILER_TAG "QPOSTENV "
+#define ENVELOPE_MAX (ENVELOPE_RCPT_MAX * 1010UL)	/* bytes we read */
+#define INFO_MAX (ENVELOPE_MAX * 2)
+
+static char outspace[BUF_SIZE];
+static buf out;
+
+static noreturn void
+usage(void)
+{
+	err_die(100, "usage: qpost-tool qread | qstat | showctl | "
+	    "newrcpthosts | rules | newu [arg...]", (const char *)0);
+}
+
+static void
+die_write(void)
+{
+	err_diesys(111, "unable to write output", (const char *)0);
+}
+
+static void
+outs(const char *s)
+{
+	if (buf_puts(&out, s) < 0)
+		die_write();
+}
+
+static void
+outn(const char *s, size_t n)
+{
+	if (buf_put(&out, s, n) < 0)
+		die_write();
+}
+
+static void
+outu(unsigned long long u)
+{
+	static str x;
+
+	x.len = 0;
+	if (str_putu(&x, u) < 0)
+		err_nomem();
+	outn(x.s, x.len);
+}
+
+/* outsafe - an address or value from the queue: printable bytes only */
+static void
+outsafe(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 32 || c == 127) {
+			char e[4] = { '\\', 'x', "0123456789abcdef"[c >> 4],
+			    "0123456789abcdef"[c & 15] };
+
+			outn(e, 2);
+			outn(e + 2, 2);
+		} else
+			outn(s, 1);
+	}
+}
+
+static void
+flush(void)
+{
+	if (buf_flush(&out) < 0)
+		die_write();
+}
+
+static int
+isdigits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* ---- reading the queue ---- */
+
+/* ids - the numeric names in queue/<sub>, NUL-separated in x */
+static size_t
+ids(const char *sub, str *x)
+{
+	str path = STR_INIT;
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	x->len = 0;
+	if (home_path(&path, sub) < 0)
+		err_nomem();
+	d = opendir(path.s);
+	if (!d)
+		err_diesys(111, "unable to open ", path.s, (const char *)0);
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!isdigits(de->d_name))
+			continue;
+		if (str_puts(x, de->d_name) < 0 || str_putc(x, 0) < 0)
+			err_nomem();
+		n++;
+	}
+	if (errno)
+		err_diesys(111, "unable to read ", path.s, (const char *)0);
+	closedir(d);
+	str_free(&path);
+	return n;
+}
+
+static int
+inlist(const str *x, const char *id)
+{
+	size_t pos = 0;
+	const char *s;
+
+	while ((s = control_next(x, &pos)))
+		if (!strcmp(s, id))
+			return 1;
+	return 0;
+}
+
+/* readat - n bytes at off of fd into x; -1 on error or short file */
+static int
+readat(int fd, off_t off, size_t n, str *x)
+{
+	size_t got = 0;
+
+	x->len = 0;
+	if (str_ready(x, n + 1) < 0)
+		return -1;
+	while (got < n) {
+		ssize_t r = pread(fd, x->s + got, n - got, off + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	x->len = n;
+	x->s[n] = 0;
+	return 0;
+}
+
+/* newenv - the envelope of queue/new/<id>; returns the message size, or
+ * -1 when the file is gone (picked up meanwhile), -2 when it is malformed */
+static long long
+newenv(const char *path, str *env, struct stat *st)
+{
+	str t = STR_INIT;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned long long off = 0;
+	size_t i, rc;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -1;
+		err_diesys(111, "unable to open ", path, (const char *)0);
+	}
+	if (fstat(fd, st) < 0)
+		err_diesys(111, "unable to stat ", path, (const char *)0);
+	if (st->st_size < TRAILER_LEN ||
+	    readat(fd, st->st_size - TRAILER_LEN, TRAILER_LEN, &t) < 0 ||
+	    memcmp(t.s, TRAILER_TAG, 9) || t.s[TRAILER_LEN - 1] != '\n')
+		goto bad;
+	for (i = 9; i < TRAILER_LEN - 1; i++) {
+		if (t.s[i] < '0' || t.s[i] > '9')
+			goto bad;
+		off = off * 10 + (unsigned)(t.s[i] - '0');
+	}
+	if (off > (unsigned long long)st->st_size - TRAILER_LEN ||
+	    (unsigned long long)st->st_size - TRAILER_LEN - off > ENVELOPE_MAX)
+		goto bad;
+	if (readat(fd, (off_t)off, (size_t)st->st_size - TRAILER_LEN - off,
+	    env) < 0 || envelope_check(env->s, env->len, &rc) != ENV_OK)
+		goto bad;
+	close(fd);
+	str_free(&t);
+	return (long long)off;
+bad:
+	close(fd);
+	str_free(&t);
+	return -2;
+}
+
+static void
+outage(time_t then)
+{
+	time_t now = time(0);
+	unsigned long long a = now > then ? (unsigned long long)(now - then) : 0;
+
+	if (a < 120) {
+		outu(a);
+		outs("s");
+	} else if (a < 7200) {
+		outu(a / 60);
+		outs("m");
+	} else if (a < 172800) {
+		outu(a / 3600);
+		outs("h");
+	} else {
+		outu(a / 86400);
+		outs("d");
+	}
+}
+
+static void
+outhead(const char *id, time_t t, unsigned long long size, const char *from)
+{
+	outs(id);
+	outs("  age ");
+	outage(t);
+	outs("  ");
+	outu(size);
+	outs(" bytes  from <");
+	outsafe(from);
+	outs(">\n");
+}
+
+static void
+outrcpt(const char *state, const char *rcpt)
+{
+	outs("  ");
+	outs(state);
+	outs("  <");
+	outsafe(rcpt);
+	outs(">\n");
+}
+
+/* num - a decimal number at *s up to a space or the end; -1 if none */
+static long long
+num(const char **s)
+{
+	long long u = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (u > 100000000000000LL)
+			return -1;
+		u = u * 10 + (*p - '0');
+	}
+	if (*p == ' ')
+		p++;
+	*s = p;
+	return u;
+}
+
+/*
+ * qread_info - send's state file info/<id> (docs/send.md): NUL-ended
+ * records; "M birth msglen fullsize" first, the envelope (F, T..., an
+ * empty record), then appended "d i" delivered, "f i reason" failed,
+ * "r i tries next" deferred.  Later records win; unknown ones and a torn
+ * last record are skipped, as send does.
+ */
+struct rstate {
+	char st;		/* 0 pending, 'd', 'f', 'r' */
+	long long tries, next;
+	const char *reason;
+};
+
+static void
+qread_info(const char *id, const str *info, const struct stat *mst)
+{
+	const char *e = info->s, *end = info->s + info->len;
+	const char *from = 0, *p;
+	struct rstate *rs = 0;
+	size_t nr = 0, i;
+	long long birth = mst->st_mtime, size = mst->st_size;
+	int inenv = 0;
+
+	/* first pass: count recipients */
+	for (p = e; p < end;) {
+		size_t l = strnlen(p, (size_t)(end - p));
+
+		if (p + l >= end)
+			break;
+		if (p[0] == 'T')
+			nr++;
+		p += l + 1;
+	}
+	rs = calloc(nr + 1, sizeof *rs);
+	if (!rs)
+		err_nomem();
+	for (p = e; p < end;) {
+		size_t l = strnlen(p, (size_t)(end - p));
+		const char *q = p + 1;
+		long long k;
+
+		if (p + l >= end)
+			break;		/* torn last record */
+		switch (l ? p[0] : 0) {
+		case 'M':
+			if (p == e) {
+				long long b = num(&q), m = num(&q);
+
+				if (b >= 0)
+					birth = b;
+				if (m >= 0)
+					size = m;
+			}
+			inenv = 1;
+			break;
+		case 'F':
+			if (inenv && !from)
+				from = p + 1;
+			break;
+		case 'd': case 'f': case 'r':
+			k = num(&q);
+			if (k < 0 || (size_t)k >= nr)
+				break;
+			rs[k].st = p[0];
+			if (p[0] == 'f')
+				rs[k].reason = q;
+			if (p[0] == 'r') {
+				rs[k].tries = num(&q);
+				rs[k].next = num(&q);
+			}
+			break;
+		default:
+			break;
+		}
+		p += l + 1;
+	}
+	outhead(id, (time_t)birth, (unsigned long long)size, from ? from : "?");
+	i = 0;
+	for (p = e; p < end && i < nr;) {
+		size_t l = strnlen(p, (size_t)(end - p));
+
+		if (p + l >= end)
+			break;
+		if (p[0] == 'T') {
+			struct rstate *r = &rs[i++];
+
+			switch (r->st) {
+			case 'd':
+				outrcpt("done   ", p + 1);
+				break;
+			case 'f':
+				outrcpt("failed ", p + 1);
+				outs("           (to be bounced) ");
+				outsafe(r->reason);
+				outs("\n");
+				break;
+			case 'r': {
+				time_t now = time(0);
+
+				outrcpt("retry  ", p + 1);
+				outs("           ");
+				outu(r->tries < 0 ? 0 : (unsigned long long)r->tries);
+				outs(" tries, next ");
+				if (r->next > (long long)now) {
+					outs("in ");
+					outage(now - (time_t)(r->next - now));
+				} else
+					outs("now");
+				outs("\n");
+				break;
+			}
+			default:
+				outrcpt("pending", p + 1);
+			}
+		}
+		p += l + 1;
+	}
+	free(rs);
+}
+
+static int
+do_qread(void)
+{
+	str newids = STR_INIT, messids = STR_INIT, path = STR_INIT;
+	str env = STR_INIT, info = STR_INIT, rel = STR_INIT;
+	struct stat st;
+	size_t pos = 0, p;
+	const char *id, *r;
+
+	ids("queue/new", &newids);
+	ids("queue/mess", &messids);
+	while ((id = control_next(&newids, &pos))) {
+		long long size;
+
+		if (str_copys(&rel, "queue/new/") < 0 || str_puts(&rel, id) < 0 ||
+		    str_0(&rel) < 0 || home_path(&path, rel.s) < 0)
+			err_nomem();
+		size = newenv(path.s, &env, &st);
+		if (size == -1)
+			continue;
+		if (size == -2) {
+			outs(id);
+			outs("  malformed file in queue/new (send sets it aside)\n");
+			continue;
+		}
+		outhead(id, st.st_mtime, (unsigned long long)size,
+		    envelope_sender(env.s));
+		p = 0;
+		while ((r = envelope_next(env.s, env.len, &p)))
+			outrcpt("new    ", r);
+	}
+	pos = 0;
+	while ((id = control_next(&messids, &pos))) {
+		struct stat ist;
+		int fd;
+
+		if (inlist(&newids, id))
+			continue;	/* mid pick-up: listed above */
+		if (str_copys(&rel, "queue/mess/") < 0 ||
+		    str_puts(&rel, id) < 0 || str_0(&rel) < 0 ||
+		    home_path(&path, rel.s) < 0)
+			err_nomem();
+		if (stat(path.s, &st) < 0)
+			continue;
+		if (str_copys(&rel, "queue/info/") < 0 ||
+		    str_puts(&rel, id) < 0 || str_0(&rel) < 0 ||
+		    home_path(&path, rel.s) < 0)
+			err_nomem();
+		fd = open(path.s, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT)
+				err_diesys(111, "unable to open ", path.s,
+				    (const char *)0);
+			continue;	/* being removed */
+		}
+		if (fstat(fd, &ist) < 0 || ist.st_size > (off_t)INFO_MAX ||
+		    readat(fd, 0, (size_t)ist.st_size, &info) < 0)
+			err_diesys(111, "unable to read ", path.s,
+			    (const char *)0);
+		close(fd);
+		qread_info(id, &info, &st);
+	}
+	flush();
+	str_free(&newids);
+	str_free(&messids);
+	str_free(&path);
+	str_free(&env);
+	str_free(&info);
+	str_free(&rel);
+	return 0;
+}
+
+static int
+do_qstat(void)
+{
+	str newids = STR_INIT, messids = STR_INIT;
+	size_t nnew = ids("queue/new", &newids), total = nnew, pos = 0;
+	const char *id;
+
+	ids("queue/mess", &messids);
+	while ((id = control_next(&messids, &pos)))
+		if (!inlist(&newids, id))
+			total++;
+	outs("messages in queue: ");
+	outu(total);
+	outs("\nmessages in queue but not yet preprocessed: ");
+	outu(nnew);
+	outs("\n");
+	flush();
+	str_free(&newids);
+	str_free(&messids);
+	return 0;
+}
+
+/* ---- showctl ---- */
+
+struct ctl {
+	const char *name;
+	int kind;		/* K_LINE, K_NUM, K_LIST */
+	const char *dflt;	/* shown when the file is missing */
+	const char *what;
+};
+
+#define K_LINE 0
+#define K_NUM 1
+#define K_LIST 2
+
+static const struct ctl ctls[] = {
+	{ "me", K_LINE, "(the host name at install)", "this host's name" },
+	{ "locals", K_LIST, "me", "domains delivered here" },
+	{ "rcpthosts", K_LIST, "(none: only RELAYCLIENT may send)",
+	    "domains smtpd accepts mail for" },
+	{ "morercpthosts", K_LIST, "(none)",
+	    "more rcpthosts (compiled by qpost-tool newrcpthosts)" },
+	{ "virtualdomains", K_LIST, "(none)", "domain:prefix mappings" },
+	{ "defaultdomain", K_LINE, "me", "domain added to bare host names" },
+	{ "defaulthost", K_LINE, "me", "host added to bare local parts" },
+	{ "defaultdelivery", K_LINE, "./Maildir/",
+	    "delivery for users without .qmail" },
+	{ "smtproutes", K_LIST, "(none: MX lookup)", "domain:host[:port]" },
+	{ "databytes", K_NUM, "0 (no limit)", "largest message smtpd takes" },
+	{ "concurrencyincoming", K_NUM, "100", "SMTP connections at once" },
+	{ "concurrencylocal", K_NUM, "10", "local deliveries at once" },
+	{ "concurrencyremote", K_NUM, "20", "remote deliveries at once" },
+	{ "queuelifetime", K_NUM, "604800", "seconds before retries give up" },
+	{ "timeoutsmtpd", K_NUM, "1200", "smtpd idle timeout, seconds" },
+	{ "timeoutremote", K_NUM, "1200", "remote read timeout, seconds" },
+	{ "timeoutconnect", K_NUM, "60", "remote connect timeout, seconds" },
+	{ "bouncefrom", K_LINE, "MAILER-DAEMON", "bounce sender's local part" },
+	{ "bouncehost", K_LINE, "me", "bounce sender's domain" },
+	{ "doublebounceto", K_LINE, "postmaster", "where double bounces go" },
+	{ "doublebouncehost", K_LINE, "me", "domain of doublebounceto" },
+	{ "helohost", K_LINE, "me", "name remote says in EHLO" },
+	{ "smtpgreeting", K_LINE, "me", "smtpd's 220 greeting" },
+	{ "smtpdaddr", K_LINE, "0 (every address)", "address smtpd listens on" },
+	{ "smtpdport", K_NUM, "25", "port smtpd listens on" },
+	{ "rules", K_LIST, "(none)", "tcprules source; qpost-tool rules" },
+	{ "rules.cdb", -1, "(none)", "compiled rules" },
+	{ "morercpthosts.cdb", -1, "(none)", "compiled rcpthosts" },
+	{ 0, 0, 0, 0 }
+};
+
+/* other names smtpd, send, local or remote may read; not warned about */
+static const char *const quiet[] = {
+	"rcptcheck", "checkrcpt", "maxrcpt", "badmailfrom", "badrcptto",
+	"localiphost", "percenthack", "envnoathost", "idhost", "plusdomain",
+	"qmqpservers", "spfbehavior", "tlsserver", "servercert.pem",
+	"timeoutsmtp", "bouncemaxbytes", "concurrencybounce", "resolvconf",
+	"dnsserver", "dnsservers", "maxbadcmd", "smtpdrcptcheck",
+	"recipientcheck", "rcptmax", "retryschedule", 0
+};
+
+static unsigned warnings;
+
+static void
+warn(const char *a, const char *b, const char *c)
+{
+	warnings++;
+	outs("warning: ");
+	outs(a);
+	if (b)
+		outsafe(b);
+	if (c)
+		outs(c);
+	outs("\n");
+}
+
+static int
+ctlpath(str *path, const char *name)
+{
+	str rel = STR_INIT;
+	int r = 0;
+
+	if (str_copys(&rel, "control/") < 0 || str_puts(&rel, name) < 0 ||
+	    str_0(&rel) < 0 || home_path(path, rel.s) < 0)
+		r = -1;
+	str_free(&rel);
+	return r;
+}
+
+/* mtime of a home-relative file, 0 if missing */
+static time_t
+mtime(const char *rel, int *exists)
+{
+	str path = STR_INIT;
+	struct stat st;
+	time_t t = 0;
+
+	if (home_path(&path, rel) < 0)
+		err_nomem();
+	*exists = stat(path.s, &st) == 0;
+	if (*exists)
+		t = st.st_mtime;
+	str_free(&path);
+	return t;
+}
+
+/* newer - warn when the source rel is newer than its compiled form */
+static void
+stale(const char *src, const char *cdb, const char *fix)
+{
+	int se, ce;
+	time_t s = mtime(src, &se), c = mtime(cdb, &ce);
+
+	if (se && (!ce || s > c)) {
+		warnings++;
+		outs("warning: ");
+		outs(src);
+		outs(ce ? " is newer than " : " is not compiled into ");
+		outs(cdb);
+		outs(": run ");
+		outs(fix);
+		outs("\n");
+	}
+}
+
+static int
+listed(const str *list, const char *item)
+{
+	size_t pos = 0;
+	const char *s;
+
+	while ((s = control_next(list, &pos)))
+		if (!strcasecmp(s, item))
+			return 1;
+	return 0;
+}
+
+/* rcpt_ok - would smtpd take mail for domain d? (rcpthosts text,
+ * ".domain" suffixes, or the compiled morercpthosts.cdb) */
+static int
+rcpt_ok(const str *rh, const char *d)
+{
+	str path = STR_INIT, low = STR_INIT;
+	size_t pos = 0;
+	const char *s;
+	int fd, r = 0;
+
+	while ((s = control_next(rh, &pos))) {
+		size_t ls = strlen(s), ld = strlen(d);
+
+		if (!strcasecmp(s, d))
+			return 1;
+		if (s[0] == '.' && ld > ls && !strcasecmp(d + ld - ls, s))
+			return 1;
+	}
+	if (ctlpath(&path, "morercpthosts.cdb") < 0 || str_copys(&low, d) < 0)
+		err_nomem();
+	for (size_t i = 0; i < low.len; i++)
+		if (low.s[i] >= 'A' && low.s[i] <= 'Z')
+			low.s[i] = (char)(low.s[i] + 32);
+	fd = open(path.s, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = cdb_seek(fd, low.s, (unsigned)low.len, 0) > 0;
+		close(fd);
+	}
+	str_free(&path);
+	str_free(&low);
+	return r;
+}
+
+static int
+known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; ctls[i].name; i++)
+		if (!strcmp(ctls[i].name, name))
+			return 1;
+	for (i = 0; quiet[i]; i++)
+		if (!strcmp(quiet[i], name))
+			return 1;
+	return 0;
+}
+
+static int
+do_showctl(void)
+{
+	str v = STR_INIT, path = STR_INIT, locals = STR_INIT, rh = STR_INIT;
+	str vd = STR_INIT;
+	size_t i, pos;
+	const char *s;
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int r, haslocals, hasrh;
+
+	outs("qpost home: ");
+	outsafe(home_dir());
+	outs("\n\n");
+	for (i = 0; ctls[i].name; i++) {
+		const struct ctl *c = &ctls[i];
+
+		outs(c->name);
+		outs(" (");
+		outs(c->what);
+		outs("): ");
+		if (c->kind < 0) {
+			if (ctlpath(&path, c->name) < 0)
+				err_nomem();
+			if (stat(path.s, &st) < 0)
+				outs(c->dflt);
+			else {
+				outu((unsigned long long)st.st_size);
+				outs(" bytes");
+			}
+			outs("\n");
+			continue;
+		}
+		r = control_readlist(&v, c->name);
+		if (r < 0) {
+			outs("unreadable\n");
+			warn("control/", c->name, " cannot be read");
+			continue;
+		}
+		if (r == 0) {
+			outs("default ");
+			outs(c->dflt);
+			outs("\n");
+			continue;
+		}
+		if (c->kind == K_LIST) {
+			outs("\n");
+			pos = 0;
+			while ((s = control_next(&v, &pos))) {
+				outs("  ");
+				outsafe(s);
+				outs("\n");
+			}
+			continue;
+		}
+		pos = 0;
+		s = control_next(&v, &pos);
+		outsafe(s ? s : "");
+		outs("\n");
+		if (c->kind == K_NUM && (!s || !isdigits(s)))
+			warn("control/", c->name, " is not a number");
+		if (s && control_next(&v, &pos))
+			warn("control/", c->name,
+			    " has more than one line; only the first is used");
+	}
+	outs("\n");
+
+	/* mistakes a sysadmin makes */
+	r = control_readline(&v, "me");
+	if (r <= 0)
+		warn("control/me is missing: ", 0,
+		    "every program needs this host's name");
+	haslocals = control_readlist(&locals, "locals");
+	hasrh = control_readlist(&rh, "rcpthosts");
+	if (hasrh == 0 && mtime("control/morercpthosts.cdb", &r) == 0 && !r)
+		warn("control/rcpthosts is missing: ", 0,
+		    "smtpd accepts mail only from RELAYCLIENT clients");
+	if (haslocals > 0) {
+		pos = 0;
+		while ((s = control_next(&locals, &pos)))
+			if (!rcpt_ok(&rh, s))
+				warn("local domain ", s,
+				    " is not in rcpthosts: smtpd refuses its mail");
+	}
+	if (control_readlist(&vd, "virtualdomains") > 0) {
+		pos = 0;
+		while ((s = control_next(&vd, &pos))) {
+			const char *colon = strchr(s, ':');
+
+			if (!colon) {
+				warn("virtualdomains line without ':': ", s, 0);
+				continue;
+			}
+			if (colon > s) {
+				str dom = STR_INIT;
+
+				if (str_copy(&dom, s, (size_t)(colon - s)) < 0 ||
+				    str_0(&dom) < 0)
+					err_nomem();
+				if (haslocals > 0 && listed(&locals, dom.s))
+					warn("domain ", dom.s, " is in both "
+					    "locals and virtualdomains; "
+					    "locals wins");
+				if (dom.s[0] != '.' && !rcpt_ok(&rh, dom.s))
+					warn("virtual domain ", dom.s,
+					    " is not in rcpthosts: smtpd "
+					    "refuses its mail");
+				str_free(&dom);
+			}
+		}
+	}
+	if (control_readlist(&v, "smtproutes") > 0) {
+		pos = 0;
+		while ((s = control_next(&v, &pos)))
+			if (!strchr(s, ':'))
+				warn("smtproutes line without ':': ", s, 0);
+	}
+	if (control_readline(&v, "defaultdelivery") > 0 &&
+	    v.s[0] != '.' && v.s[0] != '/' && v.s[0] != '|' &&
+	    v.s[0] != '&')
+		warn("control/defaultdelivery should start with ./, /, | or &: ",
+		    v.s, 0);
+	stale("control/rules", "control/rules.cdb", "qpost-tool rules");
+	(void)mtime("control/morercpthosts.cdb", &r);
+	if (r)
+		stale("control/rcpthosts", "control/morercpthosts.cdb",
+		    "qpost-tool newrcpthosts");
+	stale("control/morercpthosts", "control/morercpthosts.cdb",
+	    "qpost-tool newrcpthosts");
+	stale("users/assign", "users/assign.cdb", "qpost-tool newu");
+	if (home_path(&path, "queue/lock/trigger") < 0)
+		err_nomem();
+	if (stat(path.s, &st) < 0 || !S_ISFIFO(st.st_mode))
+		warn("queue/lock/trigger is not a fifo: ", 0,
+		    "send is woken only by its own timer");
+
+	/* typos: control files no program reads */
+	if (home_path(&path, "control") < 0)
+		err_nomem();
+	d = opendir(path.s);
+	if (!d)
+		warn("cannot list control/: ", path.s, 0);
+	else {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (!known(de->d_name) &&
+			    !strstr(de->d_name, ".tmp") &&
+			    !strstr(de->d_name, ".new"))
+				warn("control/", de->d_name,
+				    " is not a control file qpost reads "
+				    "(a typo?)");
+			else if (ctlpath(&v, de->d_name) == 0 &&
+			    stat(v.s, &st) == 0 && !(st.st_mode & S_IROTH) &&
+			    getuid() == 0)
+				warn("control/", de->d_name,
+				    " is not world-readable; smtpd and "
+				    "send may not read it");
+		}
+		closedir(d);
+	}
+	if (!warnings)
+		outs("no warnings\n");
+	flush();
+	str_free(&v);
+	str_free(&path);
+	str_free(&locals);
+	str_free(&rh);
+	str_free(&vd);
+	return 0;
+}
+
+/* ---- compiling ---- */
+
+static int
+do_newrcpthosts(void)
+{
+	static const char *const src[] = { "rcpthosts", "morercpthosts", 0 };
+	str list = STR_INIT, tmp = STR_INIT, cdb = STR_INIT, dir = STR_INIT;
+	struct cdb_make cm;
+	size_t pos, i, n = 0;
+	const char *s;
+	int fd, dfd, r;
+
+	if (ctlpath(&tmp, "morercpthosts.tmp") < 0 ||
+	    ctlpath(&cdb, "morercpthosts.cdb") < 0 ||
+	    home_path(&dir, "control") < 0)
+		err_nomem();
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		err_diesys(111, "unable to create ", tmp.s, (const char *)0);
+	if (cdb_make_start(&cm, fd) < 0)
+		err_diesys(111, "unable to write ", tmp.s, (const char *)0);
+	for (i = 0; src[i]; i++) {
+		r = control_readlist(&list, src[i]);
+		if (r < 0)
+			err_diesys(111, "unable to read control/", src[i],
+			    (const char *)0);
+		pos = 0;
+		while ((s = control_next(&list, &pos))) {
+			char *low = list.s + (s - list.s);
+			size_t l = strlen(s), k;
+
+			for (k = 0; k < l; k++)
+				if (low[k] >= 'A' && low[k] <= 'Z')
+					low[k] = (char)(low[k] + 32);
+			r = cdb_make_put(&cm, s, (unsigned)l, "", 0,
+			    CDB_PUT_INSERT);
+			if (r < 0)
+				err_diesys(111, "unable to write ", tmp.s,
+				    (const char *)0);
+			if (r == 0)
+				n++;
+		}
+	}
+	if (cdb_make_finish(&cm) < 0 || fsync(fd) < 0 || close(fd) < 0)
+		err_diesys(111, "unable to write ", tmp.s, (const char *)0);
+	if (rename(tmp.s, cdb.s) < 0)
+		err_diesys(111, "unable to rename ", tmp.s, " to ", cdb.s,
+		    (const char *)0);
+	dfd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		err_diesys(111, "unable to sync ", dir.s, (const char *)0);
+	close(dfd);
+	outs("control/morercpthosts.cdb: ");
+	outu(n);
+	outs(" domains\n");
+	flush();
+	str_free(&list);
+	str_free(&tmp);
+	str_free(&cdb);
+	str_free(&dir);
+	return 0;
+}
+
+/*
+ * rules_check - tcprules (ucspi-tcp-ipv6 1.x) loops for ever on a line
+ * that is neither empty, nor a comment, nor has ":allow" or ":deny" (try
+ * " # x" or "10.1.:bogus"), so such a line is refused here first.
+ */
+static void
+rules_check(void)
+{
+	str f = STR_INIT;
+	size_t i = 0, lineno = 0;
+	int r = control_readfile(&f, "rules");
+
+	if (r < 0)
+		err_diesys(111, "unable to read control/rules", (const char *)0);
+	if (r == 0)
+		err_die(100, "control/rules does not exist", (const char *)0);
+	while (i < f.len) {
+		const char *s = f.s + i;
+		const char *lf = memchr(s, '\n', f.len - i);
+		size_t n = lf ? (size_t)(lf - s) : f.len - i;
+		str line = STR_INIT;
+
+		i += n + 1;
+		lineno++;
+		if (!n || s[0] == '#')
+			continue;
+		if (str_copy(&line, s, n) < 0 || str_0(&line) < 0)
+			err_nomem();
+		if (!memmem(s, n, ":allow", 6) && !memmem(s, n, ":deny", 5)) {
+			str num = STR_INIT;
+
+			if (str_putu(&num, lineno) < 0 || str_0(&num) < 0)
+				err_nomem();
+			err_die(100, "control/rules line ", num.s,
+			    " has no :allow or :deny: ", line.s,
+			    (const char *)0);
+		}
+		str_free(&line);
+	}
+	str_free(&f);
+}
+
+static int
+do_rules(void)
+{
+	int fd;
+
+	rules_check();
+	if (home_chdir() < 0)
+		err_diesys(111, "unable to chdir to ", home_dir(),
+		    (const char *)0);
+	fd = open("control/rules", O_RDONLY);
+	if (fd < 0)
+		err_diesys(111, "unable to open control/rules",
+		    (const char *)0);
+	if (dup2(fd, 0) < 0)
+		err_diesys(111, "unable to dup", (const char *)0);
+	if (fd != 0)
+		close(fd);
+	execlp("tcprules", "tcprules", "control/rules.cdb",
+	    "control/rules.tmp", (char *)0);
+	err_diesys(errno == ENOENT ? 127 : 126, "unable to run tcprules",
+	    (const char *)0);
+}
+
+static int
+do_newu(char **argv)
+{
+	str path = STR_INIT;
+
+	if (home_path(&path, "bin/newu") < 0)
+		err_nomem();
+	argv[0] = path.s;
+	execv(path.s, argv);
+	err_diesys(errno == ENOENT ? 127 : 126, "unable to run ", path.s,
+	    (const char *)0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+
+	err_prog = "qpost-tool";
+	buf_init(&out, 1, outspace, sizeof outspace, -1);
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	if (!strcmp(cmd, "newu"))
+		return do_newu(argv + 1);
+	if (argc != 2)
+		usage();
+	if (!strcmp(cmd, "qread"))
+		return do_qread();
+	if (!strcmp(cmd, "qstat"))
+		return do_qstat();
+	if (!strcmp(cmd, "showctl"))
+		return do_showctl();
+	if (!strcmp(cmd, "newrcpthosts"))
+		return do_newrcpthosts();
+	if (!strcmp(cmd, "rules"))
+		return do_rules();
+	usage();
+}

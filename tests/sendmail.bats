@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# sendmail: the wrapper maps sendmail's command line onto inject, smtpd,
+# qpost-tool and the trigger.  The first tests put a recording stand-in
+# for bin/inject into the throwaway home, so the exact argument list is
+# what is checked; the later ones run the real programs.
+
+load helper
+
+setup() {
+	qpost_setup
+	SM="$QPOST_HOME/bin/sendmail"
+	[ -x "$SM" ]
+}
+teardown() { qpost_teardown; }
+
+# record: replace bin/PROG by a script writing its arguments (one per
+# line), $NAME and its stdin into $BATS_TEST_TMPDIR/PROG.{args,name,in}
+record() {
+	cat > "$QPOST_HOME/bin/$1" <<EOF
+#!/bin/sh
+for a in "\$0" "\$@"; do printf '%s\n' "\$a"; done > "$BATS_TEST_TMPDIR/$1.args"
+printf '%s|%s|%s\n' "\${NAME-unset}" "\${RELAYCLIENT-unset}" "\${TCPREMOTEIP-unset}" > "$BATS_TEST_TMPDIR/$1.env"
+cat > "$BATS_TEST_TMPDIR/$1.in"
+exit \${RECORD_EXIT:-0}
+EOF
+	chmod 755 "$QPOST_HOME/bin/$1"
+}
+
+args() { tail -n +2 "$BATS_TEST_TMPDIR/$1.args" | tr '\n' ' '; }
+
+@test "sendmail -t -i -f runs inject -f SENDER -t with the message on stdin" {
+	record inject
+	run "$SM" -t -i -f alice@test.example <<<"Subject: hi"
+	assert_success
+	run args inject
+	assert_output "-f alice@test.example -t -- "
+	run head -n 1 "$BATS_TEST_TMPDIR/inject.args"
+	assert_output "$QPOST_HOME/bin/inject"
+	run cat "$BATS_TEST_TMPDIR/inject.in"
+	assert_output "Subject: hi"
+}
+
+@test "sendmail: cron's line (-FCronDaemon -i -B8BITMIME -oem user)" {
+	record inject
+	run "$SM" -FCronDaemon -i -B8BITMIME -oem root </dev/null
+	assert_success
+	run args inject
+	assert_output "-- root "
+	run cut -d'|' -f1 "$BATS_TEST_TMPDIR/inject.env"
+	assert_output CronDaemon
+}
+
+@test "sendmail: grouped flags, -oi, -o with a separate value, -r, <> sender" {
+	record inject
+	run "$SM" -ti -oi -o DeliveryMode=b -r '<>' -N never -R hdrs -V id -- -odd@x </dev/null
+	assert_success
+	run args inject
+	assert_output "-f  -t -- -odd@x "
+	run "$SM" -f '<bob@test.example>' -F 'Bob Q' a@x b@y </dev/null
+	assert_success
+	run args inject
+	assert_output "-f bob@test.example -- a@x b@y "
+}
+
+@test "sendmail passes inject's exit code through" {
+	record inject
+	RECORD_EXIT=111 run "$SM" a@x </dev/null
+	assert_failure 111
+	RECORD_EXIT=100 run "$SM" a@x </dev/null
+	assert_failure 100
+}
+
+@test "sendmail refuses unknown options, -bd and a missing -f value with 100" {
+	record inject
+	run "$SM" -Z a@x </dev/null
+	assert_failure 100
+	assert_output --partial "unknown option -Z"
+	run "$SM" -bd
+	assert_failure 100
+	run "$SM" -bt
+	assert_failure 100
+	run "$SM" -f
+	assert_failure 100
+	[ ! -e "$BATS_TEST_TMPDIR/inject.args" ]
+}
+
+@test "sendmail -bi and newaliases succeed without doing anything" {
+	run "$SM" -bi
+	assert_success
+	ln -s "$SM" "$BATS_TEST_TMPDIR/newaliases"
+	run "$BATS_TEST_TMPDIR/newaliases"
+	assert_success
+}
+
+@test "sendmail -bs runs smtpd with RELAYCLIENT set, stdin passed through" {
+	record smtpd
+	run "$SM" -bs <<<"EHLO x"
+	assert_success
+	run cat "$BATS_TEST_TMPDIR/smtpd.env"
+	assert_output "unset||127.0.0.1"
+	run cat "$BATS_TEST_TMPDIR/smtpd.in"
+	assert_output "EHLO x"
+}
+
+@test "sendmail -bp and mailq list the queue through qpost-tool qread" {
+	run "$SM" -bp
+	assert_success
+	assert_output ""
+	record qpost-tool
+	ln -s "$SM" "$BATS_TEST_TMPDIR/mailq"
+	run "$BATS_TEST_TMPDIR/mailq"
+	assert_success
+	run args qpost-tool
+	assert_output "qread "
+}
+
+@test "sendmail -q writes one byte to queue/lock/trigger" {
+	fifo="$QPOST_HOME/queue/lock/trigger"
+	# a reader holding the fifo open, as send does, collecting what comes
+	spawn "$PY" -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+open(sys.argv[2], "w").close()
+got = b""
+for _ in range(100):
+    try:
+        got += os.read(fd, 10)
+    except BlockingIOError:
+        pass
+    if got:
+        break
+    time.sleep(0.05)
+open(sys.argv[2], "w").write(str(len(got)))
+' "$fifo" "$BATS_TEST_TMPDIR/got"
+	wait_for 5 test -e "$BATS_TEST_TMPDIR/got"
+	run "$SM" -q
+	assert_success
+	wait_for 5 test -s "$BATS_TEST_TMPDIR/got"
+	run cat "$BATS_TEST_TMPDIR/got"
+	assert_output 1
+}
+
+@test "sendmail -q with send not running says so and exits 0" {
+	run "$SM" -q30m
+	assert_success
+	assert_output --partial "send is not running"
+}
+
+@test "bsd-mailx sends through the home's sendmail (MAILRC sendmail=)" {
+	record inject
+	echo "set sendmail=$SM" > "$BATS_TEST_TMPDIR/mailrc"
+	echo "hello from mailx" | MAILRC="$BATS_TEST_TMPDIR/mailrc" \
+	    mailx -n -s "mailx test" -r carol@test.example dave@test.example
+	run args inject
+	assert_output "-f carol@test.example -t -- "
+	run grep -c -e '^To: dave@test.example$' -e '^Subject: mailx test$' \
+	    -e '^hello from mailx$' "$BATS_TEST_TMPDIR/inject.in"
+	assert_output 3
+}
+
+@test "sendmail -t through the real inject and queue puts the message in the queue" {
+	[ -x "$QPOST_HOME/bin/inject" ] && [ -x "$QPOST_HOME/bin/queue" ] ||
+	    skip "inject and queue not built yet"
+	printf 'To: erin@test.example\nSubject: real\n\nbody\n' |
+	    "$SM" -t -i -f frank@test.example
+	[ "$(queue_count)" -eq 1 ]
+	run "$QPOST_HOME/bin/qpost-tool" qread
+	assert_output --partial "from <frank@test.example>"
+	assert_output --partial "<erin@test.example>"
+}
+
+@test "bsd-mailx through sendmail, inject and queue: the queue holds the message" {
+	[ -x "$QPOST_HOME/bin/inject" ] && [ -x "$QPOST_HOME/bin/queue" ] ||
+	    skip "inject and queue not built yet"
+	echo "set sendmail=$SM" > "$BATS_TEST_TMPDIR/mailrc"
+	echo "hello" | MAILRC="$BATS_TEST_TMPDIR/mailrc" \
+	    mailx -n -s "via mailx" -r gina@test.example hank@test.example
+	[ "$(queue_count)" -eq 1 ]
+	f=$(find "$QPOST_HOME/queue/new" "$QPOST_HOME/queue/mess" -type f)
+	run grep -c -e '^Subject: via mailx$' -e '^hello$' $f
+	assert_output 2
+	run "$QPOST_HOME/bin/qpost-tool" qread
+	assert_output --partial "<hank@test.example>"
+}

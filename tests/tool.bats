@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# qpost-tool: qread, qstat, showctl, newrcpthosts, rules, newu.
+
+load helper
+
+setup() {
+	qpost_setup
+	T="$QPOST_HOME/bin/qpost-tool"
+	[ -x "$T" ]
+}
+teardown() { qpost_teardown; }
+
+# putnew ID SENDER RCPT... - a committed message in queue/new, written in
+# the format of docs/queue.md (message, envelope, 32-byte trailer)
+putnew() {
+	local id=$1 from=$2 f
+	shift 2
+	f="$QPOST_HOME/queue/new/$id"
+	printf 'Subject: test\n\nbody line\n' > "$f"
+	local off
+	off=$(stat -c %s "$f")
+	{
+		printf 'F%s\0' "$from"
+		for r in "$@"; do printf 'T%s\0' "$r"; done
+		printf '\0'
+		printf 'QPOSTENV %022d\n' "$off"
+	} >> "$f"
+}
+
+@test "qstat counts an empty queue" {
+	run "$T" qstat
+	assert_success
+	assert_output "messages in queue: 0
+messages in queue but not yet preprocessed: 0"
+}
+
+@test "qread lists each message in new/ with size, sender and recipients" {
+	putnew 101 alice@test.example bob@test.example carol@remote.example
+	putnew 102 "" postmaster@test.example
+	run "$T" qread
+	assert_success
+	assert_line --regexp '^101  age [0-9]+s  25 bytes  from <alice@test.example>$'
+	assert_line "  new      <bob@test.example>"
+	assert_line "  new      <carol@remote.example>"
+	assert_line --regexp '^102  age [0-9]+s  25 bytes  from <>$'
+	run "$T" qstat
+	assert_output "messages in queue: 2
+messages in queue but not yet preprocessed: 2"
+}
+
+@test "qread shows send's per-recipient state from info/ (docs/send.md)" {
+	printf 'Subject: x\n\nhello\n' > "$QPOST_HOME/queue/mess/200"
+	now=$(date +%s)
+	{
+		printf 'M%s 19 80\0' $((now - 7200))
+		printf 'Fann@test.example\0Tb1@test.example\0Tb2@remote.example\0Tb3@remote.example\0Tb4@test.example\0\0'
+		printf 'd0\0f1 550 5.1.1 no such user\0r2 3 %s\0' $((now + 600))
+		printf 'd3'	# torn last record: ignored
+	} > "$QPOST_HOME/queue/info/200"
+	run "$T" qread
+	assert_success
+	assert_line '200  age 2h  19 bytes  from <ann@test.example>'
+	assert_line '  done     <b1@test.example>'
+	assert_line '  failed   <b2@remote.example>'
+	assert_line '           (to be bounced) 550 5.1.1 no such user'
+	assert_line '  retry    <b3@remote.example>'
+	assert_line --regexp '^           3 tries, next in (9|10)m$'
+	assert_line '  pending  <b4@test.example>'
+	run "$T" qstat
+	assert_output "messages in queue: 1
+messages in queue but not yet preprocessed: 0"
+}
+
+@test "qread marks a malformed file in new/ and escapes control bytes" {
+	printf 'garbage without trailer' > "$QPOST_HOME/queue/new/7"
+	putnew 8 "$(printf 'x\033y@test.example')" r@test.example
+	run "$T" qread
+	assert_success
+	assert_line "7  malformed file in queue/new (send sets it aside)"
+	assert_line --partial 'from <x\x1by@test.example>'
+}
+
+@test "qread fails with 111 when the queue cannot be read" {
+	rm -rf "$QPOST_HOME/queue"
+	run "$T" qread
+	assert_failure 111
+	assert_output --partial "unable to open"
+}
+
+@test "showctl prints the configuration, no warnings on a fresh home" {
+	run "$T" showctl
+	assert_success
+	assert_line "qpost home: $QPOST_HOME"
+	assert_line "me (this host's name): test.example"
+	assert_line --partial "databytes (largest message smtpd takes): default"
+	assert_line "no warnings"
+}
+
+@test "showctl warns about the usual mistakes" {
+	echo other.example >> "$QPOST_HOME/control/locals"
+	echo lots > "$QPOST_HOME/control/databytes"
+	echo x > "$QPOST_HOME/control/rcpthost"
+	echo 'virt.example' > "$QPOST_HOME/control/virtualdomains"
+	touch -d '1 hour ago' "$QPOST_HOME/control/rules.cdb"
+	run "$T" showctl
+	assert_success
+	assert_line "warning: local domain other.example is not in rcpthosts: smtpd refuses its mail"
+	assert_line "warning: control/databytes is not a number"
+	assert_line "warning: control/rcpthost is not a control file qpost reads (a typo?)"
+	assert_line "warning: virtualdomains line without ':': virt.example"
+	assert_line "warning: control/rules is newer than control/rules.cdb: run qpost-tool rules"
+	refute_line "no warnings"
+}
+
+@test "newrcpthosts compiles rcpthosts and morercpthosts into a cdb, case-folded" {
+	printf '%s\n' Big.Example '# comment' '' small.example > "$QPOST_HOME/control/morercpthosts"
+	run "$T" newrcpthosts
+	assert_success
+	assert_output "control/morercpthosts.cdb: 4 domains"
+	for d in test.example localhost big.example small.example; do
+		cdb -q "$QPOST_HOME/control/morercpthosts.cdb" "$d" >/dev/null
+	done
+	run cdb -q "$QPOST_HOME/control/morercpthosts.cdb" Big.Example
+	assert_failure
+	[ ! -e "$QPOST_HOME/control/morercpthosts.tmp" ]
+	# a domain only in the cdb counts for showctl's locals check
+	echo cdbonly.example >> "$QPOST_HOME/control/locals"
+	echo cdbonly.example >> "$QPOST_HOME/control/morercpthosts"
+	"$T" newrcpthosts
+	run "$T" showctl
+	refute_line --partial "cdbonly.example is not in rcpthosts"
+}
+
+@test "newrcpthosts leaves the old cdb when it cannot write" {
+	"$T" newrcpthosts
+	before=$(cksum < "$QPOST_HOME/control/morercpthosts.cdb")
+	echo new.example >> "$QPOST_HOME/control/rcpthosts"
+	mkdir "$QPOST_HOME/control/morercpthosts.tmp"
+	run "$T" newrcpthosts
+	assert_failure 111
+	[ "$(cksum < "$QPOST_HOME/control/morercpthosts.cdb")" = "$before" ]
+}
+
+@test "rules compiles control/rules with tcprules; RELAYCLIENT only for the listed net" {
+	printf '%s\n' '10.1.:allow,RELAYCLIENT=""' '10.2.:deny' ':allow' > "$QPOST_HOME/control/rules"
+	run "$T" rules
+	assert_success
+	[ ! -e "$QPOST_HOME/control/rules.tmp" ]
+	run env TCPREMOTEIP=10.1.2.3 tcprulescheck "$QPOST_HOME/control/rules.cdb"
+	assert_output --partial "set environment variable RELAYCLIENT"
+	run env TCPREMOTEIP=10.2.0.1 tcprulescheck "$QPOST_HOME/control/rules.cdb"
+	assert_output --partial "deny connection"
+	run env TCPREMOTEIP=10.3.0.1 tcprulescheck "$QPOST_HOME/control/rules.cdb"
+	refute_output --partial "RELAYCLIENT"
+}
+
+@test "rules keeps the old cdb when control/rules has a syntax error" {
+	before=$(cksum < "$QPOST_HOME/control/rules.cdb")
+	# tcprules itself would loop for ever on these two lines
+	printf '%s\n' '# ok' '127.:allow' '10.1.:bogus' > "$QPOST_HOME/control/rules"
+	run timeout 10 "$T" rules
+	assert_failure 100
+	assert_output "qpost-tool: fatal: control/rules line 3 has no :allow or :deny: 10.1.:bogus"
+	printf '%s\n' '  # indented' > "$QPOST_HOME/control/rules"
+	run timeout 10 "$T" rules
+	assert_failure 100
+	printf '%s\n' '10.1.:allow,X=1' > "$QPOST_HOME/control/rules"
+	run timeout 10 "$T" rules
+	assert_failure 100
+	assert_output --partial "unable to parse"
+	[ "$(cksum < "$QPOST_HOME/control/rules.cdb")" = "$before" ]
+}
+
+@test "qpost-tool refuses an unknown subcommand with 100" {
+	run "$T" frobnicate
+	assert_failure 100
+	assert_output --partial usage
+	run "$T"
+	assert_failure 100
+}
+
+@test "qpost-tool newu runs the home's newu" {
+	cat > "$QPOST_HOME/bin/newu" <<EOF
+#!/bin/sh
+echo "newu ran with: \$*"
+EOF
+	chmod 755 "$QPOST_HOME/bin/newu"
+	run "$T" newu -v
+	assert_success
+	assert_output "newu ran with: -v"
+}
