@@ -2,95 +2,13 @@
 # local: delivery to one local recipient, run directly the way send runs
 # it (`local SENDER RECIPIENT` with the message on fd 0), plus recip's
 # lookup (users/assign via newu, virtualdomains, alias) and newu.
-#
-# Run as root (CI), local becomes the recipient: the test users then get
-# nobody's uid and homes nobody owns, so every delivery here really
-# crosses the uid change.  Run as anybody else, the uid fields are unused.
+# Helpers and the root/non-root arrangement: tests/local-lib.bash.
 
 load helper
+load local-lib
 
-setup() {
-	qpost_setup
-	L=$QPOST_HOME/bin/local
-	U=$BATS_TEST_TMPDIR/u
-	mkdir -p "$U"
-	if [ "$(id -u)" = 0 ]; then
-		# let nobody traverse to the test's home (bats makes 0700)
-		chmod o+x "$BATS_RUN_TMPDIR"
-		RUID=$(id -u nobody)
-		RGID=$(id -g nobody)
-		chown -R "$RUID:$RGID" "$QPOST_HOME/alias"
-		# sanitizer reports of a local that became nobody
-		[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$BATS_TEST_TMPDIR/san"
-	else
-		RUID=$(id -u)
-		RGID=$(id -g)
-	fi
-	: > "$QPOST_HOME/users/assign"
-	mkuser joe
-	mkuser bob
-	finish_assign
-	MSG=$BATS_TEST_TMPDIR/msg
-	printf 'From: a@b.example\nSubject: hi\n\nbody line\nFrom me\n>From x\nlast\n' > "$MSG"
-}
-
-teardown() {
-	local n b
-	if [ -f "$BATS_TEST_TMPDIR/mounted" ]; then
-		umount "$(cat "$BATS_TEST_TMPDIR/mounted")" || true
-	fi
-	if [ -f "$BATS_TEST_TMPDIR/sysuser" ]; then
-		read -r n b < "$BATS_TEST_TMPDIR/sysuser"
-		userdel "$n" || true
-		rm -rf "$b"
-	fi
-	qpost_teardown
-}
-
-# mkuser NAME - a home under $U with a Maildir, and users/assign lines:
-# NAME exactly and NAME-anything (dash "-", the rest as extension)
-mkuser() {
-	local h=$U/$1
-	mkdir -p "$h/Maildir/tmp" "$h/Maildir/new" "$h/Maildir/cur"
-	[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$h"
-	printf '=%s:%s:%s:%s:%s:::\n+%s-:%s:%s:%s:%s:-::\n' \
-	    "$1" "$1" "$RUID" "$RGID" "$h" "$1" "$1" "$RUID" "$RGID" "$h" \
-	    >> "$QPOST_HOME/users/assign"
-}
-
-finish_assign() {
-	echo . >> "$QPOST_HOME/users/assign"
-	"$QPOST_HOME/bin/newu"
-}
-
-# dotqmail USER [EXT] - write stdin to the user's .qmail[-EXT]
-dotqmail() {
-	local f=$U/$1/.qmail${2:+-$2}
-	cat > "$f"
-	chmod 644 "$f"
-}
-
-# deliver SENDER RECIPIENT [FILE] - run local as send does
-deliver() {
-	run "$L" "$1" "$2" < "${3:-$MSG}"
-}
-
-# lastline - the last line of local's output (the reason send logs)
-lastline() {
-	printf '%s\n' "$output" | tail -n 1
-}
-
-# one DIR - the one file in DIR/new (fails unless exactly one)
-one() {
-	local n
-	n=$(find "$1/new" -type f | wc -l)
-	[ "$n" = 1 ] || { echo "$1/new has $n files" >&2; return 1; }
-	find "$1/new" -type f
-}
-
-count() {
-	find "$1" -type f | wc -l
-}
+setup() { local_setup; }
+teardown() { local_teardown; }
 
 @test "local: Maildir gets the exact bytes with Return-Path and Delivered-To on top" {
 	deliver s@x.example joe@test.example

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# local under send: the real send daemon runs bin/local for queued local
+# recipients (as root in CI, so local changes to the recipient's uid), and
+# acts on local's exit code and last line: delivered, bounced with local's
+# reason, deferred.  Messages are committed to queue/new/ in the format of
+# docs/queue.md by a few lines of Python (what queue does).
+
+load helper
+load local-lib
+
+setup() {
+	local_setup
+	[ -x "$QPOST_HOME/bin/send" ] || skip "send not built"
+	T=$BATS_TEST_TMPDIR
+	# queue stand-in for send's bounces: keep message and envelope
+	printf '%s\n' '#!/bin/sh' \
+	    "cat > '$T/bounce.msg'" \
+	    "cat <&1 > '$T/bounce.env.tmp'" \
+	    "mv '$T/bounce.env.tmp' '$T/bounce.env'" > "$T/qstub"
+	chmod +x "$T/qstub"
+	export QPOST_QUEUE=$T/qstub
+}
+
+teardown() { local_teardown; }
+
+# enqueue SENDER RCPT... - commit the message on stdin to queue/new/
+enqueue() {
+	"$PY" -c '
+import os, sys
+q, sender, rcpts = sys.argv[1], sys.argv[2], sys.argv[3:]
+msg = sys.stdin.buffer.read()
+env = b"F" + sender.encode() + b"\0" + b"".join(
+    b"T" + r.encode() + b"\0" for r in rcpts) + b"\0"
+data = msg + env + b"QPOSTENV %022d\n" % len(msg)
+tmp = os.path.join(q, "tmp", "t.%d" % os.getpid())
+with open(tmp, "wb") as f:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+ino = os.stat(tmp).st_ino
+os.rename(tmp, os.path.join(q, "new", str(ino)))
+' "$QPOST_HOME/queue" "$@"
+}
+
+start_send() {
+	spawn "$QPOST_HOME/bin/send" 2>> "$T/send.log"
+}
+
+queue_empty() {
+	[ "$(queue_count)" -eq 0 ]
+}
+
+logged() {	# logged REGEX - send's log has a matching line
+	grep -Eq "$1" "$T/send.log"
+}
+
+@test "local+send: queued mail for two users and postmaster lands in their Maildirs, the queue empties" {
+	enqueue s@x.example joe@test.example bob-list@test.example postmaster@test.example < "$MSG"
+	echo ./Maildir/ | dotqmail bob list
+	start_send
+	wait_for 20 queue_empty
+	f=$(one "$U/joe/Maildir")
+	{ printf 'Return-Path: <s@x.example>\nDelivered-To: joe@test.example\n'
+	  cat "$MSG"; } | cmp - "$f"
+	grep -q '^Delivered-To: bob-list@test.example$' "$(one "$U/bob/Maildir")"
+	grep -q '^Delivered-To: postmaster@test.example$' "$(one "$QPOST_HOME/alias/Maildir")"
+	logged 'success: msg [0-9]+ to <joe@test\.example>.*did 1\+0\+0'
+	[ ! -e "$T/bounce.env" ]
+}
+
+@test "local+send: an unknown local recipient is bounced with local's reason" {
+	enqueue s@x.example nosuch@test.example joe@test.example < "$MSG"
+	start_send
+	wait_for 20 test -e "$T/bounce.env"
+	run tr '\0' '|' < "$T/bounce.env"
+	assert_output 'F|Ts@x.example||'
+	run cat "$T/bounce.msg"
+	assert_output --partial 'nosuch@test.example'
+	assert_output --partial 'Sorry, no mailbox here by that name'
+	one "$U/joe/Maildir" > /dev/null
+	wait_for 10 queue_empty
+}
+
+@test "local+send: a temporary failure (no Maildir) is deferred, then delivered" {
+	rm -rf "$U/joe/Maildir"
+	enqueue s@x.example joe@test.example < "$MSG"
+	start_send
+	wait_for 20 logged 'deferral: msg [0-9]+ to <joe@test\.example>.*unable to create'
+	[ "$(queue_count)" -eq 1 ]
+	mkdir -p "$U/joe/Maildir/tmp" "$U/joe/Maildir/new" "$U/joe/Maildir/cur"
+	[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$U/joe/Maildir"
+	kill -ALRM "$LAST_PID"
+	wait_for 20 queue_empty
+	one "$U/joe/Maildir" > /dev/null
+	[ ! -e "$T/bounce.env" ]
+}
