@@ -94,3 +94,25 @@ logged() {	# logged REGEX - send's log has a matching line
 	one "$U/joe/Maildir" > /dev/null
 	[ ! -e "$T/bounce.env" ]
 }
+
+@test "local+send: the multi-user way, send as nobody asking qpost-spawn (root) for local" {
+	[ "$(id -u)" = 0 ] || skip "qpost-spawn -u needs root"
+	[ -x "$QPOST_HOME/bin/qpost-spawn" ] || skip "qpost-spawn not built"
+	# carl's uid is neither send's (nobody) nor root: only a local
+	# started as root can write there as carl
+	h=$U/carl
+	mkdir -p "$h/Maildir/tmp" "$h/Maildir/new" "$h/Maildir/cur"
+	chown -R 12345:12345 "$h"
+	sed -i '$d' "$QPOST_HOME/users/assign"
+	echo "=carl:carl:12345:12345:$h:::" >> "$QPOST_HOME/users/assign"
+	finish_assign
+	chmod 755 "$T"
+	enqueue s@x.example carl@test.example < "$MSG"
+	chown -R nobody: "$QPOST_HOME/queue"
+	spawn "$QPOST_HOME/bin/qpost-spawn" -u nobody "$QPOST_HOME/bin/send" 2>> "$T/send.log"
+	wait_for 20 queue_empty
+	f=$(one "$h/Maildir")
+	assert_equal "$(stat -c '%u %g' "$f")" "12345 12345"
+	grep -q '^Delivered-To: carl@test.example$' "$f"
+	logged 'success: msg [0-9]+ to <carl@test\.example>'
+}
