@@ -116,3 +116,22 @@ logged() {	# logged REGEX - send's log has a matching line
 	grep -q '^Delivered-To: carl@test.example$' "$f"
 	logged 'success: msg [0-9]+ to <carl@test\.example>'
 }
+
+@test "local+send+smtpd: a message over SMTP lands in the Maildir with exactly its bytes" {
+	[ -x "$QPOST_HOME/bin/smtpd" ] && [ -x "$QPOST_HOME/bin/queue" ] ||
+	    skip "smtpd or queue not built"
+	unset QPOST_QUEUE
+	load smtpd-lib
+	smtpd_start
+	start_send
+	run raw 'EHLO x\r\nMAIL FROM:<s@x.example>\r\nRCPT TO:<nosuch@test.example>\r\nRCPT TO:<Joe@test.example>\r\nDATA\r\nSubject: smtp\r\n\r\n..dot\r\nFrom me\r\nend\r\n.\r\nQUIT\r\n'
+	assert_success
+	assert_equal "$(codes)" "220 250 250 550 250 354 250 221"
+	wait_for 20 queue_empty
+	f=$(one "$U/joe/Maildir")
+	printf 'Return-Path: <s@x.example>\nDelivered-To: joe@test.example\nSubject: smtp\n\n.dot\nFrom me\nend\n' > "$T/want"
+	# queue and smtpd add Received: lines between our two and the message
+	sed -n '1,2p' "$f" | cmp - <(head -n 2 "$T/want")
+	tail -n 5 "$f" | cmp - <(tail -n 5 "$T/want")
+	grep -q '^Received: from x (' "$f"
+}
