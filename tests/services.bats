@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# The installed service directories under the real daemontools: svscan
+# starts supervise for service/smtpd and service/send and their log/ dirs;
+# mail goes in through the listening port and lands in a Maildir; svc -t
+# restarts each service under load with nothing lost; svc -d stops one;
+# multilog writes TAI64N-stamped lines.  Teardown stops svscan and every
+# supervise, tcpserver, send and multilog it started, by PID.
+
+load helper
+
+setup() {
+	qpost_setup
+	for p in smtpd send local queue; do
+		[ -x "$QPOST_HOME/bin/$p" ] || skip "$p not built"
+	done
+	T=$BATS_TEST_TMPDIR
+	S=$QPOST_HOME/service
+	PORT=$(free_port)
+	echo 127.0.0.1 > "$QPOST_HOME/control/smtpdaddr"
+	echo "$PORT" > "$QPOST_HOME/control/smtpdport"
+	# every local part of test.example lands in alias/Maildir
+	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-default"
+	if [ "$(id -u)" = 0 ]; then
+		# local refuses to deliver as root: the alias user is nobody
+		chmod o+x "$BATS_RUN_TMPDIR"
+		chown -R nobody: "$QPOST_HOME/alias"
+		[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$T/san"
+	fi
+	MD=$QPOST_HOME/alias/Maildir
+}
+
+# gone PID... - none of these processes runs any more (a zombie left to
+# an init that does not reap counts as gone)
+gone() {
+	local pid st
+	for pid in "$@"; do
+		st=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ -z "$st" ] || [ "$st" = Z ] || return 1
+	done
+}
+
+teardown() {
+	local s pid kids=
+	if [ -n "${SVSCAN:-}" ]; then
+		kids=$(pgrep -P "$SVSCAN" || true)	# its supervise processes
+		kill "$SVSCAN" 2>/dev/null || true
+		wait "$SVSCAN" 2>/dev/null || true
+		for s in "$S"/smtpd "$S"/send "$S"/smtpd/log "$S"/send/log; do
+			svc -dx "$s" 2>/dev/null || true
+		done
+		# bounded: supervise exits once its service is down
+		wait_for 10 gone $kids || true
+		for pid in $kids; do
+			gone "$pid" && continue
+			pkill -P "$pid" 2>/dev/null || true
+			kill "$pid" 2>/dev/null || true
+		done
+	fi
+	qpost_teardown
+}
+
+start_svscan() {
+	spawn svscan "$S"
+	SVSCAN=$LAST_PID
+	wait_port "$PORT"
+	wait_for 10 svok "$S/send"
+	wait_for 10 grep -q 'send: control:' "$S/send/log/main/current"
+}
+
+# svpid DIR - the pid supervise reports for the service
+svpid() { svstat "$1" | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'; }
+
+# restarted DIR OLDPID - supervise runs the service again, as a new process
+restarted() {
+	local p
+	p=$(svpid "$1")
+	[ -n "$p" ] && [ "$p" != "$2" ]
+}
+
+delivered() { find "$MD/new" "$MD/cur" -type f | wc -l; }
+# for wait_for, which runs its command afresh each time
+delivered_is() { [ "$(delivered)" -eq "$1" ]; }
+queue_empty() { [ "$(queue_count)" -eq 0 ]; }
+# logged_ge FILE REGEX N - at least N lines of FILE match
+logged_ge() { [ "$(grep -Ec "$2" "$1")" -ge "$3" ]; }
+accepted_ge() { [ -f "$T/accepted" ] && [ "$(wc -l < "$T/accepted")" -ge "$1" ]; }
+
+# load N OUT - send N messages (Subject: msg-I), one connection each,
+# retrying refused connections and 4xx until each gets its 250 (bounded);
+# the numbers whose final dot got 250 go to OUT, one per line.
+load_gen() {
+	"$PY" - "$PORT" "$1" "$2" <<'EOF'
+import smtplib, sys, time
+port, n, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(out, "w") as f:
+    for i in range(n):
+        for attempt in range(200):
+            try:
+                s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+                s.sendmail("load@remote.example", ["u%d@test.example" % i],
+                           "Subject: msg-%d\r\n\r\nbody %d\r\n" % (i, i))
+                s.quit()
+                f.write("%d\n" % i)
+                f.flush()
+                break
+            except (OSError, smtplib.SMTPException):
+                time.sleep(0.05)
+EOF
+}
+
+@test "services: smtpd and send under svscan deliver a message from the port to the Maildir" {
+	start_svscan
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example \
+	    --to someone@test.example --header "Subject: via services" \
+	    --body "hello services"
+	assert_success
+	wait_for 10 delivered_is 1
+	run grep -l '^Subject: via services$' "$MD"/new/*
+	assert_success
+	wait_for 10 queue_empty
+	# multilog: TAI64N stamps on every line, both services logged
+	wait_for 10 grep -Eq '^@4000[0-9a-f]{20} send: end msg' "$S/send/log/main/current"
+	grep -Eq '^@4000[0-9a-f]{20} smtpd: ' "$S/smtpd/log/main/current"
+	grep -Eq '^@4000[0-9a-f]{20} tcpserver: pid [0-9]+ from 127.0.0.1' "$S/smtpd/log/main/current"
+	run grep -Evc '^@4000[0-9a-f]{20} ' "$S/send/log/main/current"
+	assert_output 0
+	# the run scripts are the installed ones, listening where control/ says
+	run svstat "$S/smtpd" "$S/send" "$S/smtpd/log" "$S/send/log"
+	refute_output --partial "down"
+}
+
+@test "services: svc -t of smtpd and send mid-load loses no accepted message" {
+	start_svscan
+	N=60
+	spawn load_gen "$N" "$T/accepted"
+	loader=$LAST_PID
+	wait_for 20 accepted_ge 10
+	old=$(svpid "$S/smtpd")
+	svc -t "$S/smtpd"
+	wait_for 10 restarted "$S/smtpd" "$old"
+	wait_for 20 accepted_ge 25
+	old=$(svpid "$S/send")
+	svc -t "$S/send"
+	wait_for 10 restarted "$S/send" "$old"
+	wait_for 20 accepted_ge 40
+	svc -t "$S/smtpd" "$S/send"
+	wait_for 60 gone "$loader"
+	run wc -l < "$T/accepted"
+	assert_output "$N"
+	wait_for 30 queue_empty
+	# every accepted message is in the Maildir (a delivery in flight at a
+	# restart may be repeated: duplicates are allowed, losses are not)
+	grep -h '^Subject: msg-' "$MD"/new/* | sort -u > "$T/got"
+	sed 's/^/Subject: msg-/' "$T/accepted" | sort -u > "$T/want"
+	run comm -23 "$T/want" "$T/got"
+	assert_output ""
+	# both restarts are in the logs
+	wait_for 10 logged_ge "$S/send/log/main/current" 'send: control:' 3
+	wait_for 10 logged_ge "$S/smtpd/log/main/current" 'tcpserver: status: 0/' 3
+}
+
+@test "services: svc -d stops smtpd (the port closes), svc -u starts it again" {
+	start_svscan
+	svc -d "$S/smtpd"
+	wait_for 10 sh -c "svstat '$S/smtpd' | grep -q ': down '"
+	run "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT"
+	assert_failure
+	svc -u "$S/smtpd"
+	wait_port "$PORT"
+	run swaks --server "127.0.0.1:$PORT" --to back@test.example --from a@remote.example
+	assert_success
+	wait_for 10 delivered_is 1
+}
+
+@test "services: a changed control/rules is compiled when smtpd restarts; the rules decide relaying" {
+	start_svscan
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to x@elsewhere.example --quit-after RCPT
+	assert_success	# 127.0.0.1 relays (the example rules)
+	touch -d '-10 seconds' "$QPOST_HOME/control/rules.cdb"
+	printf '%s\n' ':allow' > "$QPOST_HOME/control/rules"
+	old=$(svpid "$S/smtpd")
+	svc -t "$S/smtpd"
+	wait_for 10 restarted "$S/smtpd" "$old"
+	wait_port "$PORT"
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to x@elsewhere.example --quit-after RCPT
+	assert_failure
+	assert_output --partial "<** 55"
+}
