@@ -5,9 +5,10 @@
  * in exec, the message on fd 0 going straight to the program that reads it.
  *
  *   sendmail [-t] [-i] [-oi] [-f sender] [-F name] [-v] [--] [rcpt ...]
- *             exec bin/inject [-f sender] [-t] [--] [rcpt ...]; with -F the
- *             full name is passed in $QPOST_NAME (and $NAME, as qmail-inject
- *             reads it) for the From: line inject writes
+ *             exec bin/inject [-f sender] [-F name] [-t] -- [rcpt ...]:
+ *             without -t only the arguments are recipients; with -t the
+ *             header's To/Cc/Bcc too (inject's rules); with neither, the
+ *             header's (as qmail-inject)
  *   sendmail -bs   SMTP on fd 0/1: exec bin/smtpd, with RELAYCLIENT set (a
  *             local user may send anywhere through inject anyway) and
  *             TCPREMOTEIP=127.0.0.1
@@ -235,9 +236,6 @@ main(int argc, char **argv)
 		break;
 	}
 
-	if (name && (setenv("QPOST_NAME", name, 1) < 0 ||
-	    setenv("NAME", name, 1) < 0))
-		err_nomem();
 	n = (size_t)(argc - i);
 	if (n > ARGS_MAX)
 		die_usage("too many recipients", "");
@@ -248,6 +246,10 @@ main(int argc, char **argv)
 	if (from) {
 		av[n++] = (char *)"-f";
 		av[n++] = from;
+	}
+	if (name) {
+		av[n++] = (char *)"-F";
+		av[n++] = name;
 	}
 	if (flagt)
 		av[n++] = (char *)"-t";
