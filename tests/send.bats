@@ -1,0 +1,349 @@
+#!/usr/bin/env bats
+# send, the queue manager, with the real queue and local programs.
+# Local mailboxes are the alias user's: alias/.qmail-NAME files.
+
+load helper
+
+setup() {
+	qpost_setup
+	LOG="$BATS_TEST_TMPDIR/send.log"
+	: > "$LOG"
+	A="$QPOST_HOME/alias"
+	maildir "$A/Maildir"
+	echo ./Maildir/ > "$A/.qmail-joe"
+	maildir "$A/Maildir-sender"
+	echo ./Maildir-sender/ > "$A/.qmail-sender"
+	maildir "$A/Maildir-pm"
+	echo ./Maildir-pm/ > "$A/.qmail-postmaster"
+	if [ "$(id -u)" = 0 ]; then
+		# local will not deliver as root: the alias user is nobody,
+		# who must reach the test's home (bats makes it 0700)
+		chmod o+x "$BATS_RUN_TMPDIR"
+		[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$BATS_TEST_TMPDIR/san"
+	fi
+	own
+}
+
+# own - after writing under alias/: hand it to the alias user (as root)
+own() {
+	if [ "$(id -u)" = 0 ]; then
+		chown -R nobody:nogroup "$A"
+	fi
+}
+teardown() { qpost_teardown; }
+
+maildir() { mkdir -p "$1/tmp" "$1/new" "$1/cur"; }
+
+# inject FROM TO... < message: through the real queue program
+inject() {
+	local from=$1 env
+	shift
+	env=$(printf 'F%s\\0' "$from"; printf 'T%s\\0' "$@"; printf '\\0')
+	"$QPOST_HOME/bin/queue" 1< <(printf "$env")
+}
+
+start_send() {
+	spawn "$QPOST_HOME/bin/send" 2>>"$LOG"
+	SEND_PID=$LAST_PID
+}
+
+logged() { grep -q -- "$1" "$LOG"; }
+count_in() { find "$1" -type f | wc -l; }
+has_n() { [ "$(count_in "$1")" -ge "$2" ]; }
+queue_empty() {
+	[ "$(find "$QPOST_HOME/queue/new" "$QPOST_HOME/queue/mess" \
+	    "$QPOST_HOME/queue/info" -type f | wc -l)" -eq 0 ]
+}
+
+@test "send delivers queued mail into a Maildir byte for byte" {
+	start_send
+	printf 'From: a@test.example\nSubject: exact\n\nline 1\n\tline 2 \xe9\xff\n\n.\n..\nlast line no newline' \
+	    > "$BATS_TEST_TMPDIR/msg"
+	inject sender@test.example joe@test.example < "$BATS_TEST_TMPDIR/msg"
+	wait_for 10 has_n "$A/Maildir/new" 1
+	wait_for 10 queue_empty
+	f=$(find "$A/Maildir/new" -type f)
+	# what local and queue put in front, then the message untouched
+	n=$(stat -c %s "$BATS_TEST_TMPDIR/msg")
+	tail -c "$n" "$f" | cmp - "$BATS_TEST_TMPDIR/msg"
+	run head -n 3 "$f"
+	assert_line -n 0 'Return-Path: <sender@test.example>'
+	assert_line -n 1 'Delivered-To: joe@test.example'
+	assert_line -n 2 --regexp '^Received: \(qpost [0-9]+ invoked by uid [0-9]+\); '
+	[ "$(stat -c %s "$f")" -eq $(( $(head -n 3 "$f" | wc -c) + n )) ]
+	logged 'new msg [0-9]* from <sender@test.example> size [0-9]* rcpts 1'
+	logged 'starting delivery 1: msg [0-9]* to local <joe@test.example>'
+	logged 'delivery 1: success: msg [0-9]* to <joe@test.example>'
+	logged 'end msg [0-9]*'
+}
+
+@test "a program delivery failing with 111 succeeds on the retry (SIGALRM)" {
+	cat > "$A/prog" <<-EOF
+	#!/bin/sh
+	[ -e "$A/ok" ] || { echo "not yet"; exit 111; }
+	cat > "$A/got"
+	EOF
+	chmod +x "$A/prog"
+	echo "|$A/prog" > "$A/.qmail-prog"
+	own
+	start_send
+	printf 'Subject: retry\n\nbody\n' | inject sender@test.example prog@test.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <prog@test.example> retry in [0-9]*s'
+	[ ! -e "$A/got" ]
+	touch "$A/ok"
+	own
+	kill -ALRM "$SEND_PID"
+	wait_for 10 test -s "$A/got"
+	wait_for 10 queue_empty
+	grep -q '^body$' "$A/got"
+	logged 'success: msg [0-9]* to <prog@test.example>'
+	run count_in "$A/Maildir-sender/new"
+	assert_output 0
+}
+
+@test "a permanent failure bounces as an RFC 3464 multipart/report" {
+	start_send
+	printf 'From: sender@test.example\nSubject: will bounce\nMessage-ID: <x1@test.example>\n\nbody\n' |
+	    inject sender@test.example nosuchuser@test.example joe@test.example
+	wait_for 10 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	run count_in "$A/Maildir/new"
+	assert_output 1
+	f=$(find "$A/Maildir-sender/new" -type f)
+	grep -q '^Return-Path: <>' "$f"
+	run "$PY" - "$f" <<-'EOF'
+	import email, sys
+	m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+	assert m.get_content_type() == 'multipart/report', m.get_content_type()
+	assert m.get_param('report-type') == 'delivery-status'
+	assert m['From'] == 'MAILER-DAEMON@test.example', m['From']
+	parts = m.get_payload()
+	assert [p.get_content_type() for p in parts] == ['text/plain',
+	    'message/delivery-status', 'text/rfc822-headers']
+	ds = parts[1].get_payload()
+	assert ds[0]['Reporting-MTA'] == 'dns; test.example'
+	assert ds[0]['Arrival-Date']
+	rc = ds[1:]
+	assert len(rc) == 1, rc
+	assert rc[0]['Final-Recipient'] == 'rfc822; nosuchuser@test.example'
+	assert rc[0]['Action'] == 'failed'
+	assert rc[0]['Status'].startswith('5.'), rc[0]['Status']
+	assert rc[0]['Diagnostic-Code']
+	assert 'Subject: will bounce' in parts[2].get_payload()
+	print('ok')
+	EOF
+	assert_success
+	assert_output ok
+	logged 'failure: msg [0-9]* to <nosuchuser@test.example>'
+	logged 'bounce msg [0-9]* qp [0-9]* to <sender@test.example>'
+}
+
+@test "a bounce that cannot be delivered goes to postmaster" {
+	start_send
+	printf 'Subject: double\n\nbody\n' | inject ghost@test.example nosuchuser@test.example
+	wait_for 10 has_n "$A/Maildir-pm/new" 1
+	wait_for 10 queue_empty
+	f=$(find "$A/Maildir-pm/new" -type f)
+	grep -q '^Final-Recipient: rfc822; ghost@test.example' "$f"
+	grep -q '^Return-Path: <#@\[\]>' "$f"
+	logged 'double bounce msg [0-9]* qp [0-9]* to <postmaster@test.example>'
+}
+
+@test "nothing is ever bounced to <>; a failed double bounce is dropped" {
+	rm "$A/.qmail-postmaster"
+	start_send
+	printf 'Subject: from null\n\nbody\n' | inject "" nosuchuser@test.example
+	wait_for 10 logged 'triple bounce: discarding msg'
+	wait_for 10 queue_empty
+	run grep -c 'bounce msg .* to <>' "$LOG"
+	assert_output 0
+	logged 'double bounce msg [0-9]* qp [0-9]* to <postmaster@test.example>'
+}
+
+@test "after queuelifetime a temporary failure becomes a bounce" {
+	echo 1 > "$QPOST_HOME/control/queuelifetime"
+	printf '#!/bin/sh\necho "4.2.2 mailbox busy"\nexit 111\n' > "$A/busy"
+	chmod +x "$A/busy"
+	echo "|$A/busy" > "$A/.qmail-busy"
+	own
+	start_send
+	printf 'Subject: expire\n\nbody\n' | inject sender@test.example busy@test.example
+	wait_for 15 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	logged 'failure: msg [0-9]* to <busy@test.example>: message expired'
+	f=$(find "$A/Maildir-sender/new" -type f)
+	grep -q '^Status: 4\.' "$f"
+	grep -q '^Final-Recipient: rfc822; busy@test.example' "$f"
+}
+
+@test "SIGHUP picks up a new concurrencylocal" {
+	echo 1 > "$QPOST_HOME/control/concurrencylocal"
+	cat > "$A/hold" <<-EOF
+	#!/bin/sh
+	i=0
+	while [ ! -e "$A/go" ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done
+	cat > /dev/null
+	EOF
+	chmod +x "$A/hold"
+	echo "|$A/hold" > "$A/.qmail-hold"
+	own
+	start_send
+	for i in 1 2 3; do
+		printf 'Subject: %s\n\nx\n' $i | inject sender@test.example hold@test.example
+	done
+	wait_for 10 logged 'status: local 1/1'
+	sleep 0.3
+	run grep -c 'starting delivery' "$LOG"
+	assert_output 1
+	echo 3 > "$QPOST_HOME/control/concurrencylocal"
+	kill -HUP "$SEND_PID"
+	wait_for 10 logged 'control: concurrencylocal 3'
+	wait_for 10 logged 'status: local 3/3'
+	touch "$A/go"
+	own
+	wait_for 15 queue_empty
+	run grep -c 'success: msg [0-9]* to <hold@test.example>' "$LOG"
+	assert_output 3
+}
+
+@test "remote recipients go to the remote program, one run per domain" {
+	cat > "$BATS_TEST_TMPDIR/remote" <<-EOF
+	#!/bin/sh
+	echo "\$*" >> "$BATS_TEST_TMPDIR/remote.args"
+	cat > /dev/null
+	shift 2
+	for r; do
+		case \$r in
+		ok*) printf 'rok\0' ;;
+		bad*) printf 'h550 5.1.1 no such user\0' ;;
+		*) if [ -e "$BATS_TEST_TMPDIR/up" ]; then printf 'r\0'
+		   else printf 's451 4.3.0 try later\0'; fi ;;
+		esac
+	done
+	printf 'K250 queued\0'
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/remote"
+	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
+	start_send
+	printf 'Subject: remote\n\nbody\n' | inject sender@test.example \
+	    ok1@a.example bad@a.example later@a.example ok2@b.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <later@a.example>'
+	wait_for 10 logged 'success: msg [0-9]* to <ok2@b.example>'
+	run sort "$BATS_TEST_TMPDIR/remote.args"
+	assert_line 'a.example sender@test.example ok1@a.example bad@a.example later@a.example'
+	assert_line 'b.example sender@test.example ok2@b.example'
+	logged 'success: msg [0-9]* to <ok1@a.example>: 250 queued'
+	logged 'failure: msg [0-9]* to <bad@a.example>: 550 5.1.1 no such user'
+	# one bounce per message: not before the deferred recipient is done
+	run count_in "$A/Maildir-sender/new"
+	assert_output 0
+	touch "$BATS_TEST_TMPDIR/up"
+	kill -ALRM "$SEND_PID"
+	wait_for 10 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	run tail -n 1 "$BATS_TEST_TMPDIR/remote.args"
+	assert_output 'a.example sender@test.example later@a.example'
+	f=$(find "$A/Maildir-sender/new" -type f)
+	grep -q '^Final-Recipient: rfc822; bad@a.example' "$f"
+	grep -q '^Status: 5\.1\.1' "$f"
+	run grep -c '^Final-Recipient:' "$f"
+	assert_output 1
+}
+
+@test "a remote program that crashes or says nothing defers every recipient" {
+	printf '#!/bin/sh\ncat >/dev/null\nkill -9 $$\n' > "$BATS_TEST_TMPDIR/remote"
+	chmod +x "$BATS_TEST_TMPDIR/remote"
+	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
+	start_send
+	printf 'Subject: remote\n\nbody\n' | inject sender@test.example x@a.example y@a.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <y@a.example>'
+	logged 'deferral: msg [0-9]* to <x@a.example> retry in [0-9]*s: remote crashed'
+	run count_in "$A/Maildir-sender/new"
+	assert_output 0
+}
+
+@test "state survives a restart: a deferred recipient is not redelivered" {
+	printf '#!/bin/sh\nexit 111\n' > "$A/fail"
+	chmod +x "$A/fail"
+	echo "|$A/fail" > "$A/.qmail-fail"
+	own
+	start_send
+	printf 'Subject: two\n\nbody\n' | inject sender@test.example joe@test.example fail@test.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <fail@test.example>'
+	wait_for 10 has_n "$A/Maildir/new" 1
+	kill -9 "$SEND_PID"
+	: > "$LOG"
+	start_send
+	wait_for 10 logged 'control:'
+	kill -ALRM "$SEND_PID"
+	wait_for 10 logged 'deferral: msg [0-9]* to <fail@test.example>'
+	run grep -c 'joe@test.example' "$LOG"
+	assert_output 0
+	run count_in "$A/Maildir/new"
+	assert_output 1
+}
+
+@test "start-up clears garbage and moves a broken new file aside" {
+	q="$QPOST_HOME/queue"
+	printf 'no trailer here' > "$q/new/x"
+	ino=$(stat -c %i "$q/new/x")
+	mv "$q/new/x" "$q/new/$ino"
+	echo junk > "$q/mess/999999999"
+	echo junk > "$q/tmp/old"
+	touch -d '3 days ago' "$q/tmp/old"
+	echo young > "$q/tmp/young"
+	start_send
+	wait_for 10 test -e "$q/bad/$ino"
+	wait_for 10 test ! -e "$q/mess/999999999"
+	wait_for 10 test ! -e "$q/tmp/old"
+	[ -e "$q/tmp/young" ]
+	logged "moved queue/new/$ino to queue/bad/"
+}
+
+@test "kill -9 at random moments during 500 messages loses nothing" {
+	start_send
+	(
+		for i in $(seq 1 500); do
+			printf 'Subject: seq\nX-Seq: %d\n\nbody %d\n' $i $i |
+			    inject sender@test.example joe@test.example || exit 1
+		done
+	) &
+	injector=$!
+	echo $injector >> "$PIDFILE"
+	kills=0
+	for round in $(seq 1 12); do
+		sleep 0.$((RANDOM % 4 + 1))
+		kill -9 "$SEND_PID"
+		wait "$SEND_PID" 2>/dev/null || true
+		kills=$((kills + 1))
+		start_send
+	done
+	wait "$injector"
+	wait_for 60 queue_empty
+	# every message at least once; more only for deliveries in flight
+	run sh -c "cat '$A'/Maildir/new/* | grep -c '^X-Seq: '"
+	total=$output
+	run sh -c "cat '$A'/Maildir/new/* | grep '^X-Seq: ' | sort -u | wc -l"
+	assert_output 500
+	[ "$total" -le $((500 + kills * 10)) ]
+	run count_in "$A/Maildir-sender/new"
+	assert_output 0
+}
+
+@test "qpost-spawn runs local for send, and passes SIGTERM on" {
+	spawn "$QPOST_HOME/bin/qpost-spawn" "$QPOST_HOME/bin/send" 2>>"$LOG"
+	sp=$LAST_PID
+	printf 'Subject: via spawn\n\nbody\n' | inject sender@test.example joe@test.example
+	wait_for 10 has_n "$A/Maildir/new" 1
+	wait_for 10 queue_empty
+	kill -TERM "$sp"
+	wait_for 10 logged 'send: exiting'
+	wait_for 10 sh -c "! kill -0 $sp"
+}
+
+@test "send refuses to run as root on the installed home" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	run env -u QPOST_HOME "$QPOST_HOME/bin/send"
+	assert_failure 100
+	assert_output --partial 'refusing to run as root'
+}
