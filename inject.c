@@ -29,7 +29,7 @@
  * byte for byte.
  *
  * A message whose last line has no newline gets one: the stored message
- * ends in LF, as everything in the queue does (docs/inject.md).
+ * ends in LF, as everything in the queue does (inject(1)).
  *
  * Exit codes (qmail-inject's): 0 queued (or printed, -n); 100 a permanent
  * failure: usage, a header over HEADER_MAX or with an unparseable
@@ -153,8 +153,7 @@ readheader(void)
 		if (r == BUF_ERR)
 			die_read();
 		if (r == BUF_LONG)
-			err_die(100, "header line over ",
-			    "HEADER_MAX bytes", (const char *)0);
+			err_die(100, "header over 1 MB", (const char *)0);
 		if (line.len == 0)
 			return;		/* end of input */
 		if (line.len == 1 || (line.len == 2 && line.s[0] == '\r'))
@@ -175,8 +174,7 @@ readheader(void)
 			return;
 		}
 		if (header.len + line.len > HEADER_MAX)
-			err_die(100, "header over HEADER_MAX bytes",
-			    (const char *)0);
+			err_die(100, "header over 1 MB", (const char *)0);
 		if (str_put(&header, line.s, line.len) < 0)
 			err_nomem();
 		if (r == BUF_EOF) {
@@ -239,6 +237,8 @@ qualify(const char *a, size_t n, int hasat)
 {
 	const char *d;
 
+	if (memchr(a, 0, n))
+		err_die(100, "NUL byte in an address", (const char *)0);
 	if (str_copy(&tmp, a, n) < 0)
 		err_nomem();
 	if (!hasat) {
