@@ -539,7 +539,12 @@ static const struct ctl ctls[] = {
 	{ "defaultdelivery", K_LINE, "./Maildir/",
 	    "delivery for users without .qmail" },
 	{ "smtproutes", K_LIST, "(none: MX lookup)", "domain:host[:port]" },
-	{ "databytes", K_NUM, "0 (no limit)", "largest message smtpd takes" },
+	{ "databytes", K_NUM, "(smtpd's built-in limit)",
+	    "largest message smtpd takes" },
+	{ "maxrcpt", K_NUM, "(smtpd's built-in limit)",
+	    "recipients per message smtpd takes" },
+	{ "rejectunknown", K_NUM, "1 (on)",
+	    "smtpd refuses unknown local users at RCPT" },
 	{ "concurrencyincoming", K_NUM, "100", "SMTP connections at once" },
 	{ "concurrencylocal", K_NUM, "10", "local deliveries at once" },
 	{ "concurrencyremote", K_NUM, "20", "remote deliveries at once" },
@@ -547,6 +552,8 @@ static const struct ctl ctls[] = {
 	{ "timeoutsmtpd", K_NUM, "1200", "smtpd idle timeout, seconds" },
 	{ "timeoutremote", K_NUM, "1200", "remote read timeout, seconds" },
 	{ "timeoutconnect", K_NUM, "60", "remote connect timeout, seconds" },
+	{ "remoteport", K_NUM, "25", "port remote connects to" },
+	{ "dnsserver", K_LINE, "(resolv.conf)", "DNS server remote asks" },
 	{ "bouncefrom", K_LINE, "MAILER-DAEMON", "bounce sender's local part" },
 	{ "bouncehost", K_LINE, "me", "bounce sender's domain" },
 	{ "doublebounceto", K_LINE, "postmaster", "where double bounces go" },
@@ -563,11 +570,11 @@ static const struct ctl ctls[] = {
 
 /* other names smtpd, send, local or remote may read; not warned about */
 static const char *const quiet[] = {
-	"rcptcheck", "checkrcpt", "maxrcpt", "badmailfrom", "badrcptto",
+	"rcptcheck", "checkrcpt", "badmailfrom", "badrcptto",
 	"localiphost", "percenthack", "envnoathost", "idhost", "plusdomain",
 	"qmqpservers", "spfbehavior", "tlsserver", "servercert.pem",
 	"timeoutsmtp", "bouncemaxbytes", "concurrencybounce", "resolvconf",
-	"dnsserver", "dnsservers", "maxbadcmd", "smtpdrcptcheck",
+	"dnsservers", "maxbadcmd", "smtpdrcptcheck",
 	"recipientcheck", "rcptmax", "retryschedule", 0
 };
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+# make install as root into conf-home: the multi-user installation.  A
+# private copy of the source with conf-home pointing into the test's
+# directory is built and installed; the system users are created (and
+# removed again in teardown, only those this test created); svscan runs
+# the installed services.  Shows: smtpd runs as qpostd, queue files belong
+# to qpostq, send is not root, a Maildir delivery belongs to the
+# recipient, a user cannot read another user's queued mail.
+
+load helper
+
+ACCOUNTS="qpostd qpostq qpostl qpalias"
+
+setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	command -v useradd >/dev/null || skip "no useradd"
+	qpost_setup
+	T=$BATS_TEST_TMPDIR
+	# every account must reach the installed home under bats' 0700 dirs
+	chmod o+x "$BATS_RUN_TMPDIR" "$T"
+	[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$T/san"
+	: > "$T/created"
+	for u in $ACCOUNTS; do
+		id -u "$u" >/dev/null 2>&1 || echo "user $u" >> "$T/created"
+	done
+	getent group qpost >/dev/null || echo "group qpost" >> "$T/created"
+	QH=$T/qh
+	mkdir "$T/src"
+	tar -C "$QPOST_SRC" --exclude .git --exclude '*.o' --exclude '*.a' \
+	    -cf - . | tar -C "$T/src" -xf -
+	echo "$QH" > "$T/src/conf-home"
+	make -C "$T/src" -s -j2 >/dev/null
+	for p in smtpd send local queue qpost-spawn inject; do
+		[ -x "$T/src/$p" ] || skip "$p not built"
+	done
+	# the installed home is conf-home: no QPOST_HOME from here on
+	unset QPOST_HOME
+	make -C "$T/src" -s install >/dev/null
+	S=$QH/service
+	PORT=$(free_port)
+	echo test.example > "$QH/control/me"
+	printf '%s\n' test.example localhost > "$QH/control/locals"
+	printf '%s\n' test.example localhost > "$QH/control/rcpthosts"
+	echo 127.0.0.1 > "$QH/control/smtpdaddr"
+	echo "$PORT" > "$QH/control/smtpdport"
+	# a recipient with its own uid (nobody) and Maildir
+	R=$T/rhome
+	mkdir -p "$R/Maildir/new" "$R/Maildir/cur" "$R/Maildir/tmp"
+	chown -R nobody: "$R"
+	printf '=rcpt:nobody:%s:%s:%s:::\n.\n' "$(id -u nobody)" \
+	    "$(id -g nobody)" "$R" > "$QH/users/assign"
+	"$QH/bin/newu"
+	chmod 644 "$QH/users/assign.cdb"
+}
+
+teardown() {
+	local s pid kids=
+	if [ -n "${SVSCAN:-}" ]; then
+		kids=$(pgrep -P "$SVSCAN" || true)
+		kill "$SVSCAN" 2>/dev/null || true
+		wait "$SVSCAN" 2>/dev/null || true
+		for s in "$S"/smtpd "$S"/send "$S"/smtpd/log "$S"/send/log; do
+			svc -dx "$s" 2>/dev/null || true
+		done
+		wait_for 10 gone $kids || true
+		for pid in $kids; do
+			gone "$pid" && continue
+			pkill -P "$pid" 2>/dev/null || true
+			kill "$pid" 2>/dev/null || true
+		done
+	fi
+	local rc=0
+	qpost_teardown || rc=$?
+	if [ -f "${T:-/nonexistent}/created" ]; then
+		# userdel refuses while a process of the account still runs
+		# (an smtpd finishing its session): bounded retries
+		while read -r kind name; do
+			[ "$kind" = user ] || continue
+			wait_for 10 userdel "$name" || userdel -f "$name" || true
+			getent group "$name" >/dev/null &&
+			    { groupdel "$name" 2>/dev/null || true; }
+		done < "$T/created"
+		while read -r kind name; do
+			[ "$kind" = group ] || continue
+			groupdel "$name" 2>/dev/null || true
+		done < "$T/created"
+	fi
+	return $rc
+}
+
+gone() {
+	local pid st
+	for pid in "$@"; do
+		st=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ -z "$st" ] || [ "$st" = Z ] || return 1
+	done
+}
+
+svpid() { svstat "$1" | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'; }
+owner() { stat -c %U "$1"; }
+queue_empty() { [ -z "$(find "$QH/queue/new" "$QH/queue/mess" -type f)" ]; }
+arrived() { [ -n "$(find "$1" -type f)" ]; }
+
+start_svscan() {
+	spawn svscan "$S"
+	SVSCAN=$LAST_PID
+	wait_port "$PORT"
+	wait_for 10 svok "$S/send"
+}
+
+@test "root install: accounts, owners and modes" {
+	for u in $ACCOUNTS; do
+		id -u "$u" >/dev/null
+	done
+	[ "$(id -gn qpostq)" = qpost ]
+	run stat -c '%U:%G %a' "$QH/bin/queue"
+	assert_output "qpostq:qpost 4711"
+	run stat -c '%U %a' "$QH/queue" "$QH/queue/new" "$QH/queue/tmp" "$QH/queue/mess" "$QH/queue/info"
+	assert_output "qpostq 750
+qpostq 750
+qpostq 750
+qpostq 750
+qpostq 750"
+	run stat -c '%U %a' "$QH/control/me" "$QH/control/rules.cdb"
+	assert_output "root 644
+root 644"
+	[ "$(owner "$QH/alias/Maildir")" = qpalias ]
+	[ "$(owner "$S/smtpd/log/main")" = qpostl ]
+	grep -q 'envuidgid qpostd tcpserver' "$S/smtpd/run"
+	grep -q 'qpost-spawn -u qpostq' "$S/send/run"
+	# the control files are readable by an ordinary user
+	setuidgid nobody cat "$QH/control/me" >/dev/null
+}
+
+@test "root install: smtpd runs as qpostd, send as qpostq, delivery as the recipient" {
+	start_svscan
+	# a connection held open: its smtpd is a child of tcpserver
+	spawn "$PY" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.recv(512)
+time.sleep(20)' "$PORT"
+	tcp=$(svpid "$S/smtpd")
+	wait_for 10 pgrep -P "$tcp" -x smtpd
+	run ps -o user= -p "$(pgrep -P "$tcp" -x smtpd)"
+	assert_output qpostd
+	run ps -o user= -p "$tcp"
+	assert_output qpostd
+	# send: qpost-spawn (root) runs send as the queue user
+	spawnpid=$(svpid "$S/send")
+	run ps -o user=,comm= --ppid "$spawnpid"
+	assert_line --regexp '^qpostq +send$'
+	refute_line --regexp '^root +send$'
+	run swaks --server "127.0.0.1:$PORT" --to rcpt@test.example \
+	    --from a@remote.example --header "Subject: to rcpt"
+	assert_success
+	run swaks --server "127.0.0.1:$PORT" --to postmaster@test.example \
+	    --from a@remote.example --header "Subject: to postmaster"
+	assert_success
+	wait_for 15 arrived "$R/Maildir/new"
+	f=$(find "$R/Maildir/new" -type f)
+	[ "$(owner "$f")" = nobody ]
+	grep -q '^Subject: to rcpt$' "$f"
+	wait_for 15 arrived "$QH/alias/Maildir/new"
+	f=$(find "$QH/alias/Maildir/new" -type f)
+	[ "$(owner "$f")" = qpalias ]
+	wait_for 10 queue_empty
+}
+
+@test "root install: queued mail belongs to qpostq and other users cannot read it" {
+	start_svscan
+	svc -d "$S/send"
+	wait_for 10 sh -c "svstat '$S/send' | grep -q ': down '"
+	# an ordinary user submits through sendmail: queue is set-uid
+	printf 'To: rcpt@test.example\nSubject: secret\n\nprivate words\n' |
+	    setuidgid nobody "$QH/bin/sendmail" -t
+	run swaks --server "127.0.0.1:$PORT" --to rcpt@test.example \
+	    --from a@remote.example --body "network secret"
+	assert_success
+	run find "$QH/queue/new" -type f
+	[ "${#lines[@]}" -eq 2 ]
+	for f in "${lines[@]}"; do
+		[ "$(owner "$f")" = qpostq ]
+		[ "$(( 0$(stat -c %a "$f") & 7 ))" -eq 0 ]
+		run setuidgid nobody cat "$f"
+		assert_failure
+	done
+	run setuidgid nobody ls "$QH/queue/new"
+	assert_failure
+	run setuidgid nobody "$QH/bin/qpost-tool" qread
+	assert_failure 111
+	# root sees it; then send delivers both
+	run "$QH/bin/qpost-tool" qstat
+	assert_output --partial "messages in queue: 2"
+	svc -u "$S/send"
+	wait_for 15 queue_empty
+	run grep -l 'private words' "$R"/Maildir/new/*
+	assert_success
+}
