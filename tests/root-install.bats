@@ -8,6 +8,7 @@
 # recipient, a user cannot read another user's queued mail.
 
 load helper
+load services-lib
 
 ACCOUNTS="qpostd qpostq qpostl qpalias"
 
@@ -54,21 +55,7 @@ setup() {
 }
 
 teardown() {
-	local s pid kids=
-	if [ -n "${SVSCAN:-}" ]; then
-		kids=$(pgrep -P "$SVSCAN" || true)
-		kill "$SVSCAN" 2>/dev/null || true
-		wait "$SVSCAN" 2>/dev/null || true
-		for s in "$S"/smtpd "$S"/send "$S"/smtpd/log "$S"/send/log; do
-			svc -dx "$s" 2>/dev/null || true
-		done
-		wait_for 10 gone $kids || true
-		for pid in $kids; do
-			gone "$pid" && continue
-			pkill -P "$pid" 2>/dev/null || true
-			kill "$pid" 2>/dev/null || true
-		done
-	fi
+	svscan_teardown
 	local rc=0
 	qpost_teardown || rc=$?
 	if [ -f "${T:-/nonexistent}/created" ]; then
@@ -88,25 +75,9 @@ teardown() {
 	return $rc
 }
 
-gone() {
-	local pid st
-	for pid in "$@"; do
-		st=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null) || continue
-		[ -z "$st" ] || [ "$st" = Z ] || return 1
-	done
-}
-
-svpid() { svstat "$1" | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'; }
 owner() { stat -c %U "$1"; }
 queue_empty() { [ -z "$(find "$QH/queue/new" "$QH/queue/mess" -type f)" ]; }
 arrived() { [ -n "$(find "$1" -type f)" ]; }
-
-start_svscan() {
-	spawn svscan "$S"
-	SVSCAN=$LAST_PID
-	wait_port "$PORT"
-	wait_for 10 svok "$S/send"
-}
 
 @test "root install: accounts, owners and modes" {
 	for u in $ACCOUNTS; do

@@ -7,6 +7,7 @@
 # supervise, tcpserver, send and multilog it started, by PID.
 
 load helper
+load services-lib
 
 setup() {
 	qpost_setup
@@ -29,52 +30,9 @@ setup() {
 	MD=$QPOST_HOME/alias/Maildir
 }
 
-# gone PID... - none of these processes runs any more (a zombie left to
-# an init that does not reap counts as gone)
-gone() {
-	local pid st
-	for pid in "$@"; do
-		st=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null) || continue
-		[ -z "$st" ] || [ "$st" = Z ] || return 1
-	done
-}
-
 teardown() {
-	local s pid kids=
-	if [ -n "${SVSCAN:-}" ]; then
-		kids=$(pgrep -P "$SVSCAN" || true)	# its supervise processes
-		kill "$SVSCAN" 2>/dev/null || true
-		wait "$SVSCAN" 2>/dev/null || true
-		for s in "$S"/smtpd "$S"/send "$S"/smtpd/log "$S"/send/log; do
-			svc -dx "$s" 2>/dev/null || true
-		done
-		# bounded: supervise exits once its service is down
-		wait_for 10 gone $kids || true
-		for pid in $kids; do
-			gone "$pid" && continue
-			pkill -P "$pid" 2>/dev/null || true
-			kill "$pid" 2>/dev/null || true
-		done
-	fi
+	svscan_teardown
 	qpost_teardown
-}
-
-start_svscan() {
-	spawn svscan "$S"
-	SVSCAN=$LAST_PID
-	wait_port "$PORT"
-	wait_for 10 svok "$S/send"
-	wait_for 10 grep -q 'send: control:' "$S/send/log/main/current"
-}
-
-# svpid DIR - the pid supervise reports for the service
-svpid() { svstat "$1" | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'; }
-
-# restarted DIR OLDPID - supervise runs the service again, as a new process
-restarted() {
-	local p
-	p=$(svpid "$1")
-	[ -n "$p" ] && [ "$p" != "$2" ]
 }
 
 delivered() { find "$MD/new" "$MD/cur" -type f | wc -l; }
