@@ -72,6 +72,8 @@ start_send() {
 	SEND=$LAST_PID
 }
 
+drained() { [ "$(queue_count)" -eq 0 ]; }
+
 logged() {	# logged REGEX - send's log has a matching line
 	grep -Eq "$1" "$T/send.log"
 }
@@ -94,7 +96,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	run cat "$T/got2/1.env"
 	assert_output "$(printf 's@test.example SIZE=35\na@one.test')"
 	printf 'Subject: retry\r\n\r\n.dot line\r\nbody\r\n' | cmp - "$T/got2/1.msg"
-	wait_for 10 test "$(queue_count)" -eq 0
+	wait_for 10 drained
 	[ ! -e "$T/got/2.env" ]
 	[ ! -e "$T/bounce.env" ]
 }
@@ -115,5 +117,5 @@ logged() {	# logged REGEX - send's log has a matching line
 	assert_output --partial 'Status: 5.1.1'
 	run cat "$T/got/1.env"
 	assert_output "$(printf 's@test.example SIZE=25\na@one.test\nc@one.test')"
-	wait_for 10 test "$(queue_count)" -eq 0
+	wait_for 10 drained
 }
