@@ -239,7 +239,8 @@ main(int argc, char **argv)
 	n = (size_t)(argc - i);
 	if (n > ARGS_MAX)
 		die_usage("too many recipients", "");
-	av = calloc(n + 6, sizeof *av);
+	/* argv0, -f S, -F N, -t, --, recipients, NULL */
+	av = calloc(n + 8, sizeof *av);
 	if (!av)
 		err_nomem();
 	n = 1;

@@ -186,3 +186,11 @@ open(sys.argv[2], "w").write(str(len(got)))
 	assert_output --partial "from <ivy@test.example>"
 	assert_output --partial "<jo@remote.example>"
 }
+
+@test "sendmail: every option that adds an argument at once, with recipients (regression: argv overflow)" {
+	record inject
+	run "$SM" -f s@x -F 'N N' -t -i r1@x r2@x r3@x </dev/null
+	assert_success
+	run args inject
+	assert_output "-f s@x -F N N -t -- r1@x r2@x r3@x "
+}
