@@ -189,3 +189,28 @@ EOF
 	assert_success
 	assert_output "newu ran with: -v"
 }
+
+@test "qread on the real send's state: one recipient done, one deferred" {
+	for p in send local inject queue; do
+		[ -x "$QPOST_HOME/bin/$p" ] || skip "$p not built"
+	done
+	if [ "$(id -u)" = 0 ]; then	# local does not deliver as root
+		chmod o+x "$BATS_RUN_TMPDIR"
+		chown -R nobody: "$QPOST_HOME/alias"
+		[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$BATS_TEST_TMPDIR/san"
+	fi
+	echo '|exit 111' > "$QPOST_HOME/alias/.qmail-later"
+	printf 'Subject: x\n\nbody\n' |
+	    "$QPOST_HOME/bin/inject" -f sam@test.example postmaster@test.example later@test.example
+	spawn "$QPOST_HOME/bin/send" 2> "$BATS_TEST_TMPDIR/send.log"
+	wait_for 10 grep -q 'deferral: msg' "$BATS_TEST_TMPDIR/send.log"
+	run "$T" qread
+	assert_success
+	assert_line --regexp '^[0-9]+  age [0-9]+s  [0-9]+ bytes  from <sam@test.example>$'
+	assert_line '  done     <postmaster@test.example>'
+	assert_line '  retry    <later@test.example>'
+	assert_line --regexp '^           1 tries, next in [0-9]+[sm]$'
+	run "$T" qstat
+	assert_output "messages in queue: 1
+messages in queue but not yet preprocessed: 0"
+}
