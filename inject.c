@@ -140,6 +140,16 @@ field_get(size_t i)
 	return f;
 }
 
+/* field_grow - the last field takes n more bytes (a continuation line) */
+static void
+field_grow(size_t n)
+{
+	struct field f = field_get(nfields - 1);
+
+	f.len += n;
+	memcpy(fields.s + (nfields - 1) * sizeof f, &f, sizeof f);
+}
+
 /* readheader - read header fields up to the blank line (consumed) or the
  * first line that is not a field (kept in body1) */
 static void
@@ -159,13 +169,9 @@ readheader(void)
 		if (line.len == 1 || (line.len == 2 && line.s[0] == '\r'))
 			if (line.s[line.len - 1] == '\n')
 				return;	/* the blank line */
-		if (infield && (line.s[0] == ' ' || line.s[0] == '\t')) {
-			struct field f = field_get(nfields - 1);
-
-			f.len += line.len;
-			memcpy(fields.s + (nfields - 1) * sizeof f, &f,
-			    sizeof f);
-		} else if (hdr_isfield(line.s, line.len)) {
+		if (infield && (line.s[0] == ' ' || line.s[0] == '\t'))
+			field_grow(line.len);
+		else if (hdr_isfield(line.s, line.len)) {
 			field_add(header.len, line.len);
 			infield = 1;
 		} else {
@@ -181,10 +187,7 @@ readheader(void)
 			/* the last line had no newline: give it one */
 			if (str_putc(&header, '\n') < 0)
 				err_nomem();
-			struct field f = field_get(nfields - 1);
-			f.len++;
-			memcpy(fields.s + (nfields - 1) * sizeof f, &f,
-			    sizeof f);
+			field_grow(1);
 			return;
 		}
 	}
