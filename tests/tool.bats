@@ -214,3 +214,19 @@ EOF
 	assert_output "messages in queue: 1
 messages in queue but not yet preprocessed: 0"
 }
+
+@test "newrcpthosts: smtpd takes mail for a domain listed only in the compiled cdb" {
+	[ -x "$QPOST_HOME/bin/smtpd" ] || skip "smtpd not built"
+	smtp() {
+		printf 'HELO c\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<x@%s>\r\nQUIT\r\n' "$1" |
+		    env -u RELAYCLIENT TCPREMOTEIP=192.0.2.1 QPOST_QUEUE=/bin/false "$QPOST_HOME/bin/smtpd" 2>/dev/null
+	}
+	run smtp listed.example
+	assert_line --regexp '^553 |^550 '
+	echo listed.example > "$QPOST_HOME/control/morercpthosts"
+	"$T" newrcpthosts
+	run smtp listed.example
+	assert_line --regexp '^250 2\.1\.5 '
+	run smtp LISTED.Example
+	assert_line --regexp '^250 2\.1\.5 '
+}
