@@ -249,3 +249,16 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	run reports
 	assert_line --index 0 --partial 'timed out during DATA'
 }
+
+@test "remote: a peer that stops reading in the middle of the data hits timeoutremote: temporary" {
+	echo 2 > "$QPOST_HOME/control/timeoutremote"
+	# smtp-sink waits 60 s before its first read after DATA, with a
+	# small TCP window: 8 MB cannot all fit in the socket buffers
+	sink 127.0.0.1 -H 60 -T 4096
+	"$PY" -c 'import sys; sys.stdout.write("Subject: big\n\n" + ("x" * 99 + "\n") * 80000)' > "$MSG"
+	run remote one.test from@x.example a@one.test
+	assert_success
+	[ "$(codes)" = sZ ]
+	run reports
+	assert_line --index 0 --partial 'timed out during DATA'
+}
