@@ -95,27 +95,27 @@ fmt_ulong(char num[32], unsigned long long u)
  * to read (in_fill), so a pipelined group gets its replies in one write. */
 
 static noreturn void
-bye(const char *why)
+bye(const char *why, int code)
 {
 	char num[32];
 
 	err_info("end ip ", remoteip, " helo ", helo.len ? helo.s : "-",
 	    " msgs ", fmt_ulong(num, nmsg), " ", why, (const char *)0);
-	_exit(why[0] == 'q' ? 0 : 111);	/* "quit" */
+	_exit(code);
 }
 
 static void
 out_puts(const char *s)
 {
 	if (buf_puts(&out, s) < 0)
-		bye("write failed");
+		bye("write failed", 111);
 }
 
 static void
 out_flush(void)
 {
 	if (buf_flush(&out) < 0)
-		bye("write failed");
+		bye("write failed", 111);
 }
 
 static noreturn void
@@ -123,7 +123,7 @@ die_close(const char *reply, const char *why)
 {
 	out_puts(reply);
 	(void)buf_flush(&out);
-	bye(why);
+	bye(why, 111);
 }
 
 static noreturn void
@@ -157,7 +157,7 @@ in_fill(int indata)
 		die_close("421 4.4.2 timeout, closing connection\r\n",
 		    indata ? "timeout in DATA" : "timeout");
 	bye(r == 0 ? (indata ? "dropped in DATA" : "dropped")
-	    : "read failed");
+	    : "read failed", 111);
 }
 
 /* Command lines. */
@@ -793,7 +793,7 @@ main(void)
 			out_puts(me.s);
 			out_puts(" closing connection\r\n");
 			(void)buf_flush(&out);
-			bye("quit");
+			bye("quit", 0);
 		} else if (verb_is("HELP", &arg))
 			out_puts("214 2.0.0 qpost smtpd: see RFC 5321\r\n");
 		else if (verb_is("VRFY", &arg))

@@ -87,9 +87,3 @@ off = int(d[-23:-1])
 sys.stdout.write(d[off:-32].decode('latin-1').replace('\0', '|'))
 EOF
 }
-
-# need_queue - skip a test that needs the real queue program until it is
-# built (queue.c is written in parallel with smtpd).
-need_queue() {
-	[ -x "$QPOST_HOME/bin/queue" ] || skip "bin/queue not built yet"
-}

@@ -13,7 +13,6 @@ teardown() { qpost_teardown; }
 TXN='EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\n'
 
 @test "databytes: a message growing past it gets 552 after the dot, nothing queued; the session goes on" {
-	need_queue
 	echo 2000 > "$QPOST_HOME/control/databytes"
 	big=$(printf 'x%.0s' $(seq 1 100))
 	body=
@@ -40,7 +39,6 @@ TXN='EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDA
 }
 
 @test "NUL bytes and binary garbage get errors, not crashes" {
-	need_queue
 	run raw 'NO\x00OP\r\nMAIL FROM:<a\x00b@c.example>\r\nEHLO c.example\r\nMAIL FROM:<a@b\x00.example>\r\nQUIT\r\n'
 	[ "$(codes)" = "220 500 500 250 500 221" ]
 	"$PY" -c 'import sys, random
@@ -72,7 +70,6 @@ print(got.decode("latin-1").replace("\r\n", "\n"))' "$PORT" "$BATS_TEST_TMPDIR/j
 }
 
 @test "smuggling: bare LF/CR dot sequences never end a message or start a second; the message is refused" {
-	need_queue
 	smuggle='MAIL FROM:<evil@b.example>\r\nRCPT TO:<victim@test.example>\r\nDATA\r\nsmuggled\r\n'
 	for sep in '\n.\n' '\n.\r\n' '\r.\r' '\r\n.\n' '\n.\r' '\r.\r\n' '\r\n.\r' '\n..\n'; do
 		run raw "${TXN}Subject: s\\r\\n\\r\\nbody$sep${smuggle}\\r\\n.\\r\\nQUIT\\r\\n"
@@ -93,7 +90,6 @@ print(got.decode("latin-1").replace("\r\n", "\n"))' "$PORT" "$BATS_TEST_TMPDIR/j
 }
 
 @test "recipients: 100 are accepted, the 101st gets 452 4.5.3; control/maxrcpt sets the limit" {
-	need_queue
 	p='EHLO c.example\r\nMAIL FROM:<a@b.example>\r\n'
 	for i in $(seq 1 101); do p="${p}RCPT TO:<u$i@test.example>\\r\\n"; done
 	run raw "${p}DATA\\r\\nmany\\r\\n.\\r\\nQUIT\\r\\n"
@@ -140,7 +136,6 @@ EOF
 }
 
 @test "a client dropping the connection mid-DATA leaves nothing queued" {
-	need_queue
 	run "$PY" - "$PORT" <<'EOF'
 import socket, sys
 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), 10)
@@ -159,7 +154,6 @@ EOF
 }
 
 @test "50 concurrent clients, one message each: exactly 50 queued" {
-	need_queue
 	run "$PY" - "$PORT" <<'EOF'
 import smtplib, sys, threading
 port = int(sys.argv[1])
