@@ -108,8 +108,11 @@ print(rc, os.read(t, 16))' "$QPOST_HOME" "$Q" "$T/msg" "$T/env"
 	nothing_left
 }
 
-@test "queue: a field other than T, or bytes after the end, exit 91" {
+@test "queue: a field other than T, a NUL inside an address, or bytes after the end, exit 91" {
 	env_is 'Fa@b\0Xc@d\0\0'
+	run inject
+	assert_failure 91
+	env_is 'Fa@b\0Tc\0d@e\0\0'
 	run inject
 	assert_failure 91
 	env_is 'Fa@b\0Tc@d\0\0junk'
