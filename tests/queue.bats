@@ -316,6 +316,6 @@ print('runs %d ok %d killed %d killed-after-commit %d tmp-garbage %d' % (
 assert len(ok) + len(killed) >= 200
 assert ok and killed
 EOF
-	echo "$output" >&3
+	echo "# $output" >&3
 	assert_success
 }
