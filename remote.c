@@ -677,6 +677,16 @@ accepted_fail(char code)
 	}
 }
 
+/* addr_clean - no byte of a below 32 or 127 */
+static int
+addr_clean(const char *a)
+{
+	for (; *a; a++)
+		if ((unsigned char)*a < 32 || *a == 127)
+			return 0;
+	return 1;
+}
+
 static int
 put_cmd(buf *out, const char *verb, const char *addr, int mail)
 {
@@ -761,7 +771,7 @@ transaction(buf *in, buf *out)
 				break;
 		}
 		for (j = i; j < end; j++)
-			if (put_cmd(out, "RCPT TO:", rcpt[j], 0) < 0)
+			if (!rstat[j] && put_cmd(out, "RCPT TO:", rcpt[j], 0) < 0)
 				goto ioerr_rcpt;
 		if (buf_flush(out) < 0)
 			goto ioerr_rcpt;
@@ -774,13 +784,15 @@ transaction(buf *in, buf *out)
 			if (str_copy(&mailreply, reply.s, reply.len) < 0)
 				die_nomem();
 			for (j = i; j < end; j++)
-				if (get_reply(in) < 0)
+				if (!rstat[j] && get_reply(in) < 0)
 					break;
 			if (str_copy(&reply, mailreply.s, mailreply.len) < 0)
 				die_nomem();
 			break;
 		}
 		for (j = i; j < end; j++) {
+			if (rstat[j])
+				continue;	/* refused before we connected */
 			if ((code = get_reply(in)) < 0)
 				goto ioerr_rcpt;
 			rcpt_result(j, code);
@@ -923,6 +935,25 @@ main(int argc, char **argv)
 	for (j = 0; j < nrcpt; j++)
 		if (str_copys(&rtext[j], "") < 0)
 			die_nomem();
+
+	/* a control character in a path could smuggle a command */
+	if (!addr_clean(sender))
+		perm("Sorry, the sender address contains control characters",
+		    0, 0);
+	for (j = 0; j < nrcpt; j++) {
+		if (addr_clean(rcpt[j]))
+			continue;
+		rstat[j] = 'h';
+		if (str_copys(&rtext[j], "Sorry, the recipient address "
+		    "contains control characters") < 0)
+			die_nomem();
+		if (str_copy(&lasterr, rtext[j].s, rtext[j].len) < 0)
+			die_nomem();
+	}
+	for (j = 0; j < nrcpt && rstat[j]; j++)
+		;
+	if (j == nrcpt)
+		report();
 
 	ctl_load();
 	msg_load();

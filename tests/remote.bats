@@ -262,3 +262,12 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	run reports
 	assert_line --index 0 --partial 'timed out during DATA'
 }
+
+@test "remote: a recipient with a control character is refused alone, nothing is smuggled" {
+	peer 127.0.0.1
+	run remote one.test from@x.example a@one.test "$(printf 'x@one.test>\r\nRCPT TO:<evil@one.test')" c@one.test
+	assert_success
+	[ "$(codes)" = rhrK ]
+	run cat "$T/got/1.env"
+	assert_output "$(printf 'from@x.example SIZE=25\na@one.test\nc@one.test')"
+}
