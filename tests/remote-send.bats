@@ -7,21 +7,10 @@
 # tests need no SMTP server in front.
 
 load helper
+load remote-lib
 
 setup() {
-	qpost_setup
-	T=$BATS_TEST_TMPDIR
-	PORT=$(free_port)
-	echo "$PORT" > "$QPOST_HOME/control/remoteport"
-	DNSPORT=$(free_port)
-	spawn /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-	    --port="$DNSPORT" --listen-address=127.0.0.1 --bind-interfaces \
-	    --pid-file= --user=nobody --log-facility="$T/dnsmasq.log" \
-	    --local=/test/ \
-	    --mx-host=one.test,mx.one.test,10 \
-	    --host-record=mx.one.test,127.0.0.1
-	export QPOST_DNS=127.0.0.1:$DNSPORT
-	wait_port "$DNSPORT"
+	remote_setup
 	mkdir -p "$T/got" "$T/got2"
 	# queue stand-in for send's bounces (QPOST_QUEUE, qmail-queue's
 	# interface): keep message and envelope, exit 0
@@ -59,14 +48,6 @@ except OSError:
 ' "$QPOST_HOME/queue" "$@"
 }
 
-peer() {	# peer DIR [ARGS...] - aiosmtpd capture peer on 127.0.0.1:$PORT
-	local dir=$1
-	shift
-	spawn "$PY" "$QPOST_SRC/tests/remote-peer.py" 127.0.0.1 "$PORT" "$dir" "$@"
-	PEER=$LAST_PID
-	wait_port "$PORT"
-}
-
 start_send() {
 	spawn "$QPOST_HOME/bin/send" 2>> "$T/send.log"
 	SEND=$LAST_PID
@@ -79,7 +60,7 @@ logged() {	# logged REGEX - send's log has a matching line
 }
 
 @test "remote+send: a recipient refused with 4xx is retried later and delivered; the other goes at once" {
-	peer "$T/got" --rcpt 'a@one.test=451 4.7.1 greylisted, come back later'
+	peer 127.0.0.1 "$T/got" --rcpt 'a@one.test=451 4.7.1 greylisted, come back later'
 	start_send
 	printf 'Subject: retry\n\n.dot line\nbody\n' | enqueue s@test.example a@one.test b@one.test
 	wait_for 20 logged 'deferral: msg [0-9]+ to <a@one\.test>.*451 4\.7\.1 greylisted'
@@ -90,7 +71,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	# the peer changes its mind; SIGALRM makes deferred mail due now
 	kill "$PEER"
 	wait "$PEER" 2>/dev/null || true
-	peer "$T/got2"
+	peer 127.0.0.1 "$T/got2"
 	kill -ALRM "$SEND"
 	wait_for 20 logged 'success: msg [0-9]+ to <a@one\.test>'
 	run cat "$T/got2/1.env"
@@ -103,7 +84,7 @@ logged() {	# logged REGEX - send's log has a matching line
 
 @test "remote+send: 5xx to one of three recipients bounces only that one" {
 	export QPOST_QUEUE=$T/qstub
-	peer "$T/got" --rcpt 'bad@one.test=550 5.1.1 no such mailbox here'
+	peer 127.0.0.1 "$T/got" --rcpt 'bad@one.test=550 5.1.1 no such mailbox here'
 	start_send
 	printf 'Subject: three\n\nhello\n' | enqueue s@test.example a@one.test bad@one.test c@one.test
 	wait_for 20 test -e "$T/bounce.env"

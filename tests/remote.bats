@@ -5,31 +5,10 @@
 # (smtp-sink, and aiosmtpd through tests/remote-peer.py) on loopback.
 
 load helper
+load remote-lib
 
 setup() {
-	qpost_setup
-	T=$BATS_TEST_TMPDIR
-	PORT=$(free_port)	# every SMTP peer of the test listens here
-	echo "$PORT" > "$QPOST_HOME/control/remoteport"
-	DNSPORT=$(free_port)
-	spawn /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-	    --port="$DNSPORT" --listen-address=127.0.0.1 --bind-interfaces \
-	    --pid-file= --user=nobody --log-facility="$T/dnsmasq.log" \
-	    --local=/test/ \
-	    --mx-host=one.test,mx.one.test,10 \
-	    --host-record=mx.one.test,127.0.0.1 \
-	    --mx-host=two.test,mx1.two.test,10 \
-	    --mx-host=two.test,mx2.two.test,20 \
-	    --host-record=mx1.two.test,127.0.0.2 \
-	    --host-record=mx2.two.test,127.0.0.1 \
-	    --mx-host=six.test,mx.six.test,10 \
-	    --host-record=mx.six.test,::1 \
-	    --dns-rr=null.test,15,000000 \
-	    --host-record=noma.test,127.0.0.1 \
-	    --host-record=relay.test,127.0.0.1
-	export QPOST_DNS=127.0.0.1:$DNSPORT
-	wait_port "$DNSPORT"
-	mkdir -p "$T/got"
+	remote_setup
 	MSG=$T/msg
 	printf 'Subject: hi\n\nline one\n' > "$MSG"
 }
@@ -56,13 +35,6 @@ nuls() {
 	tr -cd '\0' < "$T/rep" | wc -c
 }
 
-peer() {	# peer HOST [ARGS...] - aiosmtpd capture peer on $PORT
-	local host=$1
-	shift
-	spawn "$PY" "$QPOST_SRC/tests/remote-peer.py" "$host" "$PORT" "$T/got" "$@"
-	wait_port "$PORT" "$host"
-}
-
 sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	local addr=$1
 	shift
@@ -71,7 +43,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 }
 
 @test "remote delivers through MX byte-exact: dot-stuffed lines, 8-bit body, SIZE and BODY=8BITMIME" {
-	peer 127.0.0.1
+	peer 127.0.0.1 "$T/got"
 	printf 'Subject: dots\nX: \303\244\303\266\n\n.\n..\n.leading dot\nGr\303\274\303\237e \377\n\n.\nlast line without LF' > "$MSG"
 	run remote one.test from@x.example u1@one.test u2@one.test
 	assert_success
@@ -92,7 +64,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 }
 
 @test "remote sends a 7-bit message without BODY=8BITMIME and an empty sender as <>" {
-	peer 127.0.0.1
+	peer 127.0.0.1 "$T/got"
 	run remote one.test "" u1@one.test
 	assert_success
 	[ "$(codes)" = rK ]
@@ -143,7 +115,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 }
 
 @test "remote: 5xx to one of three recipients fails only that one" {
-	peer 127.0.0.1 --rcpt 'bad@one.test=550 5.1.1 no such user here'
+	peer 127.0.0.1 "$T/got" --rcpt 'bad@one.test=550 5.1.1 no such user here'
 	run remote one.test from@x.example a@one.test bad@one.test c@one.test
 	assert_success
 	[ "$(codes)" = rhrK ]
@@ -195,7 +167,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 }
 
 @test "remote: a domain without MX is delivered to its own address" {
-	peer 127.0.0.1
+	peer 127.0.0.1 "$T/got"
 	run remote noma.test from@x.example a@noma.test
 	assert_success
 	[ "$(codes)" = rK ]
@@ -208,7 +180,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	echo "$PORT2" > "$QPOST_HOME/control/remoteport"	# MX port: nobody there
 	printf '%s\n' '# routes' ".route.test:relay.test:$PORT" \
 	    'one.test:' ":[127.0.0.1]:$PORT" > "$QPOST_HOME/control/smtproutes"
-	peer 127.0.0.1
+	peer 127.0.0.1 "$T/got"
 	run remote elsewhere.example from@x.example a@elsewhere.example
 	assert_success
 	[ "$(codes)" = rK ]
@@ -227,7 +199,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 }
 
 @test "remote: IPv6 loopback through an AAAA-only MX and an [IPv6:::1] literal" {
-	peer ::1
+	peer ::1 "$T/got"
 	run remote six.test from@x.example a@six.test
 	assert_success
 	[ "$(codes)" = rK ]
@@ -242,7 +214,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 
 @test "remote: a peer that stalls after the data hits timeoutremote: temporary" {
 	echo 2 > "$QPOST_HOME/control/timeoutremote"
-	peer 127.0.0.1 --stall
+	peer 127.0.0.1 "$T/got" --stall
 	run remote one.test from@x.example a@one.test b@one.test
 	assert_success
 	[ "$(codes)" = ssZ ]
@@ -264,7 +236,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 }
 
 @test "remote: a recipient with a control character is refused alone, nothing is smuggled" {
-	peer 127.0.0.1
+	peer 127.0.0.1 "$T/got"
 	run remote one.test from@x.example a@one.test "$(printf 'x@one.test>\r\nRCPT TO:<evil@one.test')" c@one.test
 	assert_success
 	[ "$(codes)" = rhrK ]
