@@ -198,7 +198,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_line --index 1 b@a.route.test
 }
 
-@test "remote: IPv6 loopback through an AAAA-only MX and an [IPv6:::1] literal" {
+@test "remote: IPv6 loopback through an AAAA-only MX, an [IPv6:::1] literal, a DNS server on ::1" {
 	peer ::1 "$T/got"
 	run remote six.test from@x.example a@six.test
 	assert_success
@@ -210,6 +210,18 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	[ "$(codes)" = rK ]
 	run cat "$T/got/2.env"
 	assert_line --index 1 'b@[IPv6:::1]'
+	# and a DNS server on ::1
+	DNS6=$(free_port)
+	spawn /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+	    --port="$DNS6" --listen-address=::1 --bind-interfaces --pid-file= \
+	    --user=nobody --log-facility="$T/dnsmasq6.log" --local=/test/ \
+	    --mx-host=v6dns.test,mx.v6dns.test,10 --host-record=mx.v6dns.test,::1
+	wait_port "$DNS6" ::1
+	QPOST_DNS="[::1]:$DNS6" run remote v6dns.test from@x.example c@v6dns.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run cat "$T/got/3.env"
+	assert_line --index 1 c@v6dns.test
 }
 
 @test "remote: a peer that stalls after the data hits timeoutremote: temporary" {
