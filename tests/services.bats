@@ -67,6 +67,12 @@ EOF
 }
 
 @test "services: smtpd and send under svscan deliver a message from the port to the Maildir" {
+	# a qmail-queue filter put in front of queue through service/smtpd/env
+	printf '#!/bin/sh\necho filtered >> "%s"\nexec "%s"\n' "$T/filtered" \
+	    "$QPOST_HOME/bin/queue" > "$T/filter"
+	chmod 755 "$T/filter"
+	mkdir "$S/smtpd/env"
+	echo "$T/filter" > "$S/smtpd/env/QPOST_QUEUE"
 	start_svscan
 	run swaks --server "127.0.0.1:$PORT" --from a@remote.example \
 	    --to someone@test.example --header "Subject: via services" \
@@ -75,6 +81,8 @@ EOF
 	wait_for 10 delivered_is 1
 	run grep -l '^Subject: via services$' "$MD"/new/*
 	assert_success
+	run cat "$T/filtered"
+	assert_output filtered
 	wait_for 10 queue_empty
 	# multilog: TAI64N stamps on every line, both services logged
 	wait_for 10 grep -Eq '^@4000[0-9a-f]{20} send: end msg' "$S/send/log/main/current"
