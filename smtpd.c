@@ -58,6 +58,8 @@
 #define TIMEOUT_DEFAULT 1200		/* seconds of client silence */
 #define TIMEOUT_MAX 86400
 #define HELO_SHOW_MAX 255		/* HELO bytes put in Received: */
+#define MAXHOPS 100			/* Received:/Delivered-To: lines before
+					 * a message is taken as looping */
 
 static buf in, out;
 static char inspace[BUF_SIZE], outspace[BUF_SIZE];
@@ -561,6 +563,38 @@ accept:
 
 enum { D_BOL, D_LINE, D_CR, D_DOT, D_DOTCR, D_END };
 
+/* Hop counting over the header (qmail-smtpd's loop check): the state of
+ * the header line being read, kept across reads. */
+static struct {
+	int inhdr;		/* still in the header */
+	size_t len;		/* bytes of the current line */
+	char start[16];		/* its first bytes */
+	unsigned long hops;
+} hdr;
+
+static void
+hdr_scan(const char *o, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < k && hdr.inhdr; i++) {
+		if (o[i] != '\n') {
+			if (hdr.len < sizeof hdr.start)
+				hdr.start[hdr.len] = o[i];
+			hdr.len++;
+			continue;
+		}
+		if (!hdr.len)
+			hdr.inhdr = 0;		/* the empty line */
+		else if ((hdr.len >= 9 &&
+		    !strncasecmp(hdr.start, "received:", 9)) ||
+		    (hdr.len >= 13 &&
+		    !strncasecmp(hdr.start, "delivered-to:", 13)))
+			hdr.hops++;
+		hdr.len = 0;
+	}
+}
+
 static void
 put_clean(qq *q, const char *s, size_t max)
 {
@@ -652,6 +686,9 @@ smtp_data(const char *arg)
 		return;
 	}
 	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
+	hdr.inhdr = 1;
+	hdr.len = 0;
+	hdr.hops = 0;
 	received(&q);
 	while (st != D_END) {
 		size_t n = in_fill(1), i, k = 0;
@@ -688,20 +725,25 @@ smtp_data(const char *arg)
 		}
 		buf_skip(&in, i);
 		size += k;
-		if (!bare && size <= databytes)
+		hdr_scan(o, k);
+		if (!bare && size <= databytes && hdr.hops <= MAXHOPS)
 			qq_put(&q, o, k);
 	}
-	if (bare || size > databytes) {
+	if (bare || size > databytes || hdr.hops > MAXHOPS) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
 		(void)qq_close(&q);
 		if (bare) {
 			logmsg("refused bare CR or LF", size);
 			out_puts("554 5.6.0 message refused: bare CR or LF "
 			    "in the data\r\n");
-		} else {
+		} else if (size > databytes) {
 			logmsg("refused too big", size);
 			out_puts("552 5.3.4 message size exceeds fixed "
 			    "limit\r\n");
+		} else {
+			logmsg("refused looping", size);
+			out_puts("554 5.4.6 too many hops, this message is "
+			    "looping\r\n");
 		}
 		reset();
 		nmsg++;

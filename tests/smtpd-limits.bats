@@ -176,3 +176,20 @@ EOF
 		grep -l "^message $i\$" "$QPOST_HOME"/queue/new/* | wc -l | grep -qx 1
 	done
 }
+
+@test "a message with more than 100 Received:/Delivered-To: lines is looping: 554 5.4.6, nothing queued" {
+	hops=
+	for i in $(seq 1 60); do hops="${hops}Received: from hop$i\\r\\nDELIVERED-TO: u@test.example\\r\\n"; done
+	run raw "${TXN}${hops}Subject: loop\\r\\n\\r\\nbody\\r\\n.\\r\\nQUIT\\r\\n"
+	[ "$(codes)" = "220 250 250 250 354 554 221" ]
+	assert_line '554 5.4.6 too many hops, this message is looping'
+	[ "$(queue_count)" = 0 ]
+	# a body line looking like one does not count; 100 in the header pass
+	hops=
+	for i in $(seq 1 50); do hops="${hops}Received: from hop$i\\r\\n\\tby x\\r\\nDelivered-To: u@test.example\\r\\n"; done
+	body=
+	for i in $(seq 1 10); do body="${body}Received: in the body\\r\\n"; done
+	run raw "${TXN}${hops}Subject: ok\\r\\n\\r\\n${body}.\\r\\nQUIT\\r\\n"
+	[ "$(codes)" = "220 250 250 250 354 250 221" ]
+	[ "$(queue_count)" = 1 ]
+}
