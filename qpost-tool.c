@@ -834,9 +834,30 @@ do_showctl(void)
 	stale("users/assign", "users/assign.cdb", "qpost-tool newu");
 	if (home_path(&path, "queue/lock/trigger") < 0)
 		err_nomem();
-	if (stat(path.s, &st) < 0 || !S_ISFIFO(st.st_mode))
+	r = stat(path.s, &st);
+	if ((r < 0 && errno != EACCES) || (r == 0 && !S_ISFIFO(st.st_mode)))
 		warn("queue/lock/trigger is not a fifo: ", 0,
-		    "send is woken only by its own timer");
+		    "new mail waits for send's next scan");
+	if (home_path(&path, "queue/bad") < 0)
+		err_nomem();
+	d = opendir(path.s);
+	if (d) {
+		unsigned long long nbad = 0;
+
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				nbad++;
+		closedir(d);
+		if (nbad) {
+			str n = STR_INIT;
+
+			if (str_putu(&n, nbad) < 0 || str_0(&n) < 0)
+				err_nomem();
+			warn("queue/bad holds ", n.s, " file(s) send set aside "
+			    "as malformed: look at them, then remove them");
+			str_free(&n);
+		}
+	}
 
 	/* typos: control files no program reads */
 	if (home_path(&path, "control") < 0)

@@ -102,6 +102,9 @@ messages in queue but not yet preprocessed: 0"
 	echo x > "$QPOST_HOME/control/rcpthost"
 	echo 'virt.example' > "$QPOST_HOME/control/virtualdomains"
 	touch -d '1 hour ago' "$QPOST_HOME/control/rules.cdb"
+	mkdir -p "$QPOST_HOME/queue/bad"
+	echo junk > "$QPOST_HOME/queue/bad/12"
+	rm "$QPOST_HOME/queue/lock/trigger"
 	run "$T" showctl
 	assert_success
 	assert_line "warning: local domain other.example is not in rcpthosts: smtpd refuses its mail"
@@ -109,6 +112,8 @@ messages in queue but not yet preprocessed: 0"
 	assert_line "warning: control/rcpthost is not a control file qpost reads (a typo?)"
 	assert_line "warning: virtualdomains line without ':': virt.example"
 	assert_line "warning: control/rules is newer than control/rules.cdb: run qpost-tool rules"
+	assert_line "warning: queue/bad holds 1 file(s) send set aside as malformed: look at them, then remove them"
+	assert_line "warning: queue/lock/trigger is not a fifo: new mail waits for send's next scan"
 	refute_line "no warnings"
 }
 
