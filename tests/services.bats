@@ -152,3 +152,18 @@ EOF
 	assert_failure
 	assert_output --partial "<** 55"
 }
+
+@test "every program in PROGS has a man page with EXIT CODES, installed into the home" {
+	progs=$(sed -n 's/^PROGS *= *//p' "$QPOST_SRC/Makefile")
+	[ -n "$progs" ]
+	for p in $progs; do
+		m=$(ls "$QPOST_SRC/man/$p.1" "$QPOST_SRC/man/$p.8" 2>/dev/null | head -n 1)
+		[ -n "$m" ] || { echo "no man page for $p"; return 1; }
+		grep -q '^\.SH "*EXIT CODES' "$m" || { echo "$m: no EXIT CODES"; return 1; }
+		sec=${m##*.}
+		[ -f "$QPOST_HOME/man/man$sec/$p.$sec" ] || { echo "$p.$sec not installed"; return 1; }
+		# and it formats without warnings
+		run sh -c "MANWIDTH=80 man --warnings -l '$m' 2>&1 >/dev/null"
+		assert_output ""
+	done
+}
