@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -104,6 +105,7 @@ struct msg {
 	struct rcpt *r;
 	size_t nr;
 	size_t left;		/* recipients RS_PENDING or RS_INFLIGHT */
+	size_t failed;		/* recipients RS_FAILED */
 	unsigned jobs;		/* jobs queued or running */
 };
 
@@ -558,6 +560,7 @@ msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
 				m->r[k].state = RS_FAILED;
 				m->r[k].reason = reason_clean(s + j, end - j);
 				m->left--;
+				m->failed++;
 			} else {
 				unsigned long long tries, next;
 
@@ -1060,6 +1063,81 @@ same_domain(const struct msg *m, size_t a, size_t b)
 	return !strcasecmp(x ? x : "", y ? y : "");
 }
 
+/* The local/remote decision depends on the domain alone (control/locals,
+ * control/virtualdomains: recip.h), so it is cached per domain until the
+ * next SIGHUP, as qmail-send reads those files only at start and on HUP.
+ * local does the full lookup itself. */
+#define DCACHE_SLOTS 8192	/* power of two */
+#define DCACHE_MAX (DCACHE_SLOTS / 2)	/* then the cache starts afresh */
+
+struct dent {
+	char *dom;		/* lower case; 0 for an empty slot */
+	int remote;
+};
+
+static struct dent *dcache;
+static size_t dcount;
+
+static void
+dcache_clear(void)
+{
+	size_t i;
+
+	if (!dcache)
+		return;
+	for (i = 0; i < DCACHE_SLOTS; i++) {
+		free(dcache[i].dom);
+		dcache[i].dom = 0;
+	}
+	dcount = 0;
+}
+
+/* classify - RECIP_REMOTE, or RECIP_FOUND for anything local; -1 with
+ * errno for a temporary lookup error */
+static int
+classify(const char *addr, struct recip *rc)
+{
+	const char *d = addr_domain(addr);
+	char low[ADDR_DOMAIN_MAX + 1];
+	size_t n, i = 0, h = 2166136261u;
+	int t;
+
+	if (!d)
+		d = "";
+	n = strlen(d);
+	if (n > ADDR_DOMAIN_MAX)
+		goto lookup;	/* not cached */
+	memcpy(low, d, n + 1);
+	addr_lower(low, n);
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)low[i]) * 16777619u;
+	if (!dcache)
+		dcache = xcalloc(DCACHE_SLOTS, sizeof *dcache);
+	for (i = h & (DCACHE_SLOTS - 1); dcache[i].dom;
+	    i = (i + 1) & (DCACHE_SLOTS - 1))
+		if (!strcmp(dcache[i].dom, low))
+			return dcache[i].remote ? RECIP_REMOTE : RECIP_FOUND;
+lookup:
+	t = recip_find(addr, rc);
+	recip_free(rc);
+	if (t < 0)
+		return -1;
+	t = t == RECIP_REMOTE ? RECIP_REMOTE : RECIP_FOUND;
+	if (n > ADDR_DOMAIN_MAX)
+		return t;
+	if (dcount >= DCACHE_MAX) {
+		dcache_clear();
+		for (i = h & (DCACHE_SLOTS - 1); dcache[i].dom;
+		    i = (i + 1) & (DCACHE_SLOTS - 1))
+			;
+	}
+	dcache[i].dom = xcalloc(n + 1, 1);
+	memcpy(dcache[i].dom, low, n + 1);
+	dcache[i].remote = t == RECIP_REMOTE;
+	dcount++;
+	return t;
+}
+
 /* msg_start - queue jobs for every recipient of m that is due */
 static void
 msg_start(struct msg *m, int64_t now)
@@ -1075,8 +1153,7 @@ msg_start(struct msg *m, int64_t now)
 
 		if (r->state != RS_PENDING || r->next > now)
 			continue;
-		t = recip_find(r->addr, &rc);
-		recip_free(&rc);
+		t = classify(r->addr, &rc);
 		if (t < 0) {
 			err_warnsys("unable to look up <", r->addr,
 			    ">; trying again later", (const char *)0);
@@ -1499,10 +1576,8 @@ job_done(struct job *j, int64_t now)
 	}
 	/* Does this job finish the message with every recipient delivered?
 	 * Then removing info/<id> is the record and no 'd' is written. */
-	completes = m->jobs == 1 && m->left == j->nri && done_after == j->nri;
-	for (k = 0; k < m->nr && completes; k++)
-		if (m->r[k].state == RS_FAILED)
-			completes = 0;
+	completes = m->jobs == 1 && m->left == j->nri &&
+	    done_after == j->nri && !m->failed;
 	for (k = 0; k < j->nri; k++) {
 		size_t i = j->ri[k];
 		struct rcpt *r = &m->r[i];
@@ -1522,6 +1597,7 @@ job_done(struct job *j, int64_t now)
 			r->reason = why[k];
 			why[k] = 0;
 			m->left--;
+			m->failed++;
 			if (str_putc(&rec, 'f') < 0 ||
 			    str_puts(&rec, fmtu(b1, i)) < 0 ||
 			    str_putc(&rec, ' ') < 0 ||
@@ -1899,7 +1975,6 @@ static void
 msg_settle(struct msg *m, int64_t now)
 {
 	size_t k;
-	int failed = 0;
 
 	if (m->left) {
 		m->due = INT64_MAX;
@@ -1909,10 +1984,7 @@ msg_settle(struct msg *m, int64_t now)
 		sched_add(m);
 		return;
 	}
-	for (k = 0; k < m->nr; k++)
-		if (m->r[k].state == RS_FAILED)
-			failed = 1;
-	if (failed && bounce(m, now) < 0) {
+	if (m->failed && bounce(m, now) < 0) {
 		m->due = now + BOUNCE_RETRY;
 		sched_add(m);
 		return;
@@ -1984,7 +2056,15 @@ retry_all(void)
 static void
 setup_fds(void)
 {
+	struct rlimit rl;
 	int fd;
+
+	/* one pipe per running delivery: concurrency in the thousands must
+	 * not run out of descriptors */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	/* 0, 1 and 2 open, so no queue file lands on them */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
@@ -2083,6 +2163,7 @@ main(int argc, char **argv)
 		if (got_hup) {
 			got_hup = 0;
 			control_load(0);
+			dcache_clear();
 		}
 		if (got_alrm) {
 			got_alrm = 0;

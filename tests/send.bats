@@ -347,3 +347,24 @@ queue_empty() {
 	assert_failure 100
 	assert_output --partial 'refusing to run as root'
 }
+
+@test "concurrencyremote above 255: 300 remote runs at once" {
+	echo 300 > "$QPOST_HOME/control/concurrencyremote"
+	cat > "$BATS_TEST_TMPDIR/remote" <<-EOF
+	#!/bin/sh
+	cat > /dev/null
+	i=0
+	until [ -e "$BATS_TEST_TMPDIR/go" ] || [ \$i -ge 60 ]; do sleep 1; i=\$((i+1)); done
+	printf 'rok\0K250 ok\0'
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/remote"
+	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
+	start_send
+	printf 'Subject: wide\n\nbody\n' |
+	    inject sender@test.example $(for i in $(seq 1 300); do echo "r$i@d$i.example"; done)
+	wait_for 30 logged 'status: local 0/10 remote 300/300'
+	touch "$BATS_TEST_TMPDIR/go"
+	wait_for 30 queue_empty
+	run grep -c 'success: msg [0-9]* to <r[0-9]*@d[0-9]*.example>: 250 ok' "$LOG"
+	assert_output 300
+}
