@@ -32,6 +32,9 @@ setup() {
 
 teardown() {
 	svscan_teardown
+	# runit and s6: each stops its supervisors, services and loggers
+	[ -z "${RUNSVDIR:-}" ] || { kill -HUP "$RUNSVDIR" 2>/dev/null; wait_for 10 gone "$RUNSVDIR"; } || true
+	[ -z "${S6:-}" ] || { s6-svscanctl -t "$S" 2>/dev/null; wait_for 10 gone "$S6"; } || true
 	qpost_teardown
 }
 
@@ -166,4 +169,40 @@ EOF
 		run sh -c "MANWIDTH=80 man --warnings -l '$m' 2>&1 >/dev/null"
 		assert_output ""
 	done
+}
+
+# The same run scripts under runit and s6 (not in scripts/install-deps:
+# skipped where missing; `apt-get install runit s6` leaves init alone).
+@test "services under runit: runsvdir starts the same run scripts; mail is delivered; sv restart" {
+	command -v runsvdir >/dev/null || skip "runit not installed"
+	spawn runsvdir "$S"
+	RUNSVDIR=$LAST_PID
+	wait_port "$PORT"
+	run swaks --server "127.0.0.1:$PORT" --to r@test.example --from a@remote.example
+	assert_success
+	wait_for 10 delivered_is 1
+	run sv restart "$S/send"
+	assert_success
+	wait_for 10 logged_ge "$S/send/log/main/current" 'send: control:' 2
+	# runsvdir on SIGHUP stops every runsv, and each its service and log
+	kill -HUP "$RUNSVDIR"
+	wait_for 10 gone "$RUNSVDIR"
+	run "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT"
+	assert_failure
+}
+
+@test "services under s6: s6-svscan starts the same run scripts; mail is delivered; s6-svc -t" {
+	command -v s6-svscan >/dev/null || skip "s6 not installed"
+	spawn s6-svscan "$S"
+	S6=$LAST_PID
+	wait_port "$PORT"
+	run swaks --server "127.0.0.1:$PORT" --to r@test.example --from a@remote.example
+	assert_success
+	wait_for 10 delivered_is 1
+	s6-svc -t "$S/send"
+	wait_for 10 logged_ge "$S/send/log/main/current" 'send: control:' 2
+	s6-svscanctl -t "$S"
+	wait_for 10 gone "$S6"
+	run "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT"
+	assert_failure
 }
