@@ -346,6 +346,21 @@ targets_done(void)
 		targets[i].host = hostnames.s + hostoff[i];
 }
 
+/* dns_ready - set the resolver up before the first lookup (a route to
+ * an IP address needs none). */
+static void
+dns_ready(void)
+{
+	static int done;
+	const char *why;
+
+	if (done)
+		return;
+	if (dns_init(&why) < 0)
+		temp(why, 0, 0);
+	done = 1;
+}
+
 /* host_add - a relay host from smtproutes or an MX: its addresses.
  * Returns the dns_addrs result. */
 static int
@@ -359,6 +374,7 @@ host_add(const char *host, unsigned port)
 		target_add(host, a, port);
 		return DNS_OK;
 	}
+	dns_ready();
 	r = dns_addrs(host, a, DNS_ADDR_MAX, &n);
 	for (i = 0; r == DNS_OK && i < n; i++)
 		target_add(host, &a[i], port);
@@ -461,6 +477,7 @@ mx_targets(void)
 		target_add(domain, &a, remote_port);
 		return;
 	}
+	dns_ready();
 	r = dns_mxlist(domain, mx, DNS_MX_MAX, &n);
 	if (r == DNS_TEMP)
 		temp("temporary DNS failure looking up MX for ", domain, 0);
@@ -913,7 +930,6 @@ next:
 int
 main(int argc, char **argv)
 {
-	const char *why;
 	size_t i;
 	int j;
 
@@ -957,8 +973,6 @@ main(int argc, char **argv)
 
 	ctl_load();
 	msg_load();
-	if (dns_init(&why) < 0)
-		temp(why, 0, 0);
 	if (!routes())
 		mx_targets();
 	targets_done();
