@@ -159,16 +159,17 @@ ids(const char *sub, str *x)
 	return n;
 }
 
+/* innew - is queue/new/<id> there too (a pick-up under way)?  One
+ * lookup per message, so listing a queue of 100 000 stays linear. */
 static int
-inlist(const str *x, const char *id)
+innew(const char *id)
 {
-	size_t pos = 0;
-	const char *s;
+	static str rel, path;
 
-	while ((s = control_next(x, &pos)))
-		if (!strcmp(s, id))
-			return 1;
-	return 0;
+	if (str_copys(&rel, "queue/new/") < 0 || str_puts(&rel, id) < 0 ||
+	    str_0(&rel) < 0 || home_path(&path, rel.s) < 0)
+		err_nomem();
+	return access(path.s, F_OK) == 0;
 }
 
 /* readat - n bytes at off of fd into x; -1 on error or short file */
@@ -455,7 +456,7 @@ do_qread(void)
 		struct stat ist;
 		int fd;
 
-		if (inlist(&newids, id))
+		if (innew(id))
 			continue;	/* mid pick-up: listed above */
 		if (str_copys(&rel, "queue/mess/") < 0 ||
 		    str_puts(&rel, id) < 0 || str_0(&rel) < 0 ||
@@ -500,7 +501,7 @@ do_qstat(void)
 
 	ids("queue/mess", &messids);
 	while ((id = control_next(&messids, &pos)))
-		if (!inlist(&newids, id))
+		if (!innew(id))
 			total++;
 	outs("messages in queue: ");
 	outu(total);
