@@ -38,7 +38,9 @@ nuls() {
 sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	local addr=$1
 	shift
-	spawn /usr/sbin/smtp-sink -u nobody "$@" "$addr:$PORT" 100
+	# as root smtp-sink must be told whom to become
+	[ "$(id -u)" != 0 ] || set -- -u nobody "$@"
+	spawn /usr/sbin/smtp-sink "$@" "$addr:$PORT" 100
 	wait_port "$PORT" "$addr"
 }
 
