@@ -76,6 +76,8 @@
 #define RETRY_LOOKUP 60		/* after a temporary recip_find error */
 #define BOUNCE_RETRY 60		/* after a bounce the queue refused */
 #define STOP_WAIT 60		/* seconds SIGTERM waits for deliveries */
+#define NEW_RESCAN 600		/* scan new/ this often even untriggered */
+#define NEW_RETRY 60		/* and this soon after a failed pick-up */
 #define CONC_MAX 65535		/* sanity cap on concurrency* */
 #define CONC_LOCAL 10
 #define CONC_REMOTE 20
@@ -142,6 +144,7 @@ static unsigned long running[2];
 static unsigned long long jobnumber;
 static struct heap sched;
 static size_t nmsgs;
+static int64_t rescan_at;	/* next untriggered scan of new/ */
 
 static int selfpipe[2] = { -1, -1 };
 static int trigfd = -1, trigwfd = -1, spawnfd = -1;
@@ -700,7 +703,6 @@ pick_prepare(struct pick *pk, int64_t now)
 	char *env = 0;
 	int fd = -1, r;
 
-	(void)now;
 	pk->fd = -1;
 	pk->m = 0;
 	if (str_copys(&p, "queue/new/") < 0 || str_puts(&p, pk->name) < 0 ||
@@ -710,11 +712,11 @@ pick_prepare(struct pick *pk, int64_t now)
 	if (pk->fd < 0) {
 		if (errno != ENOENT)
 			err_warnsys("unable to open ", p.s, (const char *)0);
-		goto skip;
+		goto retry;
 	}
 	if (fstat(pk->fd, &st) < 0) {
 		err_warnsys("unable to stat ", p.s, (const char *)0);
-		goto skip;
+		goto retry;
 	}
 	if (!S_ISREG(st.st_mode) || (unsigned long)st.st_ino != pk->id) {
 		move_aside(pk->name, "not a queue file (name is not its inode)");
@@ -741,7 +743,7 @@ pick_prepare(struct pick *pk, int64_t now)
 	if (readall(pk->fd, tr, TRAILER_LEN,
 	    st.st_size - TRAILER_LEN) < 0) {
 		err_warnsys("unable to read ", p.s, (const char *)0);
-		goto skip;
+		goto retry;
 	}
 	i = 9;
 	if (memcmp(tr, "QPOSTENV ", 9) || tr[TRAILER_LEN - 1] != '\n' ||
@@ -759,7 +761,7 @@ pick_prepare(struct pick *pk, int64_t now)
 	env = xcalloc(envlen, 1);
 	if (readall(pk->fd, env, envlen, (off_t)off) < 0) {
 		err_warnsys("unable to read ", p.s, (const char *)0);
-		goto skip;
+		goto retry;
 	}
 	if (envelope_check(env, envlen, &nr) != ENV_OK) {
 		move_aside(pk->name, "bad envelope");
@@ -782,14 +784,14 @@ pick_prepare(struct pick *pk, int64_t now)
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp.s);
-		goto skip;
+		goto retry;
 	}
 	close(fd);
 	qpath(&p, "info", pk->id, 0);
 	if (rename(tmp.s, p.s) < 0) {
 		err_warnsys("unable to rename ", tmp.s, (const char *)0);
 		unlink(tmp.s);
-		goto skip;
+		goto retry;
 	}
 	{
 		size_t good;
@@ -805,6 +807,10 @@ pick_prepare(struct pick *pk, int64_t now)
 	str_free(&tmp);
 	str_free(&info);
 	return 0;
+retry:
+	/* a temporary failure: the file stays in new/, look again soon */
+	if (rescan_at > now + NEW_RETRY)
+		rescan_at = now + NEW_RETRY;
 skip:
 	free(env);
 	if (pk->fd >= 0)
@@ -869,6 +875,8 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 	for (k = 0; k < n; k++)
 		if (pk[k].m && pick_finish(&pk[k]) < 0) {
 			/* info/<id> stays beside new/<id>: resumed later */
+			if (rescan_at > now + NEW_RETRY)
+				rescan_at = now + NEW_RETRY;
 			msg_free(pk[k].m);
 			pk[k].m = 0;
 		}
@@ -896,8 +904,10 @@ scan_new(int64_t now)
 	struct pick pk[PICKUP_BATCH];
 	size_t n = 0;
 
+	rescan_at = now + NEW_RESCAN;
 	if (!d) {
 		err_warnsys("unable to open queue/new", (const char *)0);
+		rescan_at = now + NEW_RETRY;
 		return;
 	}
 	while ((de = readdir(d))) {
@@ -2194,15 +2204,19 @@ main(int argc, char **argv)
 					msg_settle(m, now);
 			}
 			start_jobs(now);
+			if (now >= rescan_at)
+				scan_new(now);
 			if (now - lastclean >= TMP_SCAN_EVERY) {
 				clean_tmp(now);
 				lastclean = now;
 			}
 		}
 		/* how long may we sleep? */
-		if (!stopby && (m = heap_top(&sched))) {
-			int64_t w = m->due - now;
+		if (!stopby) {
+			int64_t w = rescan_at - now;
 
+			if ((m = heap_top(&sched)) && m->due < rescan_at)
+				w = m->due - now;
 			timeout = w <= 0 ? 0 : (w > 3600 ? 3600000 : (int)w * 1000);
 		}
 		if (stopby)
