@@ -13,6 +13,7 @@ int
 qq_open(qq *q)
 {
 	int mp[2], ep[2], e;
+	char *argv[2];
 	const char *prog = getenv("QPOST_QUEUE");
 	str path = STR_INIT;
 
@@ -30,17 +31,17 @@ qq_open(qq *q)
 		goto fail0;
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		goto fail1;
-	q->pid = fork();
+	argv[0] = (char *)(unsigned long)prog;	/* execv wants char * */
+	argv[1] = 0;
+	/* vfork: the child only dup2s, execs or _exits; no copy of our
+	 * page tables per message */
+	q->pid = vfork();
 	if (q->pid < 0)
 		goto fail2;
 	if (q->pid == 0) {
-		char *argv[2];
-
 		if (dup2(mp[0], 0) < 0 || dup2(ep[0], 1) < 0)
 			_exit(QQ_EXEC_FAILED);
-		argv[0] = (char *)(unsigned long)prog;	/* execv wants char * */
-		argv[1] = 0;
-		execv(prog, argv);
+		execv(argv[0], argv);
 		_exit(QQ_EXEC_FAILED);
 	}
 	close(mp[0]);
