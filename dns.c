@@ -19,7 +19,7 @@
 #include "control.h"
 #include "dns.h"
 
-#define DNS_ANSWER_MAX 65536
+
 
 static struct __res_state rs;
 static unsigned char answer[DNS_ANSWER_MAX];
@@ -147,10 +147,10 @@ dns_init(const char **why)
 	return 0;
 }
 
-/* query - ask one question; 0 with msg set up over the answer, or -1
- * with *res saying why there is none. */
+/* query - ask one question; the answer's length, or -1 with *res
+ * saying why there is none. */
 static int
-query(const char *name, int type, ns_msg *msg, int *res)
+query(const char *name, int type, int *res)
 {
 	int n;
 
@@ -170,11 +170,7 @@ query(const char *name, int type, ns_msg *msg, int *res)
 	}
 	if (n > (int)sizeof answer)	/* truncated beyond our buffer */
 		n = (int)sizeof answer;
-	if (ns_initparse(answer, n, msg) < 0) {
-		*res = DNS_TEMP;
-		return -1;
-	}
-	return 0;
+	return n;
 }
 
 static void
@@ -206,15 +202,16 @@ mx_sort(dns_mx *mx, size_t n)
 }
 
 int
-dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n)
+dns_mxparse(const unsigned char *ans, size_t len, dns_mx *out, size_t max,
+    size_t *n)
 {
 	ns_msg msg;
 	ns_rr rr;
-	int res, i, count;
+	int i, count;
 
 	*n = 0;
-	if (query(domain, ns_t_mx, &msg, &res) < 0)
-		return res;
+	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
+		return DNS_TEMP;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count && *n < max; i++) {
 		const unsigned char *rd;
@@ -240,16 +237,29 @@ dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n)
 	return DNS_OK;
 }
 
-static int
-addr_query(const char *name, int type, dns_addr *out, size_t max, size_t *n)
+int
+dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n)
+{
+	int res, len;
+
+	*n = 0;
+	len = query(domain, ns_t_mx, &res);
+	if (len < 0)
+		return res;
+	return dns_mxparse(answer, (size_t)len, out, max, n);
+}
+
+int
+dns_addrparse(const unsigned char *ans, size_t len, int type, dns_addr *out,
+    size_t max, size_t *n)
 {
 	ns_msg msg;
 	ns_rr rr;
-	int res, i, count;
+	int i, count;
 	size_t want = type == ns_t_a ? 4 : 16;
 
-	if (query(name, type, &msg, &res) < 0)
-		return res;
+	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
+		return DNS_TEMP;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count && *n < max; i++) {
 		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
@@ -263,6 +273,16 @@ addr_query(const char *name, int type, dns_addr *out, size_t max, size_t *n)
 		++*n;
 	}
 	return DNS_OK;
+}
+
+static int
+addr_query(const char *name, int type, dns_addr *out, size_t max, size_t *n)
+{
+	int res, len = query(name, type, &res);
+
+	if (len < 0)
+		return res;
+	return dns_addrparse(answer, (size_t)len, type, out, max, n);
 }
 
 int

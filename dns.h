@@ -13,6 +13,7 @@
 #define DNS_NAME_MAX 1025	/* NS_MAXDNAME: a presentation-form name */
 #define DNS_MX_MAX 64		/* MX records kept per domain */
 #define DNS_ADDR_MAX 16		/* addresses kept per host name */
+#define DNS_ANSWER_MAX 65536	/* bytes of one answer */
 
 /* results */
 #define DNS_OK 0
@@ -40,6 +41,15 @@ int dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n);
 
 /* dns_addrs - the AAAA and A records of name (IPv6 first). */
 int dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n);
+
+/* dns_mxparse, dns_addrparse - the answer-walking halves of the two
+ * lookups, on a raw DNS answer of len bytes (hostile input: fuzzed by
+ * fuzz/dns.c).  dns_addrparse appends the records of type (ns_t_a or
+ * ns_t_aaaa) at out[*n] and returns DNS_OK or DNS_TEMP. */
+int dns_mxparse(const unsigned char *ans, size_t len, dns_mx *out,
+    size_t max, size_t *n);
+int dns_addrparse(const unsigned char *ans, size_t len, int type,
+    dns_addr *out, size_t max, size_t *n);
 
 /* dns_ipscan - parse "ip" or "ip:port" (IPv4, or "[v6]" / "[v6]:port");
  * 0 or -1. */
