@@ -257,3 +257,28 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	run cat "$T/got/1.env"
 	assert_output "$(printf 'from@x.example SIZE=25\na@one.test\nc@one.test')"
 }
+
+@test "remote: a hostile peer (5000-byte reply line, 150-line reply) is cut off: temporary, no crash" {
+	spawn "$PY" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(5)
+for _ in range(3):
+    c, _ = s.accept()
+    c.sendall(b"220-" + b"x" * 5000 + b"\r\n220 hello\r\n")
+    c.recv(1000)
+    try:
+        c.sendall(b"250-more\r\n" * 150 + b"250 done\r\n")
+    except OSError:
+        pass
+    c.close()
+' "$PORT"
+	wait_port "$PORT"
+	run remote one.test from@x.example a@one.test
+	assert_success
+	[ "$(codes)" = sZ ]
+	run reports
+	assert_line --index 1 --partial 'sent a malformed reply after EHLO'
+}
