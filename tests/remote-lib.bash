@@ -9,6 +9,7 @@
 #   six.test   MX 10 mx.six.test (AAAA ::1 only)
 #   null.test  null MX (RFC 7505: "0 .")
 #   noma.test  no MX, A 127.0.0.1;  relay.test  A 127.0.0.1
+#   eq.test   MX 10 a.eq.test (127.0.0.3), MX 10 b.eq.test (127.0.0.4)
 remote_setup() {
 	qpost_setup
 	T=$BATS_TEST_TMPDIR
@@ -29,7 +30,9 @@ remote_setup() {
 	    --host-record=mx.six.test,::1 \
 	    --dns-rr=null.test,15,000000 \
 	    --host-record=noma.test,127.0.0.1 \
-	    --host-record=relay.test,127.0.0.1
+	    --host-record=relay.test,127.0.0.1 \
+	    --mx-host=eq.test,a.eq.test,10 --mx-host=eq.test,b.eq.test,10 \
+	    --host-record=a.eq.test,127.0.0.3 --host-record=b.eq.test,127.0.0.4
 	export QPOST_DNS=127.0.0.1:$DNSPORT
 	wait_port "$DNSPORT"	# dnsmasq serves TCP on the same port
 	mkdir -p "$T/got"

@@ -265,11 +265,11 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(5)
-for _ in range(3):
+for _ in range(10):
     c, _ = s.accept()
-    c.sendall(b"220-" + b"x" * 5000 + b"\r\n220 hello\r\n")
-    c.recv(1000)
     try:
+        c.sendall(b"220-" + b"x" * 5000 + b"\r\n220 hello\r\n")
+        c.recv(1000)
         c.sendall(b"250-more\r\n" * 150 + b"250 done\r\n")
     except OSError:
         pass
@@ -281,4 +281,19 @@ for _ in range(3):
 	[ "$(codes)" = sZ ]
 	run reports
 	assert_line --index 1 --partial 'sent a malformed reply after EHLO'
+}
+
+@test "remote: MX hosts of equal preference are tried in random order" {
+	# nobody listens on 127.0.0.3/.4: each run logs both refusals, in
+	# the order tried.  30 runs all in one order: odds 2^-29.
+	local i a=0 b=0
+	for i in $(seq 30); do
+		remote eq.test from@x.example a@eq.test || true
+		case $(head -n 1 "$T/err") in
+		*a.eq.test*) a=$((a + 1)) ;;
+		*b.eq.test*) b=$((b + 1)) ;;
+		esac
+	done
+	[ "$a" -gt 0 ] && [ "$b" -gt 0 ] && [ $((a + b)) -eq 30 ]
+	[ "$(codes)" = sZ ]
 }
