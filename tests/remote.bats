@@ -297,3 +297,34 @@ for _ in range(10):
 	[ "$a" -gt 0 ] && [ "$b" -gt 0 ] && [ $((a + b)) -eq 30 ]
 	[ "$(codes)" = sZ ]
 }
+
+@test "remote: a connect that times out (full backlog) goes on to the next MX" {
+	echo 1 > "$QPOST_HOME/control/timeoutconnect"
+	# 127.0.0.2 listens but never accepts; its backlog is filled so
+	# that further SYNs are dropped and connect() hangs
+	spawn "$PY" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.2", int(sys.argv[1])))
+s.listen(0)
+hold = []
+for _ in range(8):
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.2", int(sys.argv[1])))
+    except BlockingIOError:
+        pass
+    hold.append(c)
+open(sys.argv[2], "w").close()
+time.sleep(120)
+' "$PORT" "$T/full"
+	wait_for 5 test -e "$T/full"
+	peer 127.0.0.1 "$T/got"
+	run remote two.test from@x.example a@two.test
+	assert_success
+	[ "$(codes)" = rK ]
+	run cat "$T/err"
+	assert_output --partial 'mx1.two.test[127.0.0.2]'
+	assert_output --partial 'connect: timed out'
+}
