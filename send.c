@@ -1215,6 +1215,8 @@ run_add(struct job *j)
 	running[j->ch]++;
 }
 
+static void spawn_read(void);
+
 /* spawn_request - ask qpost-spawn to run local for the job */
 static int
 spawn_request(struct job *j, int msgfd, int outfd)
@@ -1252,13 +1254,27 @@ spawn_request(struct job *j, int msgfd, int outfd)
 	fds[0] = msgfd;
 	fds[1] = outfd;
 	memcpy(CMSG_DATA(c), fds, sizeof fds);
-	do
-		w = sendmsg(spawnfd, &mh, MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
+	/* Never block on a full socket while qpost-spawn may itself be
+	 * blocked writing results to us: take those in meanwhile. */
+	for (;;) {
+		struct pollfd pf;
+
+		w = sendmsg(spawnfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			err_diesys(111, "unable to talk to qpost-spawn",
+			    (const char *)0);
+		pf.fd = spawnfd;
+		pf.events = POLLIN | POLLOUT;
+		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+			err_diesys(111, "unable to poll", (const char *)0);
+		if (pf.revents & (POLLIN | POLLHUP))
+			spawn_read();
+	}
 	str_free(&req);
-	if (w < 0)
-		err_diesys(111, "unable to talk to qpost-spawn",
-		    (const char *)0);
 	return 0;
 }
 
