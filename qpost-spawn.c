@@ -311,7 +311,8 @@ main(int argc, char **argv)
 			while (read(selfpipe[0], b, sizeof b) > 0)
 				;
 		}
-		if (pf[1].fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP)))
+		if (pf[1].fd >= 0 &&
+		    (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			request(local);
 	}
 }

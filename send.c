@@ -64,7 +64,7 @@
 #define TMP_MAXAGE (36L * 3600)	/* queue/tmp files older than this go */
 #define TMP_SCAN_EVERY 3600
 #define PICKUP_BATCH 64		/* new messages per batch of fsyncs */
-#define INFO_MAX (160UL * 1024 * 1024)	/* the largest info file we read */
+#define INFO_MAX (160UL * 1024 * 1024)	/* largest info file read */
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
 #define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
 #define REASON_MAX 900		/* bytes of a failure reason kept */
@@ -76,7 +76,7 @@
 #define RETRY_LOOKUP 60		/* after a temporary recip_find error */
 #define BOUNCE_RETRY 60		/* after a bounce the queue refused */
 #define STOP_WAIT 60		/* seconds SIGTERM waits for deliveries */
-#define NEW_RESCAN 600		/* scan new/ this often even untriggered */
+#define NEW_RESCAN 600		/* scan new/ this often anyway */
 #define NEW_RETRY 60		/* and this soon after a failed pick-up */
 #define CONC_MAX 65535		/* sanity cap on concurrency* */
 #define CONC_LOCAL 10
@@ -421,7 +421,7 @@ readall(int fd, char *s, size_t n, off_t off)
 			return -1;
 		}
 		if (r == 0) {
-			errno = EIO;	/* the file is shorter than it said */
+			errno = EIO;	/* shorter than it said */
 			return -1;
 		}
 		s += r;
@@ -719,7 +719,8 @@ pick_prepare(struct pick *pk, int64_t now)
 		goto retry;
 	}
 	if (!S_ISREG(st.st_mode) || (unsigned long)st.st_ino != pk->id) {
-		move_aside(pk->name, "not a queue file (name is not its inode)");
+		move_aside(pk->name,
+		    "not a queue file (name is not its inode)");
 		goto skip;
 	}
 	/* An info/<id> already there means an interrupted pick-up. */
@@ -1665,10 +1666,11 @@ job_done(struct job *j, int64_t now)
 			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
 			    r->reason, (const char *)0);
 		else
-			err_info("delivery ", fmtu(b1, j->number), ": deferral: "
-			    "msg ", fmtu(b2, m->id), " to <", r->addr,
-			    "> retry in ", fmtu(b4, (unsigned long long)wait[k]),
-			    "s: ", why[k], (const char *)0);
+			err_info("delivery ", fmtu(b1, j->number),
+			    ": deferral: msg ", fmtu(b2, m->id), " to <",
+			    r->addr, "> retry in ",
+			    fmtu(b4, (unsigned long long)wait[k]), "s: ",
+			    why[k], (const char *)0);
 		free(why[k]);
 	}
 	free(why);
@@ -1761,7 +1763,8 @@ spawn_read(void)
 		b[r] = 0;
 		if (scan_u(b, (size_t)r, &i, &num) < 0 || i >= (size_t)r ||
 		    b[i++] != ' ' || scan_u(b, (size_t)r, &i, &st) < 0) {
-			err_warn("bad report from qpost-spawn", (const char *)0);
+			err_warn("bad report from qpost-spawn",
+			    (const char *)0);
 			continue;
 		}
 		j = job_find(0, num);
@@ -1832,7 +1835,8 @@ orig_header(const struct msg *m, str *h)
 		return;
 	h->len = (size_t)r;
 	for (i = 0; i < h->len; i++)
-		if (h->s[i] == '\n' && (i + 1 == h->len || h->s[i + 1] == '\n')) {
+		if (h->s[i] == '\n' &&
+		    (i + 1 == h->len || h->s[i + 1] == '\n')) {
 			h->len = i + 1;
 			return;
 		}
@@ -2005,7 +2009,8 @@ msg_settle(struct msg *m, int64_t now)
 	if (m->left) {
 		m->due = INT64_MAX;
 		for (k = 0; k < m->nr; k++)
-			if (m->r[k].state == RS_PENDING && m->r[k].next < m->due)
+			if (m->r[k].state == RS_PENDING &&
+			    m->r[k].next < m->due)
 				m->due = m->r[k].next;
 		sched_add(m);
 		return;
@@ -2233,7 +2238,8 @@ main(int argc, char **argv)
 
 			if ((m = heap_top(&sched)) && m->due < rescan_at)
 				w = m->due - now;
-			timeout = w <= 0 ? 0 : (w > 3600 ? 3600000 : (int)w * 1000);
+			timeout = w <= 0 ? 0 :
+			    (w > 3600 ? 3600000 : (int)w * 1000);
 		}
 		if (stopby)
 			timeout = 1000;
