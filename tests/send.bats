@@ -181,7 +181,7 @@ queue_empty() {
 	cat > "$A/hold" <<-EOF
 	#!/bin/sh
 	i=0
-	while [ ! -e "$A/go" ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done
+	while [ ! -e "$A/go" ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done
 	cat > /dev/null
 	EOF
 	chmod +x "$A/hold"
@@ -407,7 +407,7 @@ queue_empty() {
 	cat > "$A/hold" <<-EOF
 	#!/bin/sh
 	i=0
-	while [ ! -e "$A/go" ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done
+	while [ ! -e "$A/go" ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done
 	cat > "$A/got"
 	EOF
 	chmod +x "$A/hold"
