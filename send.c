@@ -1894,9 +1894,10 @@ bounce(struct msg *m, int64_t now)
 	P(cf.bouncefrom.s);
 	P("@");
 	P(cf.bouncehost.s);
-	P("\nTo: <");
-	P(to);
-	P(">\nSubject: ");
+	P("\nTo: ");
+	if (addr_quote(&b, to) < 0)	/* a local part may need quoting */
+		die_nomem();
+	P("\nSubject: ");
 	P(dbl ? "failure notice (double bounce)" : "failure notice");
 	date_rfc5322(d, (time_t)now);
 	P("\nDate: ");
