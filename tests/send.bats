@@ -427,3 +427,24 @@ queue_empty() {
 	queue_empty
 	[ -s "$A/got" ]
 }
+
+@test "a local killed by a signal is a deferral; the retry delivers" {
+	cat > "$BATS_TEST_TMPDIR/local" <<-EOF
+	#!/bin/sh
+	if [ ! -e "$BATS_TEST_TMPDIR/crashed" ]; then
+		touch "$BATS_TEST_TMPDIR/crashed"
+		kill -9 \$\$
+	fi
+	exec "$QPOST_HOME/bin/local" "\$@"
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/local"
+	export QPOST_LOCAL="$BATS_TEST_TMPDIR/local"
+	start_send
+	printf 'Subject: crash\n\nbody\n' | inject sender@test.example joe@test.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <joe@test.example> retry in [0-9]*s: local crashed (signal 9)'
+	kill -ALRM "$SEND_PID"
+	wait_for 10 has_n "$A/Maildir/new" 1
+	wait_for 10 queue_empty
+	run count_in "$A/Maildir-sender/new"
+	assert_output 0
+}
