@@ -43,7 +43,10 @@ s.settimeout(10)
 s.connect((host, port))
 got = b''
 while not got.endswith(b'\r\n'):
-    got += s.recv(4096)
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
 s.sendall(data)
 s.shutdown(socket.SHUT_WR)
 while True:

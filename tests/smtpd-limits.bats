@@ -145,7 +145,10 @@ s.recv(4096)
 s.sendall(b'EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\n')
 got = b''
 while b'354' not in got:
-    got += s.recv(4096)
+    b = s.recv(4096)
+    if not b:
+        sys.exit('closed before 354: %r' % got)
+    got += b
 s.sendall(b'Subject: half\r\n\r\nhalf a message\r\n' * 100)
 s.close()
 EOF
