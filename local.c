@@ -43,6 +43,7 @@
 #include "buf.h"
 #include "control.h"
 #include "err.h"
+#include "home.h"
 #include "qq.h"
 #include "recip.h"
 #include "str.h"
@@ -536,15 +537,38 @@ envs(const char *name, const char *value)
 	env(name, value, strlen(value));
 }
 
+/* root_alias - is r the alias user of a single-user home that root owns?
+ * Root wrote that alias/ itself and nobody else controls it, so its
+ * deliveries may run as root.  Every other uid-0 recipient is refused,
+ * and in the multi-user installation (conf-home) alias/ belongs to an
+ * account of its own (INSTALL). */
+static int
+root_alias(const struct recip *r)
+{
+	str a = STR_INIT;
+	int yes;
+
+	if (!strcmp(home_dir(), CONF_HOME))
+		return 0;
+	if (home_path(&a, "alias") < 0)
+		die_nomem();
+	yes = !strcmp(a.s, r->home.s) && !strcmp(r->user.s, "alias");
+	str_free(&a);
+	return yes;
+}
+
 /* become - the recipient's groups, gid and uid, in that order */
 static void
 become(const struct recip *r)
 {
 	if (geteuid() != 0)
 		return;
-	if (r->uid == 0)
+	if (r->uid == 0) {
+		if (root_alias(r))
+			return;
 		err_die(111, "not allowed to deliver as root (#4.3.0)",
 		    (const char *)0);
+	}
 	/* As qmail's prot_gid: the recipient's gid is the only group
 	 * (initgroups would cost an NSS load per delivery). */
 	if (setgroups(1, &r->gid) < 0)

@@ -428,3 +428,19 @@ dotqmail_at() {
 	run raw 'HELO x\r\nMAIL FROM:<s@x.example>\r\nRCPT TO:<nosuchuser@test.example>\r\nQUIT\r\n'
 	assert_equal "$(codes)" "220 250 250 250 221"
 }
+
+@test "local: as root in a single-user home, a root-owned alias/ still gets postmaster's mail" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	# the home make install QPOST_HOME=DIR leaves when root runs it
+	chown -R 0:0 "$QPOST_HOME/alias"
+	deliver s@x.example postmaster@test.example
+	assert_success
+	f=$(one "$QPOST_HOME/alias/Maildir")
+	grep -q '^Delivered-To: postmaster@test.example$' "$f"
+	assert_equal "$(stat -c %u "$f")" 0
+	# any other uid-0 recipient is still refused
+	printf '=toor:root:0:0:%s:::\n.\n' "$U/joe" > "$QPOST_HOME/users/assign"
+	"$QPOST_HOME/bin/newu"
+	deliver s@x.example toor@test.example
+	assert_failure 111
+}
