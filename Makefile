@@ -15,7 +15,7 @@ LDLIBS  = -lcdb -lresolv
 # Programs: one .c file each at the top level.
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 # Shared modules, one concept per name.c/name.h pair.
-LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o \
+LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o
 HDRS    = $(wildcard *.h)
 

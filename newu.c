@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "commit.h"
 #include "err.h"
 #include "home.h"
 #include "str.h"
@@ -97,6 +98,7 @@ main(void)
 	const char *f[ASSIGN_FIELDS];
 	size_t fl[ASSIGN_FIELDS];
 	size_t i = 0, lineno = 0, n, k, p;
+	const char *step;
 	int fd, ended = 0;
 
 	err_prog = "newu";
@@ -175,15 +177,10 @@ main(void)
 	if (!ended)
 		die_format(lineno + 1, "no final \".\" line");
 	if (cdb_make_add(&cm, "", 0, wild.s ? wild.s : "",
-	    (unsigned)wild.len) < 0 || cdb_make_finish(&cm) < 0 ||
-	    fsync(fd) < 0 || close(fd) < 0)
+	    (unsigned)wild.len) < 0 || cdb_make_finish(&cm) < 0)
 		err_diesys(111, "unable to write ", tmp.s, (const char *)0);
-	if (rename(tmp.s, dst.s) < 0)
-		err_diesys(111, "unable to move ", tmp.s, " to ", dst.s,
+	if (commit_file(fd, tmp.s, dst.s, dir.s, &step) < 0)
+		err_diesys(111, "unable to ", step, " ", dst.s,
 		    (const char *)0);
-	fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		err_diesys(111, "unable to sync ", dir.s, (const char *)0);
-	close(fd);
 	return 0;
 }

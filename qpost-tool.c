@@ -38,7 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "buf.h"
+#include "commit.h"
 #include "control.h"
 #include "envelope.h"
 #include "err.h"
@@ -906,7 +908,8 @@ do_newrcpthosts(void)
 	struct cdb_make cm;
 	size_t pos, i, n = 0;
 	const char *s;
-	int fd, dfd, r;
+	const char *step;
+	int fd, r;
 
 	if (ctlpath(&tmp, "morercpthosts.tmp") < 0 ||
 	    ctlpath(&cdb, "morercpthosts.cdb") < 0 ||
@@ -924,12 +927,9 @@ do_newrcpthosts(void)
 			    (const char *)0);
 		pos = 0;
 		while ((s = control_next(&list, &pos))) {
-			char *low = list.s + (s - list.s);
-			size_t l = strlen(s), k;
+			size_t l = strlen(s);
 
-			for (k = 0; k < l; k++)
-				if (low[k] >= 'A' && low[k] <= 'Z')
-					low[k] = (char)(low[k] + 32);
+			addr_lower(list.s + (s - list.s), l);
 			r = cdb_make_put(&cm, s, (unsigned)l, "", 0,
 			    CDB_PUT_INSERT);
 			if (r < 0)
@@ -939,15 +939,11 @@ do_newrcpthosts(void)
 				n++;
 		}
 	}
-	if (cdb_make_finish(&cm) < 0 || fsync(fd) < 0 || close(fd) < 0)
+	if (cdb_make_finish(&cm) < 0)
 		err_diesys(111, "unable to write ", tmp.s, (const char *)0);
-	if (rename(tmp.s, cdb.s) < 0)
-		err_diesys(111, "unable to rename ", tmp.s, " to ", cdb.s,
+	if (commit_file(fd, tmp.s, cdb.s, dir.s, &step) < 0)
+		err_diesys(111, "unable to ", step, " ", cdb.s,
 		    (const char *)0);
-	dfd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		err_diesys(111, "unable to sync ", dir.s, (const char *)0);
-	close(dfd);
 	outs("control/morercpthosts.cdb: ");
 	outu(n);
 	outs(" domains\n");

@@ -1,0 +1,39 @@
+/* commit - atomic file replacement. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "commit.h"
+
+int
+commit_file(int fd, const char *tmp, const char *dst, const char *dir,
+    const char **step)
+{
+	int dfd, e;
+
+	*step = "write";
+	if (fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) < 0)
+		return -1;
+	*step = "rename";
+	if (rename(tmp, dst) < 0)
+		return -1;
+	*step = "sync";
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (fsync(dfd) < 0) {
+		e = errno;
+		close(dfd);
+		errno = e;
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
