@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "control.h"
 #include "date.h"
 #include "envelope.h"
@@ -393,23 +394,6 @@ parse_id(const char *name, unsigned long *id)
 }
 
 static int
-writeall(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 readall(int fd, char *s, size_t n, off_t off)
 {
 	while (n) {
@@ -444,7 +428,7 @@ info_append(const struct msg *m, const str *rec, int sync)
 	qpath(&p, "info", m->id, 0);
 	fd = open(p.s, O_WRONLY | O_APPEND | O_CLOEXEC);
 	str_free(&p);
-	if (fd < 0 || writeall(fd, rec->s, rec->len) < 0 ||
+	if (fd < 0 || fd_writeall(fd, rec->s, rec->len, -1) < 0 ||
 	    (sync && fsync(fd) < 0))
 		/* The delivery stands; a crash before the next good record
 		 * can only repeat it. */
@@ -725,6 +709,12 @@ pick_prepare(struct pick *pk, int64_t now)
 	}
 	/* An info/<id> already there means an interrupted pick-up. */
 	r = info_load(pk->id, &pk->m, &pk->msglen, &pk->fullsize);
+	if (r < 0) {
+		/* unreadable or not understood: never overwritten */
+		err_warn("leaving new msg ", pk->name, " alone: "
+		    "unreadable info", (const char *)0);
+		goto retry;
+	}
 	if (r > 0 && ((unsigned long long)st.st_size == pk->fullsize ||
 	    (unsigned long long)st.st_size == pk->msglen)) {
 		pk->resumed = 1;
@@ -780,7 +770,7 @@ pick_prepare(struct pick *pk, int64_t now)
 		die_nomem();
 	qpath(&tmp, "info", pk->id, ".tmp");
 	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || writeall(fd, info.s, info.len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || fd_writeall(fd, info.s, info.len, -1) < 0 || fsync(fd) < 0) {
 		err_warnsys("unable to write ", tmp.s, (const char *)0);
 		if (fd >= 0)
 			close(fd);
@@ -965,12 +955,21 @@ startup(int64_t now)
 		}
 		qpath(&p, "mess", id, 0);
 		if (stat(p.s, &st) < 0) {
+			if (errno != ENOENT)
+				goto unsure;
 			qpath(&p, "new", id, 0);
 			if (stat(p.s, &st) == 0)
 				continue;	/* resumed by scan_new */
+			if (errno != ENOENT)
+				goto unsure;
 			/* neither: removal was interrupted */
 			qpath(&p, "info", id, 0);
 			unlink(p.s);
+			continue;
+		unsure:
+			/* only a file known to be gone lets info go */
+			err_warnsys("leaving msg ", fmtu(b, id),
+			    " alone: unable to stat it", (const char *)0);
 			continue;
 		}
 		if (info_load(id, &m, &msglen, &fullsize) <= 0) {
