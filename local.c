@@ -345,9 +345,12 @@ dotlock(const char *path, str *lock)
 		die_nomem();
 	fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		str_free(&tmp);
-		if (errno == EACCES || errno == EPERM || errno == EROFS)
+		int e = errno;
+
+		if (e == EACCES || e == EPERM || e == EROFS) {
+			str_free(&tmp);
 			return 0;
+		}
 		err_diesys(111, "unable to create ", tmp.s, (const char *)0);
 	}
 	close(fd);

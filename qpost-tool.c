@@ -677,9 +677,7 @@ rcpt_ok(const str *rh, const char *d)
 	}
 	if (ctlpath(&path, "morercpthosts.cdb") < 0 || str_copys(&low, d) < 0)
 		err_nomem();
-	for (size_t i = 0; i < low.len; i++)
-		if (low.s[i] >= 'A' && low.s[i] <= 'Z')
-			low.s[i] = (char)(low.s[i] + 32);
+	addr_lower(low.s, low.len);
 	fd = open(path.s, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		r = cdb_seek(fd, low.s, (unsigned)low.len, 0) > 0;

@@ -344,6 +344,10 @@ syspw(struct recip *r)
 			if (!pw && errno && errno != ENOENT && errno != ESRCH &&
 			    errno != EBADF && errno != EPERM)
 				return -1;
+			if (pw && pw->pw_uid && stat(pw->pw_dir, &st) < 0 &&
+			    errno != ENOENT && errno != ENOTDIR)
+				return -1;	/* an unreachable home is not
+						 * "no such user" */
 			if (pw && pw->pw_uid && stat(pw->pw_dir, &st) == 0 &&
 			    st.st_uid == pw->pw_uid) {
 				r->uid = pw->pw_uid;

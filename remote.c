@@ -65,6 +65,7 @@
 #define TARGETS_MAX 64		/* addresses tried per message */
 #define PIPE_GROUP 100		/* RCPTs written before reading replies */
 #define OUT_SIZE 65536		/* write buffer to the peer */
+#define MSG_READ_MAX (1024UL * 1024 * 1024)	/* a non-file fd 0 */
 #define REPORT_SIZE 8192
 
 struct target {
@@ -240,6 +241,9 @@ msg_load(void)
 			if (r == 0)
 				break;
 			whole.len += (size_t)r;
+			if (whole.len > MSG_READ_MAX)
+				temp("message too large to read from a pipe",
+				    0, 0);
 		}
 		msg = whole.s ? whole.s : "";
 		msglen = whole.len;
