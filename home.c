@@ -4,12 +4,21 @@
 
 #include "home.h"
 
+/* home_dir - whether $QPOST_HOME may count is decided once per process:
+ * every control file read asks, and the four id calls are not worth
+ * repeating.  The variable itself is read each time (send makes it
+ * absolute after its chdir). */
 const char *
 home_dir(void)
 {
+	static int checked, setid;
 	const char *h;
 
-	if (getuid() != geteuid() || getgid() != getegid())
+	if (!checked) {
+		setid = getuid() != geteuid() || getgid() != getegid();
+		checked = 1;
+	}
+	if (setid)
 		return CONF_HOME;
 	h = getenv("QPOST_HOME");
 	return (h && *h) ? h : CONF_HOME;
