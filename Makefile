@@ -13,10 +13,15 @@ ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) \
 LDLIBS  = -lcdb -lresolv
 
 # Programs: one .c file each at the top level.
-PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
+PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail \
+          tlsd checkpw checkdovecot
+# Libraries of one program only: OpenSSL stays in tlsd, libxcrypt in checkpw.
+tlsd_LIBS    = -lssl -lcrypto
+checkpw_LIBS = -lcrypt
+qpost-tool_LIBS = -lcrypt
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
-          recip.o heap.o dns.o
+          recip.o heap.o dns.o checkpass.o passwd.o dovecot.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -31,7 +36,7 @@ libqpost.a: $(filter $(LIBOBJ),$(patsubst %.c,%.o,$(wildcard *.c)))
 	ar rcs $@ $^
 
 $(BUILT): %: %.o libqpost.a
-	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< libqpost.a $(LDLIBS)
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< libqpost.a $(LDLIBS) $($@_LIBS)
 
 # make install                  -> the multi-user home in conf-home
 # make install QPOST_HOME=DIR   -> a single-user home in DIR

@@ -77,6 +77,10 @@ static int rejectunknown = 1;
 static const char *remoteip = "unknown", *remotehost = "unknown";
 static const char *relayclient;
 static int seenhelo, esmtp, seenmail;
+static int tlsctl = -1;			/* SSLCTLFD: a TLS front end is there */
+static int tls;				/* the session is inside TLS */
+static int tlsrequired;			/* TLSREQUIRED: no MAIL before TLS */
+static str tlsproto = STR_INIT, tlscipher = STR_INIT, tlsbits = STR_INIT;
 static unsigned long nrcpt, nmsg, nbad;
 static struct recip rcptinfo;
 
@@ -349,6 +353,8 @@ smtp_helo(const char *arg, int e)
 	if (e) {
 		char num[32];
 
+		if (tlsctl >= 0 && !tls)
+			out_puts("250-STARTTLS\r\n");
 		out_puts("250-PIPELINING\r\n250-SIZE ");
 		out_puts(fmt_ulong(num, databytes));
 		out_puts("\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
@@ -423,6 +429,10 @@ smtp_mail(const char *arg)
 	}
 	if (seenmail) {
 		bad("503 5.5.1 nested MAIL command\r\n");
+		return;
+	}
+	if (tlsrequired && !tls) {
+		bad("530 5.7.0 Must issue a STARTTLS command first\r\n");
 		return;
 	}
 	if (!(p = path(arg, "FROM:")))
@@ -622,10 +632,28 @@ received(qq *q)
 	put_clean(q, remotehost, HELO_SHOW_MAX);
 	qq_puts(q, " [");
 	put_clean(q, remoteip, HELO_SHOW_MAX);
-	qq_puts(q, "])\n\tby ");
+	qq_puts(q, "])\n");
+	if (tls) {
+		/* as Postfix writes it */
+		qq_puts(q, "\t(using ");
+		put_clean(q, tlsproto.s, HELO_SHOW_MAX);
+		qq_puts(q, " with cipher ");
+		put_clean(q, tlscipher.s, HELO_SHOW_MAX);
+		if (tlsbits.len) {
+			qq_puts(q, " (");
+			put_clean(q, tlsbits.s, HELO_SHOW_MAX);
+			qq_puts(q, " bits)");
+		}
+		qq_puts(q, ")\n");
+	}
+	qq_puts(q, "\tby ");
 	qq_put(q, me.s, me.len);
-	qq_puts(q, esmtp ? " (qpost smtpd) with ESMTP; " :
-	    " (qpost smtpd) with SMTP; ");
+	/* RFC 3848 */
+	qq_puts(q, " (qpost smtpd) with ");
+	qq_puts(q, esmtp || tls ? "ESMTP" : "SMTP");
+	if (tls)
+		qq_puts(q, "S");
+	qq_puts(q, "; ");
 	qq_puts(q, date);
 	qq_puts(q, "\n");
 }
@@ -776,6 +804,133 @@ smtp_data(const char *arg)
 	nmsg++;
 }
 
+/* TLS through the front end (tlsd, docs/tls.md).  The session's
+ * variables: from the environment (implicit TLS), or as "VAR=value\0"...
+ * "\0" at the head of the stream after STARTTLS. */
+
+static void
+tls_var(const char *v, size_t n)
+{
+	static const struct {
+		const char *name;
+		str *to;
+	} vars[] = {
+		{ "SSL_PROTOCOL=", &tlsproto },
+		{ "SSL_CIPHER=", &tlscipher },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		size_t k = strlen(vars[i].name);
+
+		if (n >= k && !memcmp(v, vars[i].name, k)) {
+			if (str_copy(vars[i].to, v + k, n - k) < 0 ||
+			    str_0(vars[i].to) < 0)
+				die_nomem();
+			return;
+		}
+	}
+}
+
+static void
+tls_bits(const char *use, const char *alg)
+{
+	tlsbits.len = 0;
+	if (use && alg && *use && *alg && (str_puts(&tlsbits, use) < 0 ||
+	    str_putc(&tlsbits, '/') < 0 || str_puts(&tlsbits, alg) < 0))
+		die_nomem();
+	if (str_0(&tlsbits) < 0)
+		die_nomem();
+}
+
+#define TLSENV_MAX 4096		/* octets of the variables after STARTTLS */
+
+static void
+smtp_starttls(const char *arg)
+{
+	str v = STR_INIT, use = STR_INIT, alg = STR_INIT;
+	size_t total = 0;
+
+	if (tls) {
+		bad("503 5.5.1 TLS already active\r\n");
+		return;
+	}
+	if (tlsctl < 0) {
+		bad("502 5.5.1 command not implemented\r\n");
+		return;
+	}
+	if (*arg) {
+		bad("501 5.5.4 STARTTLS takes no parameters\r\n");
+		return;
+	}
+	out_puts("220 2.0.0 ready to start TLS\r\n");
+	out_flush();
+	/* Whatever the client sent after STARTTLS was sent in clear text:
+	 * it is dropped, never taken as commands from inside TLS
+	 * (CVE-2011-0411). */
+	in.p = in.n = 0;
+	if (fd_writeall(tlsctl, "Y", 1, out.timeout) < 0 ||
+	    dup2(tlsctl, 0) < 0 || dup2(tlsctl, 1) < 0)
+		bye("unable to start TLS", 111);
+	close(tlsctl);
+	tlsctl = -1;
+	for (;;) {
+		size_t n, i;
+		const char *s;
+		ssize_t r;
+
+		if (in.p >= in.n) {
+			r = buf_fill(&in);
+			if (r <= 0)
+				bye("tls handshake failed", 111);
+		}
+		n = in.n - in.p;
+		s = buf_peek(&in, &n);
+		for (i = 0; i < n; i++)
+			if (!s[i])
+				break;
+		if (i == n) {
+			if (str_put(&v, s, n) < 0)
+				die_nomem();
+			buf_skip(&in, n);
+		} else {
+			if (str_put(&v, s, i) < 0)
+				die_nomem();
+			buf_skip(&in, i + 1);
+			if (!v.len)
+				break;		/* the empty variable ends */
+			tls_var(v.s, v.len);
+			if (v.len > 22 && !memcmp(v.s,
+			    "SSL_CIPHER_USEKEYSIZE=", 22) &&
+			    str_copy(&use, v.s + 22, v.len - 22) < 0)
+				die_nomem();
+			if (v.len > 22 && !memcmp(v.s,
+			    "SSL_CIPHER_ALGKEYSIZE=", 22) &&
+			    str_copy(&alg, v.s + 22, v.len - 22) < 0)
+				die_nomem();
+			v.len = 0;
+		}
+		total += i + 1;
+		if (total > TLSENV_MAX)
+			bye("tls front end sent too much", 111);
+	}
+	if (str_0(&use) < 0 || str_0(&alg) < 0)
+		die_nomem();
+	tls_bits(use.s, alg.s);
+	str_free(&v);
+	str_free(&use);
+	str_free(&alg);
+	if (!tlsproto.len || !tlscipher.len)
+		bye("tls front end sent no session", 111);
+	tls = 1;
+	/* RFC 3207 4.2: forget everything learnt in clear text */
+	seenhelo = esmtp = 0;
+	helo.len = 0;
+	if (str_0(&helo) < 0)
+		die_nomem();
+	reset();
+}
+
 int
 main(void)
 {
@@ -791,11 +946,32 @@ main(void)
 	if ((e = getenv("TCPREMOTEHOST")) && *e)
 		remotehost = e;
 	relayclient = getenv("RELAYCLIENT");
+	tlsrequired = getenv("TLSREQUIRED") != 0;
+	if ((e = getenv("SSL_PROTOCOL")) && *e) {
+		/* implicit TLS: the front end did the handshake first */
+		if (str_copys(&tlsproto, e) < 0 || str_0(&tlsproto) < 0 ||
+		    str_copys(&tlscipher, (e = getenv("SSL_CIPHER")) ? e :
+		    "unknown") < 0 || str_0(&tlscipher) < 0)
+			die_nomem();
+		tls_bits(getenv("SSL_CIPHER_USEKEYSIZE"),
+		    getenv("SSL_CIPHER_ALGKEYSIZE"));
+		tls = 1;
+	} else if ((e = getenv("SSLCTLFD")) && *e) {
+		char *end;
+		long fd = strtol(e, &end, 10);
+
+		if (!*end && fd > 2 && fd < INT_MAX &&
+		    fcntl((int)fd, F_GETFD) >= 0) {
+			tlsctl = (int)fd;
+			(void)fcntl(tlsctl, F_SETFD, FD_CLOEXEC);
+		}
+	}
 	if (str_0(&helo) < 0 || str_0(&mailfrom) < 0)
 		die_nomem();
 	read_controls();
 	err_info("start ip ", remoteip, " host ", remotehost,
-	    relayclient ? " relayclient" : "", (const char *)0);
+	    relayclient ? " relayclient" : "", tls ? " tls" : "",
+	    (const char *)0);
 	out_puts("220 ");
 	out_puts(greeting.s);
 	out_puts(" ESMTP\r\n");
@@ -841,8 +1017,10 @@ main(void)
 		else if (verb_is("VRFY", &arg))
 			out_puts("252 2.5.2 cannot VRFY, but will accept the "
 			    "message and try\r\n");
+		else if (verb_is("STARTTLS", &arg))
+			smtp_starttls(arg);
 		else if (verb_is("EXPN", &arg) || verb_is("TURN", &arg) ||
-		    verb_is("ETRN", &arg) || verb_is("STARTTLS", &arg) ||
+		    verb_is("ETRN", &arg) ||
 		    verb_is("AUTH", &arg) || verb_is("BDAT", &arg))
 			bad("502 5.5.1 command not implemented\r\n");
 		else
