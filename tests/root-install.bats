@@ -44,6 +44,8 @@ setup() {
 	printf '%s\n' test.example localhost > "$QH/control/rcpthosts"
 	echo 127.0.0.1 > "$QH/control/smtpdaddr"
 	echo "$PORT" > "$QH/control/smtpdport"
+	free_port > "$QH/control/smtpsport"
+	free_port > "$QH/control/submissionport"
 	# a recipient with its own uid (nobody) and Maildir
 	R=$T/rhome
 	mkdir -p "$R/Maildir/new" "$R/Maildir/cur" "$R/Maildir/tmp"

@@ -19,6 +19,9 @@ setup() {
 	PORT=$(free_port)
 	echo 127.0.0.1 > "$QPOST_HOME/control/smtpdaddr"
 	echo "$PORT" > "$QPOST_HOME/control/smtpdport"
+	# the TLS services on ports of their own, not 465 and 587
+	free_port > "$QPOST_HOME/control/smtpsport"
+	free_port > "$QPOST_HOME/control/submissionport"
 	# every local part of test.example lands in alias/Maildir
 	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-default"
 	if [ "$(id -u)" = 0 ]; then
@@ -157,7 +160,7 @@ EOF
 }
 
 @test "every program in PROGS has a man page with EXIT CODES, installed into the home" {
-	progs=$(sed -n 's/^PROGS *= *//p' "$QPOST_SRC/Makefile")
+	progs=$(sed -n 's/^PROGS *+*= *//p' "$QPOST_SRC/Makefile")
 	[ -n "$progs" ]
 	for p in $progs; do
 		m=$(ls "$QPOST_SRC/man/$p.1" "$QPOST_SRC/man/$p.8" 2>/dev/null | head -n 1)
