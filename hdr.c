@@ -2,6 +2,8 @@
  * the bytes with a handful of state variables; no recursion, no token
  * list: comments nest by a counter, everything else is flat. */
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hdr.h"
 
@@ -240,4 +242,22 @@ hdr_addrlist(const char *s, size_t n, hdr_addr_fn *fn, void *ctx)
 		r = emit(&c, fn, ctx);
 	str_free(&c.a);
 	return r;
+}
+
+int
+hdr_msgid(str *x, const char *host, size_t hostlen)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (str_putc(x, '<') < 0 ||
+	    str_putu(x, (unsigned long long)ts.tv_sec) < 0 ||
+	    str_putc(x, '.') < 0 ||
+	    str_putu(x, (unsigned long long)ts.tv_nsec) < 0 ||
+	    str_putc(x, '.') < 0 ||
+	    str_putu(x, (unsigned long long)getpid()) < 0 ||
+	    str_puts(x, ".qpost@") < 0 || str_put(x, host, hostlen) < 0 ||
+	    str_putc(x, '>') < 0)
+		return -1;
+	return 0;
 }

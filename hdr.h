@@ -42,4 +42,8 @@ typedef int hdr_addr_fn(void *ctx, const struct hdr_addr *);
  * addresses before it; -2 when out of memory. */
 int hdr_addrlist(const char *s, size_t n, hdr_addr_fn *fn, void *ctx);
 
+/* hdr_msgid - append a new Message-ID's "<...@host>" (unique by time,
+ * nanoseconds and pid) to x: 0, or -1 when out of memory. */
+int hdr_msgid(str *x, const char *host, size_t hostlen);
+
 #endif

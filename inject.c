@@ -546,14 +546,9 @@ main(int argc, char **argv)
 	}
 	if (!has(flagresent ? "resent-message-id" : "message-id")) {
 		x.len = 0;
-		if (str_puts(&x, pfx) < 0 || str_puts(&x, "Message-ID: <") < 0 ||
-		    str_putu(&x, (unsigned long long)ts.tv_sec) < 0 ||
-		    str_putc(&x, '.') < 0 ||
-		    str_putu(&x, (unsigned long long)ts.tv_nsec) < 0 ||
-		    str_putc(&x, '.') < 0 ||
-		    str_putu(&x, (unsigned long long)getpid()) < 0 ||
-		    str_puts(&x, ".qpost@") < 0 ||
-		    str_put(&x, host.s, host.len) < 0 || str_puts(&x, ">\n") < 0)
+		if (str_puts(&x, pfx) < 0 || str_puts(&x, "Message-ID: ") < 0 ||
+		    hdr_msgid(&x, host.s, host.len) < 0 ||
+		    str_putc(&x, '\n') < 0)
 			err_nomem();
 		emit(x.s, x.len);
 	}

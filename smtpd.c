@@ -32,19 +32,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "b64.h"
 #include "buf.h"
 #include "control.h"
 #include "date.h"
 #include "err.h"
+#include "hdr.h"
 #include "home.h"
 #include "qq.h"
 #include "recip.h"
@@ -52,6 +58,11 @@
 
 #define SMTP_LINE_MAX 1000		/* octets per command line, CRLF included
 					 * (RFC 5321 4.5.3.1.4 allows 512) */
+#define AUTH_LINE_MAX 12288		/* an AUTH command or response line,
+					 * CRLF included (RFC 4954 4) */
+#define AUTH_FAIL_MAX 3			/* failed AUTHs before 421 and close */
+#define CHECK_TIMEOUT 30		/* seconds for the password checker,
+					 * control/timeoutcheckpw */
 #define BADCMD_MAX 20			/* bad commands before 421 and close */
 #define MAXRCPT_DEFAULT 100		/* recipients per message */
 #define DATABYTES_DEFAULT 10240000UL	/* message size when unset or 0 */
@@ -63,7 +74,7 @@
 
 static buf in, out;
 static char inspace[BUF_SIZE], outspace[BUF_SIZE];
-static char line[SMTP_LINE_MAX + 1];	/* the current command, no CRLF */
+static char line[AUTH_LINE_MAX + 1];	/* the current command, no CRLF */
 static size_t linelen;
 
 static str me = STR_INIT, greeting = STR_INIT, rcpthosts = STR_INIT;
@@ -80,6 +91,14 @@ static int seenhelo, esmtp, seenmail;
 static int tlsctl = -1;			/* SSLCTLFD: a TLS front end is there */
 static int tls;				/* the session is inside TLS */
 static int tlsrequired;			/* TLSREQUIRED: no MAIL before TLS */
+static char **checker;			/* argv: the checkpassword program */
+static int authclear;			/* AUTHCLEAR: AUTH without TLS allowed */
+static int submission;			/* SUBMISSION: RFC 6409 rules */
+static int authed;
+static unsigned long nauthfail;
+static unsigned long checktimeout = CHECK_TIMEOUT;
+static str authuser = STR_INIT;
+static const char *relayclient_env;
 static str tlsproto = STR_INIT, tlscipher = STR_INIT, tlsbits = STR_INIT;
 static unsigned long nrcpt, nmsg, nbad;
 static struct recip rcptinfo;
@@ -187,7 +206,7 @@ getcmd(void)
 
 		take = lf ? (size_t)(lf - s) + 1 : n;
 		for (i = 0; i < take; i++) {
-			if (total + i >= SMTP_LINE_MAX) {
+			if (total + i >= AUTH_LINE_MAX) {
 				if (bad == LINE_OK)
 					bad = LINE_LONG;
 				break;
@@ -253,6 +272,11 @@ read_controls(void)
 	if (u > TIMEOUT_MAX)
 		u = TIMEOUT_MAX;
 	in.timeout = out.timeout = (int)(u * 1000);
+	r = control_readulong(&u, "timeoutcheckpw");
+	if (r < 0)
+		die_control();
+	if (r == 1 && u && u <= TIMEOUT_MAX)
+		checktimeout = u;
 	r = control_readulong(&u, "maxrcpt");
 	if (r < 0)
 		die_control();
@@ -355,6 +379,8 @@ smtp_helo(const char *arg, int e)
 
 		if (tlsctl >= 0 && !tls)
 			out_puts("250-STARTTLS\r\n");
+		if (checker && (tls || authclear) && !authed)
+			out_puts("250-AUTH PLAIN LOGIN\r\n");
 		out_puts("250-PIPELINING\r\n250-SIZE ");
 		out_puts(fmt_ulong(num, databytes));
 		out_puts("\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
@@ -417,6 +443,298 @@ param_is(const char *kw, size_t kn, const char *name, const char **val)
 	return 1;
 }
 
+/* SMTP AUTH (RFC 4954): PLAIN and LOGIN, checked by a checkpassword
+ * program (argv) reading "user\0password\0timestamp\0" on fd 3. */
+
+static void
+auth_forget(void)
+{
+	authed = 0;
+	authuser.len = 0;
+	if (str_0(&authuser) < 0)
+		die_nomem();
+	relayclient = relayclient_env;
+	unsetenv("SMTPAUTHUSER");
+}
+
+/* sender_ok - may the authenticated user use envelope sender a?  Its own
+ * address (the user name, or user@me when the name has no '@'), and what
+ * control/senderlogins gives it: lines "SENDER LOGIN[,LOGIN...]" where
+ * SENDER is an address or "@domain" (as Postfix's
+ * smtpd_sender_login_maps).  Compared without regard to case. */
+static int
+sender_ok(const char *a)
+{
+	str list = STR_INIT;
+	size_t pos = 0, an = strlen(a);
+	const char *item, *at = strrchr(a, '@');
+	int ok = 0, r;
+
+	if (strchr(authuser.s, '@')) {
+		if (!strcasecmp(a, authuser.s))
+			return 1;
+	} else if (at && (size_t)(at - a) == authuser.len &&
+	    !strncasecmp(a, authuser.s, authuser.len) &&
+	    !strcasecmp(at + 1, me.s))
+		return 1;
+	r = control_readlist(&list, "senderlogins");
+	if (r < 0) {
+		err_warnsys("unable to read control/senderlogins",
+		    (const char *)0);
+		str_free(&list);
+		return 0;
+	}
+	while (!ok && (item = control_next(&list, &pos))) {
+		const char *sp = strpbrk(item, " \t"), *l;
+		size_t sn;
+
+		if (!sp)
+			continue;
+		sn = (size_t)(sp - item);
+		if (!((sn == an && !strncasecmp(item, a, an)) ||
+		    (item[0] == '@' && at && strlen(at) == sn &&
+		    !strncasecmp(item, at, sn))))
+			continue;
+		for (l = sp; *l && !ok;) {
+			size_t ln;
+
+			while (*l == ' ' || *l == '\t' || *l == ',')
+				l++;
+			ln = strcspn(l, " \t,");
+			if (ln && ln == authuser.len &&
+			    !strncasecmp(l, authuser.s, ln))
+				ok = 1;
+			l += ln;
+		}
+	}
+	str_free(&list);
+	return ok;
+}
+
+#define CHECK_YES 0
+#define CHECK_NO 1
+#define CHECK_TEMP 2
+
+/* check - ask the checker about user and pass (both NUL-free) */
+static int
+check(const str *user, const str *pass)
+{
+	str ck = STR_INIT;
+	int p[2], pfd, st, r;
+	pid_t pid;
+	struct pollfd w;
+
+	if (str_put(&ck, user->s, user->len) < 0 || str_putc(&ck, 0) < 0 ||
+	    str_put(&ck, pass->s, pass->len) < 0 || str_putc(&ck, 0) < 0 ||
+	    str_putc(&ck, 0) < 0)
+		die_nomem();
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		explicit_bzero(ck.s, ck.len);
+		str_free(&ck);
+		return CHECK_TEMP;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+		    dup2(p[0], 3) < 0)
+			_exit(111);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(checker[0], checker);
+		err_warnsys("unable to run the password checker ", checker[0],
+		    (const char *)0);
+		_exit(111);
+	}
+	close(p[0]);
+	if (pid > 0)
+		(void)fd_writeall(p[1], ck.s, ck.len, 1000);
+	close(p[1]);
+	explicit_bzero(ck.s, ck.len);
+	str_free(&ck);
+	if (pid < 0)
+		return CHECK_TEMP;
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd >= 0) {
+		w.fd = pfd;
+		w.events = POLLIN;
+		do
+			r = poll(&w, 1, (int)checktimeout * 1000);
+		while (r < 0 && errno == EINTR);
+		close(pfd);
+		if (r == 0) {
+			err_warn("password checker ", checker[0],
+			    " timed out", (const char *)0);
+			kill(pid, SIGKILL);
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return CHECK_TEMP;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return CHECK_YES;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+		return CHECK_NO;
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+		err_warn("password checker ", checker[0],
+		    WIFSIGNALED(st) ? " crashed" : " failed temporarily",
+		    (const char *)0);
+	return CHECK_TEMP;
+}
+
+#define AUTH_OK 0
+#define AUTH_ABORT 1	/* a reply has been given */
+
+/* auth_response - the client's base64 response: the initial response
+ * given (may be 0), or a line read after prompt ("334 ..."), decoded
+ * into out */
+static int
+auth_response(const char *initial, const char *prompt, str *dst)
+{
+	const char *s = initial;
+	int r;
+
+	dst->len = 0;
+	if (!s) {
+		out_puts(prompt);
+		r = getcmd();
+		if (r == LINE_LONG) {
+			bad("500 5.5.6 authentication exchange line is too "
+			    "long\r\n");
+			return AUTH_ABORT;
+		}
+		if (r == LINE_BARE) {
+			bad("500 5.5.2 line must end in CRLF, no bare CR or "
+			    "LF\r\n");
+			return AUTH_ABORT;
+		}
+		s = line;
+	} else if (!strcmp(s, "="))
+		return AUTH_OK;		/* an empty initial response */
+	if (!strcmp(s, "*")) {
+		bad("501 5.7.0 authentication cancelled\r\n");
+		return AUTH_ABORT;
+	}
+	r = b64_decode(s, strlen(s), dst);
+	if (r == -2)
+		die_nomem();
+	if (r < 0) {
+		explicit_bzero(dst->s, dst->len);
+		bad("501 5.5.2 cannot decode the response\r\n");
+		return AUTH_ABORT;
+	}
+	return AUTH_OK;
+}
+
+static void
+smtp_auth(const char *arg)
+{
+	str user = STR_INIT, pass = STR_INIT, resp = STR_INIT;
+	const char *sp = strchr(arg, ' '), *mech, *initial = sp ? sp + 1 : 0;
+	size_t mn = sp ? (size_t)(sp - arg) : strlen(arg);
+	int r = AUTH_ABORT;
+
+	if (!checker) {
+		bad("502 5.5.1 command not implemented\r\n");
+		return;
+	}
+	if (!tls && !authclear) {
+		bad("538 5.7.11 Encryption required for requested "
+		    "authentication mechanism\r\n");
+		return;
+	}
+	if (!seenhelo) {
+		bad("503 5.5.1 send HELO or EHLO first\r\n");
+		return;
+	}
+	if (authed) {
+		bad("503 5.5.1 already authenticated\r\n");
+		return;
+	}
+	if (seenmail) {
+		bad("503 5.5.1 AUTH not allowed during a mail transaction\r\n");
+		return;
+	}
+	if (mn == 5 && !strncasecmp(arg, "PLAIN", 5)) {
+		mech = "PLAIN";
+		r = auth_response(initial, "334 \r\n", &resp);
+		if (r == AUTH_OK) {
+			/* [authzid] NUL authcid NUL passwd */
+			const char *z1 = memchr(resp.s, 0, resp.len), *z2 = 0;
+
+			if (z1)
+				z2 = memchr(z1 + 1, 0,
+				    resp.len - (size_t)(z1 + 1 - resp.s));
+			if (!z1 || !z2 || memchr(z2 + 1, 0,
+			    resp.len - (size_t)(z2 + 1 - resp.s))) {
+				bad("501 5.5.2 malformed PLAIN response\r\n");
+				r = AUTH_ABORT;
+			} else if (str_put(&user, z1 + 1,
+			    (size_t)(z2 - z1 - 1)) < 0 || str_put(&pass,
+			    z2 + 1, resp.len - (size_t)(z2 + 1 - resp.s)) < 0)
+				die_nomem();
+			/* an authorization identity other than the user is
+			 * not ours to grant */
+			else if (z1 != resp.s && ((size_t)(z1 - resp.s) !=
+			    user.len || memcmp(resp.s, user.s, user.len)))
+				pass.len = 0;
+		}
+	} else if (mn == 5 && !strncasecmp(arg, "LOGIN", 5)) {
+		mech = "LOGIN";
+		/* "Username:" and "Password:" */
+		r = auth_response(initial, "334 VXNlcm5hbWU6\r\n", &user);
+		if (r == AUTH_OK)
+			r = auth_response(0, "334 UGFzc3dvcmQ6\r\n", &pass);
+	} else {
+		bad("504 5.5.4 unrecognized authentication type\r\n");
+		return;
+	}
+	explicit_bzero(line, sizeof line);
+	if (resp.len)
+		explicit_bzero(resp.s, resp.len);
+	str_free(&resp);
+	if (r != AUTH_OK)
+		goto done;
+	if (str_0(&user) < 0)
+		die_nomem();
+	if (memchr(user.s, 0, user.len) || memchr(pass.s, 0, pass.len) ||
+	    !user.len || !pass.len)
+		r = CHECK_NO;
+	else
+		r = check(&user, &pass);
+	if (r == CHECK_TEMP) {
+		out_puts("454 4.7.0 temporary authentication failure\r\n");
+		goto done;
+	}
+	if (r == CHECK_YES) {
+		authed = 1;
+		if (str_copy(&authuser, user.s, user.len) < 0 ||
+		    str_0(&authuser) < 0)
+			die_nomem();
+		if (!relayclient)
+			relayclient = "";
+		(void)setenv("SMTPAUTHUSER", authuser.s, 1);
+		err_info("auth ip ", remoteip, " user ", user.s, " mech ",
+		    mech, (const char *)0);
+		out_puts("235 2.7.0 Authentication successful\r\n");
+		goto done;
+	}
+	nauthfail++;
+	err_warn("auth failed ip ", remoteip, " user ", user.s, " mech ",
+	    mech, (const char *)0);
+	out_flush();
+	sleep((unsigned)nauthfail);	/* a growing delay */
+	if (nauthfail >= AUTH_FAIL_MAX)
+		die_close("421 4.7.0 too many failed authentications, "
+		    "closing connection\r\n", "too many failed auths");
+	out_puts("535 5.7.8 Authentication credentials invalid\r\n");
+done:
+	if (pass.len)
+		explicit_bzero(pass.s, pass.len);
+	str_free(&user);
+	str_free(&pass);
+}
+
 static void
 smtp_mail(const char *arg)
 {
@@ -435,8 +753,19 @@ smtp_mail(const char *arg)
 		bad("530 5.7.0 Must issue a STARTTLS command first\r\n");
 		return;
 	}
+	if (submission && !authed) {
+		bad("530 5.7.0 Authentication required\r\n");
+		return;
+	}
 	if (!(p = path(arg, "FROM:")))
 		return;
+	if (authed && addr.len && !sender_ok(addr.s)) {
+		err_warn("sender refused ip ", remoteip, " user ", authuser.s,
+		    " from <", addr.s, ">", (const char *)0);
+		out_puts("553 5.7.1 sender address not owned by the "
+		    "authenticated user\r\n");
+		return;
+	}
 	while ((p = param(p, &kw, &kn))) {
 		if (param_is(kw, kn, "SIZE", &val)) {
 			unsigned long u = 0;
@@ -582,7 +911,9 @@ static struct {
 	unsigned long hops;
 } hdr;
 
-static void
+/* hdr_scan - count hops; returns the bytes of o that are header (all
+ * k while the header goes on; up to and including the empty line) */
+static size_t
 hdr_scan(const char *o, size_t k)
 {
 	size_t i;
@@ -603,6 +934,82 @@ hdr_scan(const char *o, size_t k)
 			hdr.hops++;
 		hdr.len = 0;
 	}
+	return i;
+}
+
+/* Submission (RFC 6409 8): the header is held (up to SUBHDR_MAX) and
+ * completed with From, Date and Message-ID where they are missing, as
+ * inject does. */
+#define SUBHDR_MAX 65536
+
+static str subhdr = STR_INIT;
+static int subdone;
+
+static int
+subhdr_has(const char *name)
+{
+	size_t i = 0;
+
+	while (i < subhdr.len) {
+		const char *l = subhdr.s + i, *e = memchr(l, '\n',
+		    subhdr.len - i);
+		size_t n = e ? (size_t)(e - l) : subhdr.len - i;
+
+		if (n && l[0] != ' ' && l[0] != '\t' && hdr_name(l, n, name))
+			return 1;
+		i += n + 1;
+	}
+	return 0;
+}
+
+static void
+sub_finish(qq *q, int blank)
+{
+	str x = STR_INIT;
+	char date[DATE_LEN];
+
+	subdone = 1;
+	qq_put(q, subhdr.s, subhdr.len - (blank ? 1 : 0));
+	if (!subhdr_has("from")) {
+		if (str_puts(&x, "From: ") < 0 || str_puts(&x, authuser.s) < 0)
+			die_nomem();
+		if (!strchr(authuser.s, '@') && (str_putc(&x, '@') < 0 ||
+		    str_put(&x, me.s, me.len) < 0))
+			die_nomem();
+		if (str_putc(&x, '\n') < 0)
+			die_nomem();
+	}
+	if (!subhdr_has("date")) {
+		date_rfc5322(date, time(0));
+		if (str_puts(&x, "Date: ") < 0 || str_puts(&x, date) < 0 ||
+		    str_putc(&x, '\n') < 0)
+			die_nomem();
+	}
+	if (!subhdr_has("message-id") && (str_puts(&x, "Message-ID: ") < 0 ||
+	    hdr_msgid(&x, me.s, me.len) < 0 || str_putc(&x, '\n') < 0))
+		die_nomem();
+	if (blank && str_putc(&x, '\n') < 0)
+		die_nomem();
+	qq_put(q, x.s, x.len);
+	str_free(&x);
+	subhdr.len = 0;
+}
+
+/* sub_put - n header bytes; ended: the empty line is among them */
+static void
+sub_put(qq *q, const char *o, size_t n, int ended)
+{
+	if (subhdr.len + n > SUBHDR_MAX) {
+		qq_put(q, subhdr.s, subhdr.len);	/* left as it is */
+		qq_put(q, o, n);
+		subhdr.len = 0;
+		subdone = 1;
+		return;
+	}
+	if (str_put(&subhdr, o, n) < 0)
+		die_nomem();
+	if (ended)
+		sub_finish(q, 1);
 }
 
 static void
@@ -650,9 +1057,11 @@ received(qq *q)
 	qq_put(q, me.s, me.len);
 	/* RFC 3848 */
 	qq_puts(q, " (qpost smtpd) with ");
-	qq_puts(q, esmtp || tls ? "ESMTP" : "SMTP");
+	qq_puts(q, esmtp || tls || authed ? "ESMTP" : "SMTP");
 	if (tls)
 		qq_puts(q, "S");
+	if (authed)
+		qq_puts(q, "A");
 	qq_puts(q, "; ");
 	qq_puts(q, date);
 	qq_puts(q, "\n");
@@ -717,9 +1126,11 @@ smtp_data(const char *arg)
 	hdr.inhdr = 1;
 	hdr.len = 0;
 	hdr.hops = 0;
+	subhdr.len = 0;
+	subdone = 0;
 	received(&q);
 	while (st != D_END) {
-		size_t n = in_fill(1), i, k = 0;
+		size_t n = in_fill(1), i, k = 0, h;
 		const char *s = buf_peek(&in, &n);
 
 		for (i = 0; i < n && st != D_END; i++) {
@@ -753,10 +1164,17 @@ smtp_data(const char *arg)
 		}
 		buf_skip(&in, i);
 		size += k;
-		hdr_scan(o, k);
-		if (!bare && size <= databytes && hdr.hops <= MAXHOPS)
+		h = hdr_scan(o, k);
+		if (bare || size > databytes || hdr.hops > MAXHOPS)
+			continue;
+		if (submission && !subdone) {
+			sub_put(&q, o, h, !hdr.inhdr);
+			qq_put(&q, o + h, k - h);
+		} else
 			qq_put(&q, o, k);
 	}
+	if (submission && !subdone)
+		sub_finish(&q, 0);	/* a header without a body */
 	if (bare || size > databytes || hdr.hops > MAXHOPS) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
 		(void)qq_close(&q);
@@ -925,6 +1343,7 @@ smtp_starttls(const char *arg)
 	tls = 1;
 	/* RFC 3207 4.2: forget everything learnt in clear text */
 	seenhelo = esmtp = 0;
+	auth_forget();
 	helo.len = 0;
 	if (str_0(&helo) < 0)
 		die_nomem();
@@ -932,7 +1351,7 @@ smtp_starttls(const char *arg)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const char *arg;
 	const char *e;
@@ -945,8 +1364,27 @@ main(void)
 		remoteip = e;
 	if ((e = getenv("TCPREMOTEHOST")) && *e)
 		remotehost = e;
-	relayclient = getenv("RELAYCLIENT");
+	relayclient = relayclient_env = getenv("RELAYCLIENT");
 	tlsrequired = getenv("TLSREQUIRED") != 0;
+	authclear = getenv("AUTHCLEAR") != 0;
+	if (getenv("SUBMISSION"))
+		submission = tlsrequired = 1;
+	unsetenv("SMTPAUTHUSER");
+	if (argc > 1) {
+		/* the checker, and the program it runs on success */
+		size_t i;
+
+		checker = calloc((size_t)argc + 1, sizeof *checker);
+		if (!checker)
+			die_nomem();
+		for (i = 1; i < (size_t)argc; i++)
+			checker[i - 1] = argv[i];
+		checker[argc - 1] = (char *)(size_t)"/bin/true";
+		/* no core dump or ptrace may show a password */
+		(void)prctl(PR_SET_DUMPABLE, 0);
+	}
+	if (str_0(&authuser) < 0)
+		die_nomem();
 	if ((e = getenv("SSL_PROTOCOL")) && *e) {
 		/* implicit TLS: the front end did the handshake first */
 		if (str_copys(&tlsproto, e) < 0 || str_0(&tlsproto) < 0 ||
@@ -978,6 +1416,10 @@ main(void)
 	for (;;) {
 		int r = getcmd();
 
+		/* only AUTH may be longer than SMTP_LINE_MAX */
+		if (r == LINE_OK && linelen + 2 > SMTP_LINE_MAX &&
+		    strncasecmp(line, "AUTH ", 5))
+			r = LINE_LONG;
 		if (r == LINE_LONG) {
 			bad("500 5.5.2 line too long\r\n");
 			continue;
@@ -1019,9 +1461,10 @@ main(void)
 			    "message and try\r\n");
 		else if (verb_is("STARTTLS", &arg))
 			smtp_starttls(arg);
+		else if (verb_is("AUTH", &arg))
+			smtp_auth(arg);
 		else if (verb_is("EXPN", &arg) || verb_is("TURN", &arg) ||
-		    verb_is("ETRN", &arg) ||
-		    verb_is("AUTH", &arg) || verb_is("BDAT", &arg))
+		    verb_is("ETRN", &arg) || verb_is("BDAT", &arg))
 			bad("502 5.5.1 command not implemented\r\n");
 		else
 			bad("500 5.5.1 command unrecognized\r\n");

@@ -82,7 +82,8 @@ try:
     print('TLS', c.s.version(), c.s.cipher()[0], file=sys.stderr)
     for cmd in cmds:
         if cmd.startswith('@DATA:'):
-            c.send(cmd[6:].encode().replace(b'\n', b'\r\n') + b'\r\n.\r\n')
+            body = codecs.escape_decode(cmd[6:].encode())[0]
+            c.send(body.replace(b'\n', b'\r\n') + b'\r\n.\r\n')
         else:
             c.send(cmd.encode() + b'\r\n')
         c.reply()
