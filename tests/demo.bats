@@ -13,6 +13,9 @@ setup() {
 	D=$BATS_TEST_TMPDIR/demo
 	PORT=$(free_port)
 	export QPOST_DEMO_PORT=$PORT
+	SPORT=$(free_port)
+	SUBPORT=$(free_port)
+	export QPOST_DEMO_SMTPS_PORT=$SPORT QPOST_DEMO_SUBMISSION_PORT=$SUBPORT
 	# as root the demo delivers as nobody, who must reach the home
 	[ "$(id -u)" != 0 ] || chmod o+x "$BATS_RUN_TMPDIR"
 	[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$BATS_TEST_TMPDIR/san"
@@ -49,6 +52,25 @@ svscan_gone() {
 	    --from visitor@example.org --header "Subject: demo test"
 	assert_success
 	wait_for 10 arrived "demo test"
+	# TLS on the self-signed certificate, and the demo user on the
+	# submission and SMTPS ports, as the start message shows
+	run swaks --server "127.0.0.1:$PORT" --tls --to you@demo.example \
+	    --from visitor@example.org --header "Subject: demo tls"
+	assert_success
+	assert_output --partial '=== TLS started with cipher TLSv1.3'
+	run swaks --server "127.0.0.1:$SUBPORT" --tls --auth PLAIN \
+	    --auth-user demo@demo.example --auth-password demo-password \
+	    --from demo@demo.example --to you@demo.example --header "Subject: demo auth"
+	assert_success
+	assert_output --partial '235 2.7.0'
+	run swaks --server "127.0.0.1:$SPORT" --tlsc --auth LOGIN \
+	    --auth-user demo@demo.example --auth-password demo-password \
+	    --from demo@demo.example --to you@demo.example --header "Subject: demo smtps"
+	assert_success
+	wait_for 10 arrived "demo tls"
+	wait_for 10 arrived "demo auth"
+	wait_for 10 arrived "demo smtps"
+	grep -l '^Subject: demo auth$' "$D"/alias/Maildir/new/* | xargs grep -q 'with ESMTPSA'
 	run sh "$QPOST_SRC/scripts/demo" status "$D"
 	assert_output --partial "$D/service/smtpd: up"
 	run sh "$QPOST_SRC/scripts/demo" stop "$D"
