@@ -7,19 +7,35 @@
  * connection, applies the IP rules and runs smtpd.
  *
  * Interface:
- *   argv   none.
- *   fd 0   the connection, read side; fd 1 the connection, write side.
+ *   argv   [checker [arg...]]: a checkpassword program for AUTH (docs/
+ *          auth.md), run as "checker arg... /bin/true" with
+ *          "user\0password\0\0" on its fd 3; no AUTH without one.
+ *   fd 0   the connection, read side; fd 1 the connection, write side
+ *          (after STARTTLS both become the socket to the TLS front end).
  *   fd 2   the log: one line per connection and one per message.
  *   env    TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP (from tcpserver);
  *          RELAYCLIENT (from the rules): when set, any recipient is
  *          accepted and the value is appended to it, as in qmail;
- *          QPOST_HOME, QPOST_QUEUE.
+ *          SSLCTLFD (tlsd: STARTTLS by the UCSPI-TLS convention, below);
+ *          SSL_PROTOCOL, SSL_CIPHER... (tlsd -i: the session is in TLS);
+ *          TLSREQUIRED: no MAIL before TLS; AUTHCLEAR: AUTH allowed in
+ *          clear text; SUBMISSION: TLS and AUTH before MAIL, header
+ *          completion (RFC 6409); QPOST_HOME, QPOST_QUEUE.  Sets
+ *          SMTPAUTHUSER for the queue program after AUTH.
  *   control/  me, smtpgreeting, rcpthosts, morercpthosts.cdb, databytes,
- *          timeoutsmtpd, maxrcpt, rejectunknown (docs/smtpd.md).
+ *          timeoutsmtpd, maxrcpt, rejectunknown, timeoutcheckpw,
+ *          senderlogins (docs/smtpd.md, docs/auth.md).
+ *
+ * STARTTLS (docs/tls.md): smtpd answers 220, flushes it, drops every byte
+ * it holds from the client (CVE-2011-0411), writes 'Y' to SSLCTLFD and
+ * dup2s that socket onto fd 0 and 1; tlsd does the handshake and sends
+ * "VAR=value\0"... "\0" (SSL_PROTOCOL, SSL_CIPHER, key sizes) before the
+ * plain text of the TLS stream; EOF there means the handshake failed.
  *
  * Exit codes: 0 after QUIT; 111 when the controls cannot be read, the
- * client timed out, dropped the connection or wrote too many bad
- * commands (after a 421 where the connection still works).
+ * client timed out, dropped the connection, wrote too many bad commands
+ * or failed AUTH too often (after a 421 where the connection still
+ * works), or the TLS handshake failed.
  *
  * Privilege: none.  Runs as an unprivileged user; never as root.
  *
