@@ -38,7 +38,8 @@ svscan_teardown() {
 	kids=$(pgrep -P "$SVSCAN" || true)	# its supervise processes
 	kill "$SVSCAN" 2>/dev/null || true
 	wait "$SVSCAN" 2>/dev/null || true
-	for s in "$S"/smtpd "$S"/send "$S"/smtpd/log "$S"/send/log; do
+	for s in "$S"/*/ "$S"/*/log; do
+		s=${s%/}
 		svc -dx "$s" 2>/dev/null || true
 	done
 	# bounded: supervise exits once its service is down

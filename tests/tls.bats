@@ -269,3 +269,15 @@ PYEOF
 	assert_success
 	assert_output --partial '221 2.0.0'
 }
+
+@test "only tlsd links OpenSSL: smtpd and the checkers do not" {
+	tls_certs
+	qpost_setup
+	run ldd "$QPOST_HOME/bin/tlsd"
+	assert_output --partial libssl.so.3
+	for p in smtpd checkpw checkdovecot queue; do
+		run ldd "$QPOST_HOME/bin/$p"
+		refute_output --partial libssl
+		refute_output --partial libcrypto
+	done
+}
