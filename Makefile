@@ -15,7 +15,8 @@ LDLIBS  = -lcdb -lresolv
 # Programs: one .c file each at the top level.
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot
-# Libraries of one program only: OpenSSL stays in tlsd, libxcrypt in checkpw.
+# Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
+# checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt

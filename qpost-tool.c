@@ -14,19 +14,29 @@
  *   qpost-tool rules         compile control/rules into control/rules.cdb
  *                            with tcprules (atomic: tcprules renames)
  *   qpost-tool newu [ARG...] run the home's bin/newu (users/assign.cdb)
+ *   qpost-tool passwd add|change|remove NAME, passwd list, passwd compile
+ *                            edit users/passwd, the password file of
+ *                            checkpw (passwd.h), and compile it into
+ *                            users/passwd.cdb, both atomically; the
+ *                            password comes on stdin, never in argv
  *
  * Environment: QPOST_HOME (ignored when set-uid), else conf-home.
  * Output on fd 1, diagnostics on fd 2.
  *
  * Exit codes: 0 done (showctl: also with warnings); 100 usage or a
- * permanent problem with the input (a malformed control file); 111 a
+ * permanent problem with the input (a malformed control file or
+ * users/passwd line, passwd add of a name that exists, change or remove
+ * of one that does not, a bad name or password); 111 a
  * temporary failure (unreadable queue or control file, out of memory, a
  * failed write); 126/127 the program to run could not be executed.
  *
  * Privilege: none needed beyond read access to the queue (qread, qstat)
- * or write access to control/ (newrcpthosts, rules).  Never set-uid.
+ * or write access to control/ (newrcpthosts, rules) or users/ (passwd).
+ * Never set-uid.  passwd keeps the password in fixed buffers it wipes,
+ * and turns core dumps off.
  */
 #include <cdb.h>
+#include <crypt.h>
 #include <stdnoreturn.h>
 #include <dirent.h>
 #include <errno.h>
@@ -34,17 +44,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "buf.h"
+#include "checkpass.h"
 #include "commit.h"
 #include "control.h"
 #include "envelope.h"
 #include "err.h"
 #include "home.h"
+#include "passwd.h"
 #include "str.h"
 
 #define TRAILER_LEN 32		/* "QPOSTENV " + 22 digits + "\n" */
@@ -59,7 +73,9 @@ static noreturn void
 usage(void)
 {
 	err_die(100, "usage: qpost-tool qread | qstat | showctl | "
-	    "newrcpthosts | rules | newu [arg...]", (const char *)0);
+	    "newrcpthosts | rules | newu [arg...] | "
+	    "passwd add|change|remove NAME | passwd list|compile",
+	    (const char *)0);
 }
 
 static void
@@ -565,6 +581,12 @@ static const struct ctl ctls[] = {
 	{ "smtpgreeting", K_LINE, "me", "smtpd's 220 greeting" },
 	{ "smtpdaddr", K_LINE, "0 (every address)", "address smtpd listens on" },
 	{ "smtpdport", K_NUM, "25", "port smtpd listens on" },
+	{ "dovecotauth", K_LINE, "/run/dovecot/auth-client",
+	    "Dovecot socket checkdovecot asks" },
+	{ "timeoutcheckpw", K_NUM, "30",
+	    "seconds smtpd gives the password checker" },
+	{ "timeoutdovecot", K_NUM, "10",
+	    "seconds checkdovecot waits for Dovecot" },
 	{ "rules", K_LIST, "(none)", "tcprules source; qpost-tool rules" },
 	{ "rules.cdb", -1, "(none)", "compiled rules" },
 	{ "morercpthosts.cdb", -1, "(none)", "compiled rcpthosts" },
@@ -833,6 +855,7 @@ do_showctl(void)
 	stale("control/morercpthosts", "control/morercpthosts.cdb",
 	    "qpost-tool newrcpthosts");
 	stale("users/assign", "users/assign.cdb", "qpost-tool newu");
+	stale("users/passwd", "users/passwd.cdb", "qpost-tool passwd compile");
 	if (home_path(&path, "queue/lock/trigger") < 0)
 		err_nomem();
 	r = stat(path.s, &st);
@@ -913,7 +936,9 @@ do_newrcpthosts(void)
 	    ctlpath(&cdb, "morercpthosts.cdb") < 0 ||
 	    home_path(&dir, "control") < 0)
 		err_nomem();
-	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* O_RDWR: CDB_PUT_INSERT reads back what was written (a domain
+	 * listed twice failed with EBADF) */
+	fd = open(tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		err_diesys(111, "unable to create ", tmp.s, (const char *)0);
 	if (cdb_make_start(&cm, fd) < 0)
@@ -1031,6 +1056,345 @@ do_newu(char **argv)
 	    (const char *)0);
 }
 
+/* ---- passwd: users/passwd and users/passwd.cdb (passwd.h) ---- */
+
+static str pwold, pwnew, pwpath, pwtmp, pwcdb, pwcdbtmp, pwdir, pwlock;
+static char pass1[PASSWD_PASS_MAX + 2], pass2[PASSWD_PASS_MAX + 2];
+static struct crypt_data pwcd;
+
+static void
+pw_wipe(void)
+{
+	explicit_bzero(pass1, sizeof pass1);
+	explicit_bzero(pass2, sizeof pass2);
+	explicit_bzero(&pwcd, sizeof pwcd);
+}
+
+static noreturn void
+pw_die(const char *a, const char *b, const char *c)
+{
+	pw_wipe();
+	if (pwcdbtmp.len)
+		unlink(pwcdbtmp.s);
+	err_die(100, a, b, c, (const char *)0);
+}
+
+static noreturn void
+pw_dieline(size_t line, const char *why)
+{
+	str n = STR_INIT;
+
+	if (str_putu(&n, line) < 0 || str_0(&n) < 0)
+		err_nomem();
+	pw_die("users/passwd line ", n.s, why);
+}
+
+/* pw_load - users/passwd into pwold; empty when it does not exist */
+static void
+pw_load(void)
+{
+	int fd = open(pwpath.s, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	pwold.len = 0;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return;
+		err_diesys(111, "unable to open ", pwpath.s, (const char *)0);
+	}
+	for (;;) {
+		if (str_ready(&pwold, 65536) < 0)
+			err_nomem();
+		r = read(fd, pwold.s + pwold.len, pwold.a - pwold.len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			err_diesys(111, "unable to read ", pwpath.s,
+			    (const char *)0);
+		if (!r)
+			break;
+		pwold.len += (size_t)r;
+		if (pwold.len > PASSWD_FILE_MAX)
+			err_die(111, pwpath.s, " is too large", (const char *)0);
+	}
+	close(fd);
+}
+
+/* pw_find - the entry of pwold whose key is that of name; 1 found */
+static int
+pw_find(const char *name, passwd_entry *e)
+{
+	str key = STR_INIT, k = STR_INIT;
+	size_t pos = 0, lineno = 0;
+	int x, found = 0;
+
+	if (passwd_key(&key, name, strlen(name)) < 0)
+		err_nomem();
+	while (!found &&
+	    (x = passwd_next(pwold.s, pwold.len, &pos, &lineno, e))) {
+		if (x < 0)
+			pw_dieline(e->line, ": not name:hash with a valid name");
+		if (passwd_key(&k, e->name, e->namelen) < 0)
+			err_nomem();
+		found = k.len == key.len && !memcmp(k.s, key.s, k.len);
+	}
+	str_free(&key);
+	str_free(&k);
+	return found;
+}
+
+/* pw_create - a temporary file of mode 0640 with the owner and group
+ * of dst when it exists and we are root (a root install gives users/
+ * passwd.cdb the group of the account smtpd runs as) */
+static int
+pw_create(const char *tmp, const char *dst)
+{
+	struct stat st;
+	/* O_RDWR: cdb_make_put reads back what it wrote to find twins */
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		err_diesys(111, "unable to create ", tmp, (const char *)0);
+	if (fchmod(fd, 0640) < 0)
+		err_diesys(111, "unable to chmod ", tmp, (const char *)0);
+	if (geteuid() == 0 && stat(dst, &st) == 0 &&
+	    fchown(fd, st.st_uid, st.st_gid) < 0)
+		err_diesys(111, "unable to chown ", tmp, (const char *)0);
+	return fd;
+}
+
+/* pw_save - pwnew, checked and compiled, becomes users/passwd and
+ * users/passwd.cdb; the cdb is built first, so a bad file changes
+ * nothing; the number of entries */
+static unsigned long
+pw_save(int rewrite)
+{
+	struct cdb_make cm;
+	passwd_entry e;
+	str key = STR_INIT;
+	size_t pos = 0, lineno = 0;
+	unsigned long n = 0;
+	const char *step;
+	int cfd, fd = -1, x;
+
+	cfd = pw_create(pwcdbtmp.s, pwcdb.s);
+	if (cdb_make_start(&cm, cfd) < 0)
+		err_diesys(111, "unable to write ", pwcdbtmp.s, (const char *)0);
+	while ((x = passwd_next(pwnew.s, pwnew.len, &pos, &lineno, &e))) {
+		if (x < 0)
+			pw_dieline(e.line, ": not name:hash with a valid name");
+		if (passwd_key(&key, e.name, e.namelen) < 0)
+			err_nomem();
+		x = cdb_make_put(&cm, key.s, (unsigned)key.len, e.hash,
+		    (unsigned)e.hashlen, CDB_PUT_INSERT);
+		if (x < 0)
+			err_diesys(111, "unable to write ", pwcdbtmp.s,
+			    (const char *)0);
+		if (x > 0)
+			pw_dieline(e.line, ": the name is there twice");
+		n++;
+	}
+	if (cdb_make_finish(&cm) < 0)
+		err_diesys(111, "unable to write ", pwcdbtmp.s, (const char *)0);
+	if (rewrite) {
+		fd = pw_create(pwtmp.s, pwpath.s);
+		if (fd_writeall(fd, pwnew.s, pwnew.len, -1) < 0)
+			err_diesys(111, "unable to write ", pwtmp.s,
+			    (const char *)0);
+		if (commit_file(fd, pwtmp.s, pwpath.s, pwdir.s, &step) < 0)
+			err_diesys(111, "unable to ", step, " ", pwpath.s,
+			    (const char *)0);
+	}
+	if (commit_file(cfd, pwcdbtmp.s, pwcdb.s, pwdir.s, &step) < 0)
+		err_diesys(111, "unable to ", step, " ", pwcdb.s,
+		    " (run qpost-tool passwd compile)", (const char *)0);
+	str_free(&key);
+	return n;
+}
+
+/* pw_readline - one password line from fd 0 into p, CR LF removed;
+ * -1 at EOF before any byte */
+static int
+pw_readline(char *p)
+{
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	for (;;) {
+		r = read(0, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			pw_wipe();
+			err_diesys(111, "unable to read the password",
+			    (const char *)0);
+		}
+		if (r == 0) {
+			if (!n)
+				return -1;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (n > PASSWD_PASS_MAX)
+			continue;	/* refused below */
+		p[n++] = c;
+	}
+	if (n && p[n - 1] == '\r')
+		n--;
+	if (n > PASSWD_PASS_MAX)
+		pw_die("the password is too long", "", "");
+	p[n] = 0;
+	if (strlen(p) != n)
+		pw_die("the password has a NUL byte", "", "");
+	if (!n)
+		pw_die("the password is empty", "", "");
+	return 0;
+}
+
+/* pw_prompt - prompt on fd 2 and read a line from the tty without echo */
+static void
+pw_prompt(const char *prompt, char *p)
+{
+	struct termios old, noecho;
+	int r;
+
+	if (tcgetattr(0, &old) < 0)
+		err_diesys(111, "unable to read the terminal settings",
+		    (const char *)0);
+	noecho = old;
+	noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	noecho.c_lflag |= ICANON;
+	/* echo off before the prompt: TCSAFLUSH would drop an answer
+	 * typed (or pasted) as soon as the prompt shows */
+	if (tcsetattr(0, TCSAFLUSH, &noecho) < 0)
+		err_diesys(111, "unable to turn off echo", (const char *)0);
+	(void)!write(2, prompt, strlen(prompt));
+	r = pw_readline(p);
+	tcsetattr(0, TCSAFLUSH, &old);
+	(void)!write(2, "\n", 1);
+	if (r < 0)
+		pw_die("no password given", "", "");
+}
+
+/* pw_hash - read the new password and put "name:hash\n" in line */
+static void
+pw_hash(const char *name, str *line)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char *h;
+
+	if (isatty(0)) {
+		pw_prompt("Password: ", pass1);
+		pw_prompt("Again: ", pass2);
+		if (strcmp(pass1, pass2))
+			pw_die("the passwords differ", "", "");
+	} else if (pw_readline(pass1) < 0)
+		pw_die("no password on stdin", "", "");
+	if (!crypt_gensalt_rn("$y$", 0, 0, 0, salt, sizeof salt)) {
+		pw_wipe();
+		err_diesys(111, "unable to make a salt", (const char *)0);
+	}
+	h = crypt_rn(pass1, salt, &pwcd, sizeof pwcd);
+	if (!h || h[0] == '*') {
+		pw_wipe();
+		err_diesys(111, "unable to hash the password", (const char *)0);
+	}
+	if (str_copys(line, name) < 0 || str_putc(line, ':') < 0 ||
+	    str_puts(line, h) < 0 || str_putc(line, '\n') < 0)
+		err_nomem();
+	pw_wipe();
+}
+
+static int
+do_passwd(int argc, char **argv)
+{
+	str line = STR_INIT;
+	passwd_entry e;
+	const char *cmd = argc ? argv[0] : "", *name = argc > 1 ? argv[1] : 0;
+	size_t pos = 0, lineno = 0;
+	unsigned long n;
+	int fd, x, found;
+
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "compile")) {
+		if (argc != 1)
+			usage();
+	} else if ((strcmp(cmd, "add") && strcmp(cmd, "change") &&
+	    strcmp(cmd, "remove")) || argc != 2)
+		usage();
+	if (name && passwd_name(name, strlen(name)) < 0)
+		pw_die("bad name (1 to 255 bytes, no ':', white space or "
+		    "control bytes): ", name, "");
+	checkpass_init();
+	umask(027);
+	if (home_path(&pwpath, "users/passwd") < 0 ||
+	    home_path(&pwtmp, "users/passwd.tmp") < 0 ||
+	    home_path(&pwcdb, "users/passwd.cdb") < 0 ||
+	    home_path(&pwlock, "users/passwd.lock") < 0 ||
+	    home_path(&pwdir, "users") < 0)
+		err_nomem();
+	if (!strcmp(cmd, "list")) {
+		pw_load();
+		while ((x = passwd_next(pwold.s, pwold.len, &pos, &lineno,
+		    &e))) {
+			if (x < 0)
+				pw_dieline(e.line,
+				    ": not name:hash with a valid name");
+			outn(e.name, e.namelen);
+			outs("\n");
+		}
+		flush();
+		return 0;
+	}
+	/* one writer at a time: the lock is held until exit */
+	fd = open(pwlock.s, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		err_diesys(111, "unable to open ", pwlock.s, (const char *)0);
+	if (flock(fd, LOCK_EX) < 0)
+		err_diesys(111, "unable to lock ", pwlock.s, (const char *)0);
+	if (home_path(&pwcdbtmp, "users/passwd.cdb.tmp") < 0)
+		err_nomem();
+	pw_load();
+	pwnew.len = 0;
+	if (!strcmp(cmd, "compile")) {
+		if (str_copy(&pwnew, pwold.s, pwold.len) < 0)
+			err_nomem();
+		n = pw_save(0);
+	} else {
+		found = pw_find(name, &e);
+		if (!strcmp(cmd, "add") && found)
+			pw_die("user ", name, " exists already");
+		if (strcmp(cmd, "add") && !found)
+			pw_die("no such user: ", name, "");
+		if (strcmp(cmd, "remove"))
+			pw_hash(name, &line);
+		if (found) {	/* change or remove the line */
+			if (str_copy(&pwnew, pwold.s, e.off) < 0 ||
+			    str_put(&pwnew, line.s, line.len) < 0 ||
+			    (e.off + e.len < pwold.len &&
+			    str_put(&pwnew, pwold.s + e.off + e.len + 1,
+			    pwold.len - e.off - e.len - 1) < 0))
+				err_nomem();
+		} else if (str_copy(&pwnew, pwold.s, pwold.len) < 0 ||
+		    (pwnew.len && pwnew.s[pwnew.len - 1] != '\n' &&
+		    str_putc(&pwnew, '\n') < 0) ||
+		    str_put(&pwnew, line.s, line.len) < 0)
+			err_nomem();
+		n = pw_save(1);
+		outs(!strcmp(cmd, "add") ? "added " :
+		    !strcmp(cmd, "change") ? "changed " : "removed ");
+		outs(name);
+		outs("; ");
+	}
+	outs("users/passwd.cdb: ");
+	outu(n);
+	outs(n == 1 ? " user\n" : " users\n");
+	flush();
+	str_free(&line);	/* "name:hash": nothing secret */
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1043,6 +1407,8 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (!strcmp(cmd, "newu"))
 		return do_newu(argv + 1);
+	if (!strcmp(cmd, "passwd"))
+		return do_passwd(argc - 2, argv + 2);
 	if (argc != 2)
 		usage();
 	if (!strcmp(cmd, "qread"))

@@ -635,7 +635,8 @@ auth_response(const char *initial, const char *prompt, str *dst)
 	if (r == -2)
 		die_nomem();
 	if (r < 0) {
-		explicit_bzero(dst->s, dst->len);
+		if (dst->s)
+			explicit_bzero(dst->s, dst->len);
 		bad("501 5.5.2 cannot decode the response\r\n");
 		return AUTH_ABORT;
 	}
@@ -1357,6 +1358,10 @@ smtp_starttls(const char *arg)
 	if (!tlsproto.len || !tlscipher.len)
 		bye("tls front end sent no session", 111);
 	tls = 1;
+	/* for the checker and the queue program, as after tlsd -i */
+	if (setenv("SSL_PROTOCOL", tlsproto.s, 1) < 0 ||
+	    setenv("SSL_CIPHER", tlscipher.s, 1) < 0)
+		die_nomem();
 	/* RFC 3207 4.2: forget everything learnt in clear text */
 	seenhelo = esmtp = 0;
 	auth_forget();

@@ -136,6 +136,15 @@ messages in queue but not yet preprocessed: 0"
 	refute_line --partial "cdbonly.example is not in rcpthosts"
 }
 
+@test "newrcpthosts: a domain listed twice (any case, either file) is stored once" {
+	printf '%s\n' Dup.Example dup.example > "$QPOST_HOME/control/morercpthosts"
+	echo DUP.example >> "$QPOST_HOME/control/rcpthosts"
+	run "$T" newrcpthosts
+	assert_success
+	assert_output "control/morercpthosts.cdb: 3 domains"
+	cdb -q "$QPOST_HOME/control/morercpthosts.cdb" dup.example >/dev/null
+}
+
 @test "newrcpthosts leaves the old cdb when it cannot write" {
 	"$T" newrcpthosts
 	before=$(cksum < "$QPOST_HOME/control/morercpthosts.cdb")
