@@ -7,6 +7,7 @@
 load helper
 load smtpd-lib
 load tls-lib
+load dovecot-lib
 
 setup() {
 	qpost_setup
@@ -19,7 +20,10 @@ setup() {
 	export RULES=$BATS_TEST_TMPDIR/rules.txt
 	SMTPD_ARGS="$QPOST_HOME/bin/checkpw"
 }
-teardown() { qpost_teardown; }
+teardown() {
+	qpost_teardown
+	[ -z "${INSTANCE:-}" ] || dovecot_teardown
+}
 
 b64() { printf "$1" | base64 -w0; }
 PLAIN_OK=$(printf '\0alice@test.example\0secret' | base64 -w0)
@@ -296,4 +300,30 @@ PYEOF
 	run qmsg
 	assert_output --partial 'Subject: [PATCH] a patch via qpost'
 	assert_output --partial 'with ESMTPSA'
+}
+
+@test "a real Dovecot behind checkdovecot: swaks --tls --auth LOGIN 235, a wrong password 535, Dovecot gone 454" {
+	dovecot_prepare
+	start_dovecot
+	SMTPD_ARGS="$QPOST_HOME/bin/checkdovecot -s $S"
+	tls_start
+	run swaks --server 127.0.0.1:"$PORT" --tls --auth LOGIN \
+	    --auth-user alice@example.com --auth-password secret \
+	    --from alice@example.com --to far@remote.example --body 'via dovecot'
+	assert_success
+	assert_output --partial '235 2.7.0'
+	run qenv
+	assert_output 'Falice@example.com|Tfar@remote.example||'
+	run swaks --server 127.0.0.1:"$PORT" --tls --auth PLAIN \
+	    --auth-user alice@example.com --auth-password wrong \
+	    --from alice@example.com --to far@remote.example
+	assert_failure
+	assert_output --partial '535 5.7.8'
+	# Dovecot saw the client's address and that the session was in TLS
+	grep -q 'rip=127.0.0.1' "$D/dovecot.log" || grep -q '127.0.0.1' "$D/dovecot.log"
+	kill "$DOVECOT_PID"; wait "$DOVECOT_PID" 2>/dev/null || true
+	wait_for 10 no_dovecot
+	run tlsc --before 'EHLO c.example' 'EHLO c.example' "AUTH PLAIN $(b64 '\0alice@example.com\0secret')" QUIT
+	assert_equal "$(codes)" "220 250 220 250 454 221"
+	! grep -q secret "$LOG"
 }
