@@ -170,3 +170,50 @@ time.sleep(20)' "$PORT"
 	run grep -l 'private words' "$R"/Maildir/new/*
 	assert_success
 }
+
+@test "root install: TLS and AUTH on the submission port; the key is qpostd's alone; tlsd and the checker run as qpostd" {
+	T2=$T/certs
+	mkdir "$T2"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -keyout "$QH/control/tlskey.pem" -out "$QH/control/tlscert.pem" \
+	    -days 30 -subj /CN=test.example 2>/dev/null
+	# a second make install sets owners and modes (INSTALL, section 7)
+	make -C "$T/src" -s install >/dev/null
+	[ "$(stat -c '%U %a' "$QH/control/tlskey.pem")" = "qpostd 400" ]
+	[ "$(stat -c '%U:%G %a' "$QH/users/passwd.cdb")" = "root:qpostd 640" ]
+	run setuidgid qpostq cat "$QH/control/tlskey.pem"
+	assert_failure
+	# a user added by root after the install stays readable by qpostd
+	echo 's3cret pass' | "$QH/bin/qpost-tool" passwd add carol@test.example
+	[ "$(stat -c '%U:%G %a' "$QH/users/passwd.cdb")" = "root:qpostd 640" ]
+	SUB=$(cat "$QH/control/submissionport")
+	start_svscan
+	wait_port "$SUB"
+	spawn "$PY" -c '
+import socket, ssl, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.recv(512); s.sendall(b"EHLO x\r\n"); time.sleep(0.3); s.recv(4096)
+s.sendall(b"STARTTLS\r\n"); s.recv(512)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+t = c.wrap_socket(s); t.sendall(b"EHLO x\r\n"); t.recv(4096)
+time.sleep(20)' "$SUB"
+	tcp=$(svpid "$S/submission")
+	wait_for 10 pgrep -P "$tcp" -x tlsd
+	tlsd=$(pgrep -P "$tcp" -x tlsd)
+	run ps -o user= -p "$tlsd"
+	assert_output qpostd
+	wait_for 10 pgrep -P "$tlsd" -x smtpd
+	run ps -o user= -p "$(pgrep -P "$tlsd" -x smtpd)"
+	assert_output qpostd
+	run swaks --server "127.0.0.1:$SUB" --tls --auth PLAIN \
+	    --auth-user carol@test.example --auth-password 's3cret pass' \
+	    --from carol@test.example --to rcpt@test.example --header "Subject: submitted"
+	assert_success
+	assert_output --partial '235 2.7.0'
+	wait_for 15 arrived "$R/Maildir/new"
+	f=$(find "$R/Maildir/new" -type f)
+	grep -q '^Subject: submitted$' "$f"
+	grep -q 'with ESMTPSA' "$f"
+	[ "$(grep -ci '^message-id: <' "$f")" = 1 ]
+	! grep -q 's3cret' "$S/submission/log/main/current"
+}
