@@ -327,3 +327,20 @@ PYEOF
 	assert_equal "$(codes)" "220 250 220 250 454 221"
 	! grep -q secret "$LOG"
 }
+
+@test "a queue filter (QPOST_QUEUE) finds the authenticated user in SMTPAUTHUSER, and no stale value without AUTH" {
+	printf '#!/bin/sh\necho "user=${SMTPAUTHUSER-none} tls=${SSL_PROTOCOL-none}" >> %s\nexec %s\n' \
+	    "$BATS_TEST_TMPDIR/seen" "$QPOST_HOME/bin/queue" > "$BATS_TEST_TMPDIR/filter"
+	chmod +x "$BATS_TEST_TMPDIR/filter"
+	export QPOST_QUEUE=$BATS_TEST_TMPDIR/filter SMTPAUTHUSER=forged
+	tls_start
+	run swaks --server 127.0.0.1:"$PORT" --tls --auth LOGIN \
+	    --auth-user alice@test.example --auth-password secret \
+	    --from alice@test.example --to bob@test.example
+	assert_success
+	run swaks --server 127.0.0.1:"$PORT" --from x@sender.example --to bob@test.example
+	assert_success
+	run cat "$BATS_TEST_TMPDIR/seen"
+	assert_line --index 0 'user=alice@test.example tls=TLSv1.3'
+	assert_line --index 1 'user=none tls=none'
+}

@@ -281,3 +281,21 @@ PYEOF
 		refute_output --partial libcrypto
 	done
 }
+
+@test "a key the smtpd account cannot read: STARTTLS not offered, the log says Permission denied" {
+	[ "$(id -u)" = 0 ] || skip "needs root to run tlsd as another user"
+	qpost_setup
+	tls_install
+	chmod 600 "$QPOST_HOME/control/tlskey.pem"	# root's alone
+	chmod o+x "$BATS_RUN_TMPDIR" "$BATS_TEST_TMPDIR"
+	[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$BATS_TEST_TMPDIR/san"
+	PORT=$(free_port)
+	LOG=$BATS_TEST_TMPDIR/smtpd.log
+	spawn tcpserver -u "$(id -u nobody)" -g "$(id -g nobody)" -R -H -l0 \
+	    127.0.0.1 "$PORT" "$QPOST_HOME/bin/tlsd" "$QPOST_HOME/bin/smtpd" 2>>"$LOG"
+	wait_port "$PORT"
+	run raw 'EHLO c.example\r\nQUIT\r\n'
+	assert_output --partial '250 ENHANCEDSTATUSCODES'
+	refute_output --partial STARTTLS
+	grep -q 'unable to use control/tlscert.pem or control/tlskey.pem: Permission denied; STARTTLS not offered' "$LOG"
+}
