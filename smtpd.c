@@ -553,8 +553,11 @@ check(const str *user, const str *pass)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
+		/* p[0] may be 3 already: then dup2 would keep its
+		 * close-on-exec flag */
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-		    dup2(p[0], 3) < 0)
+		    (p[0] == 3 ? fcntl(3, F_SETFD, 0) :
+		    dup2(p[0], 3)) < 0)
 			_exit(111);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(checker[0], checker);

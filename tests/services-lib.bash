@@ -23,7 +23,7 @@ restarted() {
 }
 
 start_svscan() {
-	spawn svscan "$S"
+	spawn svscan "$S" 3>&-	# as at boot: no inherited fd 3
 	SVSCAN=$LAST_PID
 	wait_port "$PORT"
 	wait_for 10 svok "$S/send"

@@ -34,7 +34,7 @@ tls_start() {
 	    < "${RULES:-$QPOST_SRC/rules}"
 	spawn tcpserver -x "$BATS_TEST_TMPDIR/rules.cdb" -R -H -l0 -c 100 \
 	    127.0.0.1 "$PORT" "$QPOST_HOME/bin/tlsd" "$@" \
-	    "$QPOST_HOME/bin/smtpd" ${SMTPD_ARGS:-} 2>>"$LOG"
+	    "$QPOST_HOME/bin/smtpd" ${SMTPD_ARGS:-} 2>>"$LOG" 3>&-
 	wait_port "$PORT"
 }
 
