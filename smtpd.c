@@ -115,7 +115,8 @@ static unsigned long nauthfail;
 static unsigned long checktimeout = CHECK_TIMEOUT;
 static str authuser = STR_INIT;
 static const char *relayclient_env;
-static str tlsproto = STR_INIT, tlscipher = STR_INIT, tlsbits = STR_INIT;
+static str tlsproto = STR_INIT, tlscipher = STR_INIT;
+static str tlsuse = STR_INIT, tlsalg = STR_INIT;	/* key sizes */
 static unsigned long nrcpt, nmsg, nbad;
 static struct recip rcptinfo;
 
@@ -481,10 +482,11 @@ auth_forget(void)
 static int
 sender_ok(const char *a)
 {
-	str list = STR_INIT;
+	static str list = STR_INIT;	/* read at the first need */
+	static int loaded;
 	size_t pos = 0, an = strlen(a);
 	const char *item, *at = strrchr(a, '@');
-	int ok = 0, r;
+	int ok = 0;
 
 	if (strchr(authuser.s, '@')) {
 		if (!strcasecmp(a, authuser.s))
@@ -493,12 +495,10 @@ sender_ok(const char *a)
 	    !strncasecmp(a, authuser.s, authuser.len) &&
 	    !strcasecmp(at + 1, me.s))
 		return 1;
-	r = control_readlist(&list, "senderlogins");
-	if (r < 0) {
-		err_warnsys("unable to read control/senderlogins",
-		    (const char *)0);
-		str_free(&list);
-		return 0;
+	if (!loaded) {
+		if (control_readlist(&list, "senderlogins") < 0)
+			die_control();
+		loaded = 1;
 	}
 	while (!ok && (item = control_next(&list, &pos))) {
 		const char *sp = strpbrk(item, " \t"), *l;
@@ -523,7 +523,6 @@ sender_ok(const char *a)
 			l += ln;
 		}
 	}
-	str_free(&list);
 	return ok;
 }
 
@@ -1066,9 +1065,11 @@ received(qq *q)
 		put_clean(q, tlsproto.s, HELO_SHOW_MAX);
 		qq_puts(q, " with cipher ");
 		put_clean(q, tlscipher.s, HELO_SHOW_MAX);
-		if (tlsbits.len) {
+		if (tlsuse.len && tlsalg.len) {
 			qq_puts(q, " (");
-			put_clean(q, tlsbits.s, HELO_SHOW_MAX);
+			put_clean(q, tlsuse.s, HELO_SHOW_MAX);
+			qq_puts(q, "/");
+			put_clean(q, tlsalg.s, HELO_SHOW_MAX);
 			qq_puts(q, " bits)");
 		}
 		qq_puts(q, ")\n");
@@ -1246,39 +1247,33 @@ smtp_data(const char *arg)
  * variables: from the environment (implicit TLS), or as "VAR=value\0"...
  * "\0" at the head of the stream after STARTTLS. */
 
+static const struct {
+	const char *name;
+	str *to;
+} tlsvars[] = {
+	{ "SSL_PROTOCOL", &tlsproto },
+	{ "SSL_CIPHER", &tlscipher },
+	{ "SSL_CIPHER_USEKEYSIZE", &tlsuse },
+	{ "SSL_CIPHER_ALGKEYSIZE", &tlsalg },
+};
+#define NTLSVARS (sizeof tlsvars / sizeof tlsvars[0])
+
+/* tls_var - keep "NAME=value" (n bytes) when NAME is one of tlsvars */
 static void
 tls_var(const char *v, size_t n)
 {
-	static const struct {
-		const char *name;
-		str *to;
-	} vars[] = {
-		{ "SSL_PROTOCOL=", &tlsproto },
-		{ "SSL_CIPHER=", &tlscipher },
-	};
 	size_t i;
 
-	for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		size_t k = strlen(vars[i].name);
+	for (i = 0; i < NTLSVARS; i++) {
+		size_t k = strlen(tlsvars[i].name);
 
-		if (n >= k && !memcmp(v, vars[i].name, k)) {
-			if (str_copy(vars[i].to, v + k, n - k) < 0 ||
-			    str_0(vars[i].to) < 0)
+		if (n > k && v[k] == '=' && !memcmp(v, tlsvars[i].name, k)) {
+			if (str_copy(tlsvars[i].to, v + k + 1, n - k - 1) < 0 ||
+			    str_0(tlsvars[i].to) < 0)
 				die_nomem();
 			return;
 		}
 	}
-}
-
-static void
-tls_bits(const char *use, const char *alg)
-{
-	tlsbits.len = 0;
-	if (use && alg && *use && *alg && (str_puts(&tlsbits, use) < 0 ||
-	    str_putc(&tlsbits, '/') < 0 || str_puts(&tlsbits, alg) < 0))
-		die_nomem();
-	if (str_0(&tlsbits) < 0)
-		die_nomem();
 }
 
 #define TLSENV_MAX 4096		/* octets of the variables after STARTTLS */
@@ -1286,8 +1281,8 @@ tls_bits(const char *use, const char *alg)
 static void
 smtp_starttls(const char *arg)
 {
-	str v = STR_INIT, use = STR_INIT, alg = STR_INIT;
-	size_t total = 0;
+	str v = STR_INIT;
+	size_t total = 0, i;
 
 	if (tls) {
 		bad("503 5.5.1 TLS already active\r\n");
@@ -1306,24 +1301,25 @@ smtp_starttls(const char *arg)
 	/* Whatever the client sent after STARTTLS was sent in clear text:
 	 * it is dropped, never taken as commands from inside TLS
 	 * (CVE-2011-0411). */
-	in.p = in.n = 0;
+	(void)buf_peek(&in, &i);
+	buf_skip(&in, i);
 	if (fd_writeall(tlsctl, "Y", 1, out.timeout) < 0 ||
 	    dup2(tlsctl, 0) < 0 || dup2(tlsctl, 1) < 0)
 		bye("unable to start TLS", 111);
 	close(tlsctl);
 	tlsctl = -1;
 	for (;;) {
-		size_t n, i;
+		size_t n;
 		const char *s;
 		ssize_t r;
 
-		if (in.p >= in.n) {
+		s = buf_peek(&in, &n);
+		if (!n) {
 			r = buf_fill(&in);
 			if (r <= 0)
 				bye("tls handshake failed", 111);
+			s = buf_peek(&in, &n);
 		}
-		n = in.n - in.p;
-		s = buf_peek(&in, &n);
 		for (i = 0; i < n; i++)
 			if (!s[i])
 				break;
@@ -1338,33 +1334,21 @@ smtp_starttls(const char *arg)
 			if (!v.len)
 				break;		/* the empty variable ends */
 			tls_var(v.s, v.len);
-			if (v.len > 22 && !memcmp(v.s,
-			    "SSL_CIPHER_USEKEYSIZE=", 22) &&
-			    str_copy(&use, v.s + 22, v.len - 22) < 0)
-				die_nomem();
-			if (v.len > 22 && !memcmp(v.s,
-			    "SSL_CIPHER_ALGKEYSIZE=", 22) &&
-			    str_copy(&alg, v.s + 22, v.len - 22) < 0)
-				die_nomem();
 			v.len = 0;
 		}
 		total += i + 1;
 		if (total > TLSENV_MAX)
 			bye("tls front end sent too much", 111);
 	}
-	if (str_0(&use) < 0 || str_0(&alg) < 0)
-		die_nomem();
-	tls_bits(use.s, alg.s);
 	str_free(&v);
-	str_free(&use);
-	str_free(&alg);
 	if (!tlsproto.len || !tlscipher.len)
 		bye("tls front end sent no session", 111);
 	tls = 1;
 	/* for the checker and the queue program, as after tlsd -i */
-	if (setenv("SSL_PROTOCOL", tlsproto.s, 1) < 0 ||
-	    setenv("SSL_CIPHER", tlscipher.s, 1) < 0)
-		die_nomem();
+	for (i = 0; i < NTLSVARS; i++)
+		if (tlsvars[i].to->len &&
+		    setenv(tlsvars[i].name, tlsvars[i].to->s, 1) < 0)
+			die_nomem();
 	/* RFC 3207 4.2: forget everything learnt in clear text */
 	seenhelo = esmtp = 0;
 	auth_forget();
@@ -1411,12 +1395,13 @@ main(int argc, char **argv)
 		die_nomem();
 	if ((e = getenv("SSL_PROTOCOL")) && *e) {
 		/* implicit TLS: the front end did the handshake first */
-		if (str_copys(&tlsproto, e) < 0 || str_0(&tlsproto) < 0 ||
-		    str_copys(&tlscipher, (e = getenv("SSL_CIPHER")) ? e :
-		    "unknown") < 0 || str_0(&tlscipher) < 0)
-			die_nomem();
-		tls_bits(getenv("SSL_CIPHER_USEKEYSIZE"),
-		    getenv("SSL_CIPHER_ALGKEYSIZE"));
+		size_t i;
+
+		for (i = 0; i < NTLSVARS; i++)
+			if (str_copys(tlsvars[i].to, (e = getenv(
+			    tlsvars[i].name)) ? e : "") < 0 ||
+			    str_0(tlsvars[i].to) < 0)
+				die_nomem();
 		tls = 1;
 	} else if ((e = getenv("SSLCTLFD")) && *e) {
 		char *end;
