@@ -316,6 +316,23 @@ session_env(SSL *ssl, str *e)
 		err_nomem();
 }
 
+/* want - after an SSL_read or SSL_write that returned r <= 0: note in
+ * *in or *out what the network must be polled for; -1 when the session
+ * is over (close_notify, EOF, an error) */
+static int
+want(SSL *ssl, int r, short *in, short *out)
+{
+	int e = SSL_get_error(ssl, r);
+
+	if (e == SSL_ERROR_WANT_READ)
+		*in = 1;
+	else if (e == SSL_ERROR_WANT_WRITE)
+		*out = 1;
+	else
+		return -1;
+	return 0;
+}
+
 /* relay - copy between the TLS stream and the program's socket a until
  * the program closes it (or either side fails, or nothing moves for
  * idle seconds); then a TLS close_notify. */
@@ -329,7 +346,7 @@ relay(SSL *ssl, int a, unsigned long idle)
 	nonblock(a);
 	for (;;) {
 		struct pollfd p[3];
-		int np = 0, progress = 0, r, e;
+		int np = 0, progress = 0, r;
 		short net_in = 0, net_out = 0;
 
 		if (!net_eof && !n2a_len) {
@@ -338,12 +355,7 @@ relay(SSL *ssl, int a, unsigned long idle)
 				n2a_len = (size_t)r;
 				n2a_off = 0;
 				progress = 1;
-			} else if ((e = SSL_get_error(ssl, r)) ==
-			    SSL_ERROR_WANT_READ)
-				net_in = 1;
-			else if (e == SSL_ERROR_WANT_WRITE)
-				net_out = 1;
-			else {
+			} else if (want(ssl, r, &net_in, &net_out) < 0) {
 				net_eof = 1;	/* close_notify, EOF or error */
 				(void)shutdown(a, SHUT_WR);
 				progress = 1;
@@ -377,12 +389,7 @@ relay(SSL *ssl, int a, unsigned long idle)
 			if (r > 0) {
 				a2n_len = 0;
 				progress = 1;
-			} else if ((e = SSL_get_error(ssl, r)) ==
-			    SSL_ERROR_WANT_WRITE)
-				net_out = 1;
-			else if (e == SSL_ERROR_WANT_READ)
-				net_in = 1;
-			else
+			} else if (want(ssl, r, &net_in, &net_out) < 0)
 				return;		/* the client is gone */
 		}
 		if (app_eof && !a2n_len) {
