@@ -24,6 +24,8 @@ commit_file(int fd, const char *tmp, const char *dst, const char *dir,
 	*step = "rename";
 	if (rename(tmp, dst) < 0)
 		return -1;
+	if (!dir)
+		return 0;	/* the caller syncs the directory later */
 	*step = "sync";
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

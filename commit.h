@@ -1,7 +1,9 @@
 /* commit - the atomic replacement of a file (a compiled cdb, say): the
  * new contents are complete in tmp, open on fd; commit_file fsyncs and
  * closes fd, renames tmp over dst and fsyncs dir, so that after a crash
- * dst is either the old file or the whole new one. */
+ * dst is either the old file or the whole new one.  With dir 0 the
+ * directory is not synced: the caller's next commit_file into the same
+ * directory does it for both. */
 #ifndef COMMIT_H
 #define COMMIT_H
 

@@ -9,31 +9,19 @@
 #include "home.h"
 
 int
-control_readfile(str *out, const char *name)
+control_readpath(str *out, const char *path, size_t max)
 {
-	str rel = STR_INIT, path = STR_INIT;
 	struct stat st;
 	int fd, e;
 	ssize_t r;
 
 	out->len = 0;
-	if (str_copys(&rel, "control/") < 0 || str_puts(&rel, name) < 0 ||
-	    str_0(&rel) < 0 || home_path(&path, rel.s) < 0) {
-		str_free(&rel);
-		str_free(&path);
-		return -1;
-	}
-	fd = open(path.s, O_RDONLY | O_CLOEXEC);
-	e = errno;
-	str_free(&rel);
-	str_free(&path);
-	if (fd < 0) {
-		errno = e;
-		return e == ENOENT ? 0 : -1;
-	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &st) < 0)
 		goto fail;
-	if (st.st_size > CONTROL_MAX) {
+	if ((unsigned long long)st.st_size > max) {
 		errno = EFBIG;
 		goto fail;
 	}
@@ -49,7 +37,7 @@ control_readfile(str *out, const char *name)
 		if (r == 0)
 			break;
 		out->len += (size_t)r;
-		if (out->len > CONTROL_MAX) {
+		if (out->len > max) {
 			errno = EFBIG;
 			goto fail;
 		}
@@ -63,6 +51,21 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int
+control_readfile(str *out, const char *name)
+{
+	str rel = STR_INIT, path = STR_INIT;
+	int r = -1;
+
+	out->len = 0;
+	if (str_copys(&rel, "control/") >= 0 && str_puts(&rel, name) >= 0 &&
+	    str_0(&rel) >= 0 && home_path(&path, rel.s) >= 0)
+		r = control_readpath(out, path.s, CONTROL_MAX);
+	str_free(&rel);
+	str_free(&path);
+	return r;
 }
 
 int

@@ -13,6 +13,8 @@
 
 /* whole file, bytes untouched, NUL-terminated */
 int control_readfile(str *out, const char *name);
+/* the same for any path, at most max bytes (else -1 with EFBIG) */
+int control_readpath(str *out, const char *path, size_t max);
 /* first item, NUL-terminated */
 int control_readline(str *out, const char *name);
 /* first item as a decimal number; -1 with EINVAL if not a number */

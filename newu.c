@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "commit.h"
+#include "control.h"
 #include "err.h"
 #include "home.h"
 #include "str.h"
@@ -52,28 +53,12 @@ die_format(size_t line, const char *why)
 static void
 slurp(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
+	int r = control_readpath(&input, path, ASSIGN_MAX);
 
-	if (fd < 0)
-		err_diesys(111, "unable to open ", path, (const char *)0);
-	for (;;) {
-		if (str_ready(&input, 65536) < 0)
-			err_nomem();
-		r = read(fd, input.s + input.len, input.a - input.len - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err_diesys(111, "unable to read ", path,
-			    (const char *)0);
-		}
-		if (!r)
-			break;
-		input.len += (size_t)r;
-		if (input.len > ASSIGN_MAX)
-			err_die(111, path, " is too large", (const char *)0);
-	}
-	close(fd);
+	if (r == 0)
+		errno = ENOENT;
+	if (r <= 0)
+		err_diesys(111, "unable to read ", path, (const char *)0);
 }
 
 static int

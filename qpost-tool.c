@@ -41,6 +41,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1061,10 +1062,31 @@ do_newu(char **argv)
 static str pwold, pwnew, pwpath, pwtmp, pwcdb, pwcdbtmp, pwdir, pwlock;
 static char pass1[PASSWD_PASS_MAX + 2], pass2[PASSWD_PASS_MAX + 2];
 static struct crypt_data pwcd;
+static struct termios tty_saved;	/* echo is off while tty_off */
+static volatile sig_atomic_t tty_off;
+
+/* tty_restore - echo back on, on every way out of a prompt */
+static void
+tty_restore(void)
+{
+	if (tty_off) {
+		tcsetattr(0, TCSAFLUSH, &tty_saved);
+		tty_off = 0;
+	}
+}
+
+static void
+tty_signal(int sig)
+{
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static void
 pw_wipe(void)
 {
+	tty_restore();
 	explicit_bzero(pass1, sizeof pass1);
 	explicit_bzero(pass2, sizeof pass2);
 	explicit_bzero(&pwcd, sizeof pwcd);
@@ -1093,31 +1115,8 @@ pw_dieline(size_t line, const char *why)
 static void
 pw_load(void)
 {
-	int fd = open(pwpath.s, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	pwold.len = 0;
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return;
-		err_diesys(111, "unable to open ", pwpath.s, (const char *)0);
-	}
-	for (;;) {
-		if (str_ready(&pwold, 65536) < 0)
-			err_nomem();
-		r = read(fd, pwold.s + pwold.len, pwold.a - pwold.len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			err_diesys(111, "unable to read ", pwpath.s,
-			    (const char *)0);
-		if (!r)
-			break;
-		pwold.len += (size_t)r;
-		if (pwold.len > PASSWD_FILE_MAX)
-			err_die(111, pwpath.s, " is too large", (const char *)0);
-	}
-	close(fd);
+	if (control_readpath(&pwold, pwpath.s, PASSWD_FILE_MAX) < 0)
+		err_diesys(111, "unable to read ", pwpath.s, (const char *)0);
 }
 
 /* pw_find - the entry of pwold whose key is that of name; 1 found */
@@ -1201,7 +1200,8 @@ pw_save(int rewrite)
 		if (fd_writeall(fd, pwnew.s, pwnew.len, -1) < 0)
 			err_diesys(111, "unable to write ", pwtmp.s,
 			    (const char *)0);
-		if (commit_file(fd, pwtmp.s, pwpath.s, pwdir.s, &step) < 0)
+		/* users/ is synced once, by the cdb's commit below */
+		if (commit_file(fd, pwtmp.s, pwpath.s, 0, &step) < 0)
 			err_diesys(111, "unable to ", step, " ", pwpath.s,
 			    (const char *)0);
 	}
@@ -1257,22 +1257,29 @@ pw_readline(char *p)
 static void
 pw_prompt(const char *prompt, char *p)
 {
-	struct termios old, noecho;
+	struct termios noecho;
 	int r;
 
-	if (tcgetattr(0, &old) < 0)
+	if (tcgetattr(0, &tty_saved) < 0)
 		err_diesys(111, "unable to read the terminal settings",
 		    (const char *)0);
-	noecho = old;
+	signal(SIGINT, tty_signal);
+	signal(SIGTERM, tty_signal);
+	signal(SIGHUP, tty_signal);
+	signal(SIGTSTP, SIG_IGN);
+	noecho = tty_saved;
 	noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
 	/* echo off before the prompt: TCSAFLUSH would drop an answer
 	 * typed (or pasted) as soon as the prompt shows */
-	if (tcsetattr(0, TCSAFLUSH, &noecho) < 0)
+	tty_off = 1;
+	if (tcsetattr(0, TCSAFLUSH, &noecho) < 0) {
+		tty_off = 0;
 		err_diesys(111, "unable to turn off echo", (const char *)0);
+	}
 	(void)!write(2, prompt, strlen(prompt));
-	r = pw_readline(p);
-	tcsetattr(0, TCSAFLUSH, &old);
+	r = pw_readline(p);	/* its exits restore echo (pw_wipe) */
+	tty_restore();
 	(void)!write(2, "\n", 1);
 	if (r < 0)
 		pw_die("no password given", "", "");
