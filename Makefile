@@ -55,7 +55,10 @@ sanitize:
 	QPOST_SANITIZE=1 bats tests
 	$(MAKE) clean
 
-# libFuzzer targets for the parsers, one per fuzz/*.c; FUZZTIME seconds each.
+# libFuzzer targets for the parsers, one per fuzz/*.c, each run FUZZTIME
+# seconds from its seed corpus fuzz/corpus/NAME (new inputs go to
+# fuzz/bin/corpus/NAME, crashes to fuzz/bin/NAME-crash-*: the tree is
+# not written).  .ci/run runs this, so a parser regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)),$(wildcard *.c))
@@ -63,10 +66,13 @@ fuzz:
 	mkdir -p fuzz/bin
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
+	    mkdir -p fuzz/bin/corpus/$$n fuzz/corpus/$$n; \
 	    $(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
 	        -fsanitize=fuzzer,address,undefined -o fuzz/bin/$$n $$t \
 	        $(FUZZSRC) $(LDLIBS) || exit 1; \
-	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 || exit 1; \
+	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 \
+	        -artifact_prefix=fuzz/bin/$$n-crash- \
+	        fuzz/bin/corpus/$$n fuzz/corpus/$$n || exit 1; \
 	done
 
 clean:
