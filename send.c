@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -2102,6 +2103,19 @@ setup_fds(void)
 		;
 	if (fd > 2)
 		close(fd);
+	/* One send per queue: two would both deliver every deferred
+	 * message and write the same info/<id>.tmp.  The lock is on the
+	 * directory queue/lock itself (a read-only descriptor is enough for
+	 * flock), held until exit; kill -9 releases it too. */
+	fd = open("queue/lock", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		err_diesys(111, "unable to open queue/lock", (const char *)0);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			err_die(111, "another send is running on this queue "
+			    "(queue/lock is locked); exiting", (const char *)0);
+		err_diesys(111, "unable to lock queue/lock", (const char *)0);
+	}
 	trigfd = open("queue/lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (trigfd < 0)
 		err_diesys(111, "unable to open queue/lock/trigger",

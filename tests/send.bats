@@ -448,3 +448,22 @@ queue_empty() {
 	run count_in "$A/Maildir-sender/new"
 	assert_output 0
 }
+
+@test "a second send on the same queue exits at once and delivers nothing twice" {
+	start_send
+	wait_for 10 logged 'control: concurrencylocal'
+	for i in 1 2 3; do
+		printf 'Subject: once %s\n\nbody\n' $i | inject sender@test.example joe@test.example
+	done
+	run timeout 10 "$QPOST_HOME/bin/send"
+	assert_failure 111
+	assert_output --partial 'another send is running on this queue'
+	wait_for 10 has_n "$A/Maildir/new" 3
+	wait_for 10 queue_empty
+	sleep 1
+	[ "$(count_in "$A/Maildir/new")" -eq 3 ]
+	# the first send still runs and still delivers
+	kill -0 "$SEND_PID"
+	printf 'Subject: later\n\nbody\n' | inject sender@test.example joe@test.example
+	wait_for 10 has_n "$A/Maildir/new" 4
+}
