@@ -42,6 +42,7 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
@@ -450,6 +451,11 @@ main(int argc, char **argv)
 	char last;
 
 	err_prog = "inject";
+	/* qq.h: a queue program that exits early is its exit code, not a
+	 * kill; an ignored SIGCHLD, inherited through exec from a cron or
+	 * PHP parent, would lose that exit code. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
 	while ((opt = getopt(argc, argv, "+tahnf:F:")) != -1) {
 		switch (opt) {
 		case 't':

@@ -264,3 +264,38 @@ T dan@example.org"
 	done | sort -n | uniq > "$T/seen"
 	seq 1 50 | cmp - "$T/seen"
 }
+
+# noreap CMD... - run CMD with SIGCHLD ignored, as a cron, PHP-FPM or
+# swaks --pipe parent leaves it (an ignored SIGCHLD survives exec)
+noreap() {
+	perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die "exec: $!"' "$@"
+}
+
+@test "inject: with SIGCHLD ignored by the parent it still gets the queue's exit code (regression: exit 111 after queueing)" {
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	run noreap "$I" < "$T/in"
+	assert_success
+	assert_output ""
+	[ "$(ls "$QPOST_HOME/queue/new" | wc -l)" -eq 1 ]
+	# a refusal is still a refusal
+	printf '#!/bin/sh\ncat > /dev/null\nexit 31\n' > "$T/q31"
+	chmod +x "$T/q31"
+	QPOST_QUEUE="$T/q31" run noreap "$I" < "$T/in"
+	assert_failure 100
+	assert_output --partial "(exit 31)"
+}
+
+@test "inject: the queue program starts with SIGPIPE and SIGCHLD at their defaults, whatever inject's parent chose" {
+	cat > "$T/qsig" <<EOF
+#!/bin/sh
+grep '^SigIgn:' /proc/\$\$/status > "$T/sigign"
+exec "$QPOST_HOME/bin/queue"
+EOF
+	chmod +x "$T/qsig"
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	QPOST_QUEUE="$T/qsig" run noreap perl -e '$SIG{PIPE} = "IGNORE"; exec @ARGV' "$I" < "$T/in"
+	assert_success
+	# SigIgn is a hex mask: SIGPIPE is bit 12 (0x1000), SIGCHLD bit 16
+	mask=$(cut -f2 "$T/sigign")
+	[ $(( 0x$mask & 0x11000 )) -eq 0 ]
+}

@@ -194,3 +194,14 @@ open(sys.argv[2], "w").write(str(len(got)))
 	run args inject
 	assert_output "-f s@x -F N N -t -- r1@x r2@x r3@x "
 }
+
+@test "sendmail -t and -bs with SIGCHLD ignored by the parent (PHP, cron, swaks --pipe): success, exactly one copy (regression: 111/451 after queueing)" {
+	printf 'To: erin@test.example\nSubject: noreap\n\nbody\n' |
+	    perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$SM" -t -i
+	[ "$(queue_count)" -eq 1 ]
+	run perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$SM" -bs < <(printf 'EHLO client\r\nMAIL FROM:<ivy@test.example>\r\nRCPT TO:<jo@remote.example>\r\nDATA\r\nSubject: bs\r\n\r\nvia -bs\r\n.\r\nQUIT\r\n')
+	assert_success
+	assert_line --regexp '^250 2\.0\.0 ok '
+	refute_line --partial '451'
+	[ "$(queue_count)" -eq 2 ]
+}
