@@ -28,8 +28,10 @@
  * exists.  The rest of each field, folding and comments included, is kept
  * byte for byte.
  *
- * A message whose last line has no newline gets one: the stored message
- * ends in LF, as everything in the queue does (inject(1)).
+ * Line ends: the stored message has LF line ends only, as everything in
+ * the queue does (docs/design.md).  CRLF in the input becomes LF, and so
+ * does a CR not followed by LF (see in_fill); a message whose last line
+ * has no newline gets one (inject(1)).
  *
  * Exit codes (qmail-inject's): 0 queued (or printed, -n); 100 a permanent
  * failure: usage, a header over HEADER_MAX or with an unparseable
@@ -85,8 +87,9 @@ static size_t nrcpts;
 static str host = STR_INIT, defdomain = STR_INIT;
 static str line = STR_INIT, tmp = STR_INIT;
 static int flagresent;
-static buf in;
-static char inspace[65536];
+static char inspace[65536];	/* the input, line ends normalised */
+static size_t inpos, inlen;	/* next unread byte, bytes held */
+static int incr;		/* the last byte read was a CR */
 static qq q;
 static int toqueue;
 static buf out;
@@ -102,6 +105,65 @@ static noreturn void
 die_read(void)
 {
 	err_diesys(111, "unable to read message", (const char *)0);
+}
+
+/* in_fill - more input when none is held: the bytes held (0 at end of
+ * input, -1 on error) with every line end made LF: CRLF becomes LF and
+ * so does a bare CR (PHP's mail() writes CRLF; a CR left in the queue
+ * would reach an SMTP peer as a bare CR, RFC 5321 2.3.8).  A bare CR
+ * becomes a line end rather than nothing, so that the text on both
+ * sides of it stays apart, as it looked on an old Mac or a terminal. */
+static ssize_t
+in_fill(void)
+{
+	while (inpos == inlen) {
+		ssize_t r = fd_read(0, inspace, sizeof inspace, -1);
+		size_t i, j;
+
+		if (r <= 0)
+			return r;
+		for (i = j = 0; i < (size_t)r; i++) {
+			char c = inspace[i];
+
+			if (c == '\n' && incr) {
+				incr = 0;
+				continue;	/* the LF of a CRLF */
+			}
+			incr = c == '\r';
+			inspace[j++] = incr ? '\n' : c;
+		}
+		inpos = 0;
+		inlen = j;
+	}
+	return (ssize_t)(inlen - inpos);
+}
+
+/* in_getline - the next input line, LF included, into l: BUF_LINE,
+ * BUF_EOF (l holds a last line without LF, if any), BUF_ERR, or
+ * BUF_LONG past max bytes */
+static int
+in_getline(str *l, size_t max)
+{
+	l->len = 0;
+	for (;;) {
+		ssize_t r = in_fill();
+		const char *s = inspace + inpos, *lf;
+		size_t k;
+
+		if (r < 0)
+			return BUF_ERR;
+		if (r == 0)
+			return BUF_EOF;
+		lf = memchr(s, '\n', (size_t)r);
+		k = lf ? (size_t)(lf - s) + 1 : (size_t)r;
+		if (k > max - l->len)
+			return BUF_LONG;
+		if (str_put(l, s, k) < 0)
+			err_nomem();
+		inpos += k;
+		if (lf)
+			return BUF_LINE;
+	}
 }
 
 /* emit - message bytes to the queue or, with -n, to fd 1 */
@@ -159,7 +221,7 @@ readheader(void)
 	int infield = 0;
 
 	for (;;) {
-		int r = buf_getline(&in, &line, HEADER_MAX);
+		int r = in_getline(&line, HEADER_MAX);
 
 		if (r == BUF_ERR)
 			die_read();
@@ -167,9 +229,8 @@ readheader(void)
 			err_die(100, "header over 1 MB", (const char *)0);
 		if (line.len == 0)
 			return;		/* end of input */
-		if (line.len == 1 || (line.len == 2 && line.s[0] == '\r'))
-			if (line.s[line.len - 1] == '\n')
-				return;	/* the blank line */
+		if (line.len == 1 && line.s[0] == '\n')
+			return;		/* the blank line */
 		if (infield && (line.s[0] == ' ' || line.s[0] == '\t'))
 			field_grow(line.len);
 		else if (hdr_isfield(line.s, line.len)) {
@@ -504,7 +565,6 @@ main(int argc, char **argv)
 			err_die(100, "unable to parse recipient ", *argv,
 			    (const char *)0);
 
-	buf_init(&in, 0, inspace, sizeof inspace, -1);
 	readheader();
 	for (i = 0; i < nfields; i++) {
 		struct field f = field_get(i);
@@ -567,18 +627,15 @@ main(int argc, char **argv)
 		last = body1.s[body1.len - 1];
 	}
 	for (;;) {
-		ssize_t r = buf_fill(&in);
-		const char *p;
-		size_t n;
+		ssize_t r = in_fill();
 
 		if (r < 0)
 			die_read();
 		if (r == 0)
 			break;
-		p = buf_peek(&in, &n);
-		emit(p, n);
-		last = p[n - 1];
-		buf_skip(&in, n);
+		emit(inspace + inpos, (size_t)r);
+		last = inspace[inlen - 1];
+		inpos = inlen;
 	}
 	if (last != '\n')
 		emit("\n", 1);

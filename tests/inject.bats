@@ -181,8 +181,9 @@ T dan@example.org"
 	qmsg
 	head -n 2 "$T/in" > "$T/want"
 	head -n 2 "$T/out" | cmp - "$T/want"
-	tail -c 15 "$T/in" > "$T/want"
-	tail -c 15 "$T/out" | cmp - "$T/want"
+	# every byte kept but the CR of the CRLF (line ends are LF)
+	printf '\xe9t\xe9 \x80\x81\nline2\n' > "$T/want"
+	tail -c 13 "$T/out" | cmp - "$T/want"
 }
 
 @test "inject: a message without a trailing newline gets exactly one" {
@@ -298,4 +299,33 @@ EOF
 	# SigIgn is a hex mask: SIGPIPE is bit 12 (0x1000), SIGCHLD bit 16
 	mask=$(cut -f2 "$T/sigign")
 	[ $(( 0x$mask & 0x11000 )) -eq 0 ]
+}
+
+@test "inject: CRLF line ends (PHP's mail()) and bare CRs are stored as LF; the header still parses (regression: CRs kept in the queue)" {
+	printf 'To: b@example.org,\r\n  c@example.org\r\nSubject: crlf\r\n\r\nline one\r\nbare\rcr\r\r\nend\r' > "$T/in"
+	run "$I" < "$T/in"
+	assert_success
+	run qenv
+	assert_output "F alice@test.example
+T b@example.org
+T c@example.org"
+	qmsg
+	[ "$(tr -cd '\r' < "$T/out" | wc -c)" -eq 0 ]
+	run --keep-empty-lines cat "$T/out"
+	assert_line --index 0 "To: b@example.org,"
+	assert_line --index 1 "  c@example.org"
+	assert_line --index 2 "Subject: crlf"
+	# the body: CRLF is one line end, a bare CR is one of its own
+	tail -n 5 "$T/out" > "$T/body"
+	printf 'line one\nbare\ncr\n\nend\n' | cmp - "$T/body"
+	# a CR in the header is a line end too, before recipients are read:
+	# what is stored and what is delivered to agree
+	rm "$QPOST_HOME"/queue/new/*
+	printf 'Subject: a\rTo: d@example.org\n\nx\n' | "$I"
+	run qenv
+	assert_output "F alice@test.example
+T d@example.org"
+	qmsg
+	run grep -c '^To: d@example.org$' "$T/out"
+	assert_output 1
 }

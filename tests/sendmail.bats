@@ -205,3 +205,15 @@ open(sys.argv[2], "w").write(str(len(got)))
 	refute_line --partial '451'
 	[ "$(queue_count)" -eq 2 ]
 }
+
+@test "sendmail -t with CRLF line ends (PHP's mail()) queues LF only (regression: CRs kept, \\r\\r\\n on the wire)" {
+	printf 'To: erin@test.example\r\nSubject: php\r\n\r\nline\r\nbare\rcr\r\n' |
+	    "$SM" -t -i -f frank@test.example
+	[ "$(queue_count)" -eq 1 ]
+	f=$(find "$QPOST_HOME/queue/new" -type f)
+	[ "$(tr -cd '\r' < "$f" | wc -c)" -eq 0 ]
+	grep -q '^Subject: php$' "$f"
+	grep -q '^bare$' "$f"
+	run "$SM" -bp
+	assert_output --partial "<erin@test.example>"
+}
