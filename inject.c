@@ -35,7 +35,9 @@
  *
  * Exit codes (qmail-inject's): 0 queued (or printed, -n); 100 a permanent
  * failure: usage, a header over HEADER_MAX or with an unparseable
- * recipient field, an address over ADDR_MAX, no recipients, or the queue
+ * recipient field, an address over ADDR_MAX, no recipients, a control
+ * character (envelope_ctl) in the sender, a recipient or a value inject
+ * writes into the header (user, host, full name; check_ctl), or the queue
  * program refused the message permanently (11-40); 111 a temporary
  * failure: out of memory, read error, unreadable control file, the queue
  * program could not be run or failed temporarily.
@@ -330,11 +332,22 @@ rcpt_add(const char *a)
 		err_nomem();
 }
 
+/* check_ctl - refuse a control character in s (n bytes), which came
+ * from what and goes into the envelope or a header field inject writes:
+ * a CR or LF there injects a header field or an SMTP command */
+static void
+check_ctl(const char *what, const char *s, size_t n)
+{
+	if (envelope_ctl(s, n))
+		err_die(100, "control character in ", what, (const char *)0);
+}
+
 /* on_rcpt - a recipient from a header field or an argument */
 static int
 on_rcpt(void *ctx, const struct hdr_addr *a)
 {
 	(void)ctx;
+	check_ctl("a recipient address", a->addr, a->len);
 	qualify(a->addr, a->len, a->hasat);
 	rcpt_add(tmp.s);
 	return 0;
@@ -432,41 +445,60 @@ readcontrol(str *val, const char *name)
 static void
 sethost(void)
 {
-	const char *h = getenv("QPOST_HOST");
+	const char *h = getenv("QPOST_HOST"), *from = "QPOST_HOST";
 
-	if (!h || !*h)
+	if (!h || !*h) {
 		h = getenv("MAILNAME");
+		from = "MAILNAME";
+	}
 	if (h && *h) {
 		if (str_copys(&host, h) < 0)
 			err_nomem();
 	} else {
+		from = "control/defaulthost";
 		readcontrol(&host, "defaulthost");
-		if (!host.len)
+		if (!host.len) {
+			from = "control/defaultdomain";
 			readcontrol(&host, "defaultdomain");
-		if (!host.len)
+		}
+		if (!host.len) {
+			from = "control/me";
 			readcontrol(&host, "me");
+		}
 		if (!host.len && str_copys(&host, "localhost") < 0)
 			err_nomem();
 	}
+	check_ctl(from, host.s, host.len);
 	readcontrol(&defdomain, "defaultdomain");
+	check_ctl("control/defaultdomain", defdomain.s, defdomain.len);
+}
+
+/* getvar - the environment variable name if set and not empty */
+static const char *
+getvar(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return 0;
+	check_ctl(name, v, strlen(v));
+	return v;
 }
 
 static const char *
 username(void)
 {
-	const char *u = getenv("QPOST_USER");
+	const char *u = getvar("QPOST_USER");
 	const struct passwd *pw;
 
-	if (u && *u)
+	if (u)
 		return u;
 	pw = getpwuid(getuid());
-	if (pw && pw->pw_name && *pw->pw_name)
+	if (pw && pw->pw_name && *pw->pw_name) {
+		check_ctl("the login name", pw->pw_name, strlen(pw->pw_name));
 		return pw->pw_name;
-	u = getenv("USER");
-	if (u && *u)
-		return u;
-	u = getenv("LOGNAME");
-	if (u && *u)
+	}
+	if ((u = getvar("USER")) != 0 || (u = getvar("LOGNAME")) != 0)
 		return u;
 	return "anonymous";
 }
@@ -489,8 +521,6 @@ putname(str *x, const char *name)
 	if (str_putc(x, '"') < 0)
 		err_nomem();
 	for (p = name; *p; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
 		if ((*p == '"' || *p == '\\') && str_putc(x, '\\') < 0)
 			err_nomem();
 		if (str_putc(x, *p) < 0)
@@ -547,10 +577,10 @@ main(int argc, char **argv)
 
 	sethost();
 	user = username();
-	if (!fullname || !*fullname)
-		fullname = getenv("QPOST_NAME");
-	if (!fullname || !*fullname)
-		fullname = getenv("NAME");
+	if (fullname && *fullname)
+		check_ctl("the -F full name", fullname, strlen(fullname));
+	else if ((fullname = getvar("QPOST_NAME")) == 0)
+		fullname = getvar("NAME");
 	if (str_copys(&from, user) < 0 || str_putc(&from, '@') < 0 ||
 	    str_put(&from, host.s, host.len) < 0 || str_0(&from) < 0)
 		err_nomem();
@@ -558,12 +588,15 @@ main(int argc, char **argv)
 		sender = from.s;
 	if (strlen(sender) > ADDR_MAX)
 		err_die(100, "sender address too long", (const char *)0);
+	check_ctl("the sender address", sender, strlen(sender));
 
 	/* Recipients from the arguments: each may be an address list. */
-	for (; *argv; argv++)
+	for (; *argv; argv++) {
+		check_ctl("a recipient argument", *argv, strlen(*argv));
 		if (hdr_addrlist(*argv, strlen(*argv), on_rcpt, 0) != 0)
 			err_die(100, "unable to parse recipient ", *argv,
 			    (const char *)0);
+	}
 
 	readheader();
 	for (i = 0; i < nfields; i++) {

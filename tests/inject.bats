@@ -329,3 +329,35 @@ T d@example.org"
 	run grep -c '^To: d@example.org$' "$T/out"
 	assert_output 1
 }
+
+@test "inject: a control character in the sender, a recipient, QPOST_HOST, MAILNAME, QPOST_USER, -F, QPOST_NAME, NAME or control/me is refused with 100 (regression: header injection)" {
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	# refused VAR=VALUE... -- ARGS...: exit 100 naming the source, nothing queued
+	refused() {
+		local what=$1
+		shift
+		run env "$@" < "$T/in"
+		assert_failure 100
+		assert_output "inject: fatal: control character in $what"
+		[ -z "$(ls -A "$QPOST_HOME/queue/new")" ]
+	}
+	refused "the sender address" "$I" -f $'a\rb@example.org'
+	refused "the sender address" "$I" -f $'a@example.org\r\nBcc: x@y'
+	refused "the sender address" "$I" -f $'a\tb@example.org'
+	refused "the sender address" "$I" -f $'a\x7fb@example.org'
+	refused "a recipient argument" "$I" $'c@example.org\nX: y'
+	refused "QPOST_HOST" QPOST_HOST=$'host.example\nX-Injected: 1' "$I"
+	refused "MAILNAME" MAILNAME=$'host.example\r' "$I"
+	refused "QPOST_USER" QPOST_USER=$'al\nice' "$I"
+	refused "the -F full name" "$I" -F $'Alice\nX-Injected: 1'
+	refused "QPOST_NAME" QPOST_NAME=$'Alice\r\nX: 1' "$I"
+	refused "NAME" NAME=$'Alice\x01' "$I"
+	# a recipient from the header with a control character in a quoted
+	# local part
+	printf 'To: "a\001b"@example.org\n\nx\n' > "$T/in"
+	refused "a recipient address" "$I"
+	# control/me is the administrator's, but still not written as it is
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	printf 'bad\033host\n' > "$QPOST_HOME/control/me"
+	refused "control/me" "$I"
+}

@@ -217,3 +217,17 @@ open(sys.argv[2], "w").write(str(len(got)))
 	run "$SM" -bp
 	assert_output --partial "<erin@test.example>"
 }
+
+@test "sendmail: a control character in -f, -F or a recipient exits 100 and queues nothing (regression: header injection)" {
+	printf 'To: erin@test.example\n\nbody\n' > "$BATS_TEST_TMPDIR/in"
+	run "$SM" -f $'frank@test.example\rX: 1' -t < "$BATS_TEST_TMPDIR/in"
+	assert_failure 100
+	assert_output --partial "control character in the sender address"
+	run "$SM" -F $'Frank\nBcc: x@y' -t < "$BATS_TEST_TMPDIR/in"
+	assert_failure 100
+	assert_output --partial "control character in the -F full name"
+	run "$SM" $'erin@test.example\r\nX: 1' < "$BATS_TEST_TMPDIR/in"
+	assert_failure 100
+	assert_output --partial "control character in a recipient argument"
+	[ "$(queue_count)" -eq 0 ]
+}
