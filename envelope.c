@@ -5,6 +5,17 @@
 #include "envelope.h"
 
 int
+envelope_ctl(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+int
 envelope_check(const char *e, size_t n, size_t *rcpts)
 {
 	size_t i = 0, count = 0;
@@ -26,6 +37,8 @@ envelope_check(const char *e, size_t n, size_t *rcpts)
 		len = (size_t)(z - (e + i + 1));
 		if (len > ADDR_MAX)
 			return ENV_TOOLONG;
+		if (envelope_ctl(e + i + 1, len))
+			return ENV_CTL;
 		if (!first && !len)
 			return ENV_FORMAT;
 		if (!first && ++count > ENVELOPE_RCPT_MAX)

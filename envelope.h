@@ -16,9 +16,16 @@
 			 * bytes after the end */
 #define ENV_TOOLONG 3	/* an address over ADDR_MAX */
 #define ENV_TOOMANY 4	/* more than ENVELOPE_RCPT_MAX recipients */
+#define ENV_CTL 5	/* a control character in an address */
 
 /* envelope_check - validate e (n bytes); on ENV_OK *rcpts is the count */
 int envelope_check(const char *e, size_t n, size_t *rcpts);
+
+/* envelope_ctl - 1 if s (n bytes) holds a control character (a byte
+ * below 0x20, or 0x7f): never part of an SMTP address (RFC 5321 4.1.2)
+ * nor of a header field value a program writes; CR and LF in either are
+ * header and command injection */
+int envelope_ctl(const char *s, size_t n);
 
 /* envelope_sender - the sender of a checked envelope */
 const char *envelope_sender(const char *e);

@@ -28,12 +28,16 @@
  * exists.  The rest of each field, folding and comments included, is kept
  * byte for byte.
  *
- * A message whose last line has no newline gets one: the stored message
- * ends in LF, as everything in the queue does (inject(1)).
+ * Line ends: the stored message has LF line ends only, as everything in
+ * the queue does (docs/design.md).  CRLF in the input becomes LF, and so
+ * does a CR not followed by LF (see in_fill); a message whose last line
+ * has no newline gets one (inject(1)).
  *
  * Exit codes (qmail-inject's): 0 queued (or printed, -n); 100 a permanent
  * failure: usage, a header over HEADER_MAX or with an unparseable
- * recipient field, an address over ADDR_MAX, no recipients, or the queue
+ * recipient field, an address over ADDR_MAX, no recipients, a control
+ * character (envelope_ctl) in the sender, a recipient or a value inject
+ * writes into the header (user, host, full name; check_ctl), or the queue
  * program refused the message permanently (11-40); 111 a temporary
  * failure: out of memory, read error, unreadable control file, the queue
  * program could not be run or failed temporarily.
@@ -42,6 +46,7 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
@@ -84,8 +89,9 @@ static size_t nrcpts;
 static str host = STR_INIT, defdomain = STR_INIT;
 static str line = STR_INIT, tmp = STR_INIT;
 static int flagresent;
-static buf in;
-static char inspace[65536];
+static char inspace[65536];	/* the input, line ends normalised */
+static size_t inpos, inlen;	/* next unread byte, bytes held */
+static int incr;		/* the last byte read was a CR */
 static qq q;
 static int toqueue;
 static buf out;
@@ -101,6 +107,65 @@ static noreturn void
 die_read(void)
 {
 	err_diesys(111, "unable to read message", (const char *)0);
+}
+
+/* in_fill - more input when none is held: the bytes held (0 at end of
+ * input, -1 on error) with every line end made LF: CRLF becomes LF and
+ * so does a bare CR (PHP's mail() writes CRLF; a CR left in the queue
+ * would reach an SMTP peer as a bare CR, RFC 5321 2.3.8).  A bare CR
+ * becomes a line end rather than nothing, so that the text on both
+ * sides of it stays apart, as it looked on an old Mac or a terminal. */
+static ssize_t
+in_fill(void)
+{
+	while (inpos == inlen) {
+		ssize_t r = fd_read(0, inspace, sizeof inspace, -1);
+		size_t i, j;
+
+		if (r <= 0)
+			return r;
+		for (i = j = 0; i < (size_t)r; i++) {
+			char c = inspace[i];
+
+			if (c == '\n' && incr) {
+				incr = 0;
+				continue;	/* the LF of a CRLF */
+			}
+			incr = c == '\r';
+			inspace[j++] = incr ? '\n' : c;
+		}
+		inpos = 0;
+		inlen = j;
+	}
+	return (ssize_t)(inlen - inpos);
+}
+
+/* in_getline - the next input line, LF included, into l: BUF_LINE,
+ * BUF_EOF (l holds a last line without LF, if any), BUF_ERR, or
+ * BUF_LONG past max bytes */
+static int
+in_getline(str *l, size_t max)
+{
+	l->len = 0;
+	for (;;) {
+		ssize_t r = in_fill();
+		const char *s = inspace + inpos, *lf;
+		size_t k;
+
+		if (r < 0)
+			return BUF_ERR;
+		if (r == 0)
+			return BUF_EOF;
+		lf = memchr(s, '\n', (size_t)r);
+		k = lf ? (size_t)(lf - s) + 1 : (size_t)r;
+		if (k > max - l->len)
+			return BUF_LONG;
+		if (str_put(l, s, k) < 0)
+			err_nomem();
+		inpos += k;
+		if (lf)
+			return BUF_LINE;
+	}
 }
 
 /* emit - message bytes to the queue or, with -n, to fd 1 */
@@ -158,7 +223,7 @@ readheader(void)
 	int infield = 0;
 
 	for (;;) {
-		int r = buf_getline(&in, &line, HEADER_MAX);
+		int r = in_getline(&line, HEADER_MAX);
 
 		if (r == BUF_ERR)
 			die_read();
@@ -166,9 +231,8 @@ readheader(void)
 			err_die(100, "header over 1 MB", (const char *)0);
 		if (line.len == 0)
 			return;		/* end of input */
-		if (line.len == 1 || (line.len == 2 && line.s[0] == '\r'))
-			if (line.s[line.len - 1] == '\n')
-				return;	/* the blank line */
+		if (line.len == 1 && line.s[0] == '\n')
+			return;		/* the blank line */
 		if (infield && (line.s[0] == ' ' || line.s[0] == '\t'))
 			field_grow(line.len);
 		else if (hdr_isfield(line.s, line.len)) {
@@ -268,11 +332,22 @@ rcpt_add(const char *a)
 		err_nomem();
 }
 
+/* check_ctl - refuse a control character in s (n bytes), which came
+ * from what and goes into the envelope or a header field inject writes:
+ * a CR or LF there injects a header field or an SMTP command */
+static void
+check_ctl(const char *what, const char *s, size_t n)
+{
+	if (envelope_ctl(s, n))
+		err_die(100, "control character in ", what, (const char *)0);
+}
+
 /* on_rcpt - a recipient from a header field or an argument */
 static int
 on_rcpt(void *ctx, const struct hdr_addr *a)
 {
 	(void)ctx;
+	check_ctl("a recipient address", a->addr, a->len);
 	qualify(a->addr, a->len, a->hasat);
 	rcpt_add(tmp.s);
 	return 0;
@@ -370,41 +445,60 @@ readcontrol(str *val, const char *name)
 static void
 sethost(void)
 {
-	const char *h = getenv("QPOST_HOST");
+	const char *h = getenv("QPOST_HOST"), *from = "QPOST_HOST";
 
-	if (!h || !*h)
+	if (!h || !*h) {
 		h = getenv("MAILNAME");
+		from = "MAILNAME";
+	}
 	if (h && *h) {
 		if (str_copys(&host, h) < 0)
 			err_nomem();
 	} else {
+		from = "control/defaulthost";
 		readcontrol(&host, "defaulthost");
-		if (!host.len)
+		if (!host.len) {
+			from = "control/defaultdomain";
 			readcontrol(&host, "defaultdomain");
-		if (!host.len)
+		}
+		if (!host.len) {
+			from = "control/me";
 			readcontrol(&host, "me");
+		}
 		if (!host.len && str_copys(&host, "localhost") < 0)
 			err_nomem();
 	}
+	check_ctl(from, host.s, host.len);
 	readcontrol(&defdomain, "defaultdomain");
+	check_ctl("control/defaultdomain", defdomain.s, defdomain.len);
+}
+
+/* getvar - the environment variable name if set and not empty */
+static const char *
+getvar(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return 0;
+	check_ctl(name, v, strlen(v));
+	return v;
 }
 
 static const char *
 username(void)
 {
-	const char *u = getenv("QPOST_USER");
+	const char *u = getvar("QPOST_USER");
 	const struct passwd *pw;
 
-	if (u && *u)
+	if (u)
 		return u;
 	pw = getpwuid(getuid());
-	if (pw && pw->pw_name && *pw->pw_name)
+	if (pw && pw->pw_name && *pw->pw_name) {
+		check_ctl("the login name", pw->pw_name, strlen(pw->pw_name));
 		return pw->pw_name;
-	u = getenv("USER");
-	if (u && *u)
-		return u;
-	u = getenv("LOGNAME");
-	if (u && *u)
+	}
+	if ((u = getvar("USER")) != 0 || (u = getvar("LOGNAME")) != 0)
 		return u;
 	return "anonymous";
 }
@@ -427,8 +521,6 @@ putname(str *x, const char *name)
 	if (str_putc(x, '"') < 0)
 		err_nomem();
 	for (p = name; *p; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
 		if ((*p == '"' || *p == '\\') && str_putc(x, '\\') < 0)
 			err_nomem();
 		if (str_putc(x, *p) < 0)
@@ -450,6 +542,11 @@ main(int argc, char **argv)
 	char last;
 
 	err_prog = "inject";
+	/* qq.h: a queue program that exits early is its exit code, not a
+	 * kill; an ignored SIGCHLD, inherited through exec from a cron or
+	 * PHP parent, would lose that exit code. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
 	while ((opt = getopt(argc, argv, "+tahnf:F:")) != -1) {
 		switch (opt) {
 		case 't':
@@ -480,10 +577,10 @@ main(int argc, char **argv)
 
 	sethost();
 	user = username();
-	if (!fullname || !*fullname)
-		fullname = getenv("QPOST_NAME");
-	if (!fullname || !*fullname)
-		fullname = getenv("NAME");
+	if (fullname && *fullname)
+		check_ctl("the -F full name", fullname, strlen(fullname));
+	else if ((fullname = getvar("QPOST_NAME")) == 0)
+		fullname = getvar("NAME");
 	if (str_copys(&from, user) < 0 || str_putc(&from, '@') < 0 ||
 	    str_put(&from, host.s, host.len) < 0 || str_0(&from) < 0)
 		err_nomem();
@@ -491,14 +588,16 @@ main(int argc, char **argv)
 		sender = from.s;
 	if (strlen(sender) > ADDR_MAX)
 		err_die(100, "sender address too long", (const char *)0);
+	check_ctl("the sender address", sender, strlen(sender));
 
 	/* Recipients from the arguments: each may be an address list. */
-	for (; *argv; argv++)
+	for (; *argv; argv++) {
+		check_ctl("a recipient argument", *argv, strlen(*argv));
 		if (hdr_addrlist(*argv, strlen(*argv), on_rcpt, 0) != 0)
 			err_die(100, "unable to parse recipient ", *argv,
 			    (const char *)0);
+	}
 
-	buf_init(&in, 0, inspace, sizeof inspace, -1);
 	readheader();
 	for (i = 0; i < nfields; i++) {
 		struct field f = field_get(i);
@@ -561,18 +660,15 @@ main(int argc, char **argv)
 		last = body1.s[body1.len - 1];
 	}
 	for (;;) {
-		ssize_t r = buf_fill(&in);
-		const char *p;
-		size_t n;
+		ssize_t r = in_fill();
 
 		if (r < 0)
 			die_read();
 		if (r == 0)
 			break;
-		p = buf_peek(&in, &n);
-		emit(p, n);
-		last = p[n - 1];
-		buf_skip(&in, n);
+		emit(inspace + inpos, (size_t)r);
+		last = inspace[inlen - 1];
+		inpos = inlen;
 	}
 	if (last != '\n')
 		emit("\n", 1);

@@ -1,4 +1,14 @@
-/* qq - talking to the queue program. */
+/* qq - talking to the queue program.
+ *
+ * Signals: qq changes no signal disposition of the caller.  The caller
+ * decides once, at start, to ignore SIGPIPE (so that a queue program
+ * that exits early is a write error here and its exit code the answer,
+ * not a kill) and to have SIGCHLD at its default (an ignored SIGCHLD is
+ * inherited through exec and lets the kernel reap the queue program, so
+ * its exit code would be lost after the message was queued).  qq_open
+ * refuses to start the queue program while SIGCHLD is ignored.  The
+ * queue program itself starts with SIGPIPE and SIGCHLD at their
+ * defaults, whatever the caller chose. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -8,6 +18,19 @@
 
 #include "home.h"
 #include "qq.h"
+
+/* sigchld_ignored - would the kernel reap our children unwaited? */
+static int
+sigchld_ignored(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGCHLD, 0, &sa) < 0)
+		return 0;
+	if (sa.sa_flags & SA_NOCLDWAIT)
+		return 1;
+	return !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
+}
 
 int
 qq_open(qq *q)
@@ -26,7 +49,11 @@ qq_open(qq *q)
 			return -1;
 		prog = path.s;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	if (sigchld_ignored()) {
+		str_free(&path);
+		errno = ECHILD;
+		return -1;
+	}
 	if (pipe2(mp, O_CLOEXEC) < 0)
 		goto fail0;
 	if (pipe2(ep, O_CLOEXEC) < 0)
@@ -39,6 +66,10 @@ qq_open(qq *q)
 	if (q->pid < 0)
 		goto fail2;
 	if (q->pid == 0) {
+		/* Only the child's dispositions change: vfork shares
+		 * memory, not signal actions. */
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
 		if (dup2(mp[0], 0) < 0 || dup2(ep[0], 1) < 0)
 			_exit(QQ_EXEC_FAILED);
 		execv(argv[0], argv);

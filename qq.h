@@ -22,7 +22,10 @@ typedef struct {
 	str env;
 } qq;
 
-/* qq_open - start the queue program; -1 with errno */
+/* qq_open - start the queue program; -1 with errno (ECHILD when
+ * SIGCHLD is ignored: its exit code could not be collected).  The
+ * caller ignores SIGPIPE and leaves SIGCHLD at its default, once at
+ * start (qq.c); qq changes no signal disposition itself. */
 int qq_open(qq *);
 void qq_put(qq *, const char *, size_t);
 void qq_puts(qq *, const char *);

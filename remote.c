@@ -6,7 +6,11 @@
  *
  * Input: fd 0 is the queued message (LF line ends; a regular file is
  * mapped, anything else is read to EOF).  remote turns LF into CRLF and
- * dot-stuffs on the way out; every other byte goes out untouched.
+ * dot-stuffs on the way out.  Whatever the queue holds, no bare CR or LF
+ * reaches the peer (RFC 5321 2.3.8): a CRLF in the queue is one line
+ * end and a CR not followed by LF is a line end of its own.  A line over
+ * LINE_WIRE_MAX octets is broken by inserting CRLF SPACE, as Postfix's
+ * smtp_line_length_limit does.  Every other byte goes out untouched.
  *
  * Output: fd 1 carries qmail-remote's report format, read by send:
  * for each RCPT in argv order one report "r<text>\0" (accepted),
@@ -66,6 +70,9 @@
 #define PIPE_GROUP 100		/* RCPTs written before reading replies */
 #define OUT_SIZE 65536		/* write buffer to the peer */
 #define MSG_READ_MAX (1024UL * 1024 * 1024)	/* a non-file fd 0 */
+#define LINE_WIRE_MAX 998	/* octets of a DATA line before its CRLF,
+				 * the dot of dot-stuffing included (RFC
+				 * 5321 4.5.3.1.6 allows 1000 with CRLF) */
 #define REPORT_SIZE 8192
 
 struct target {
@@ -85,7 +92,7 @@ static int *accepted;		/* per recipient: RCPT got 2xx */
 static const char *msg;		/* the message */
 static size_t msglen;
 static int msg8bit;
-static size_t msgsize;		/* estimate on the wire, for SIZE= */
+static size_t msgsize;		/* size on the wire, for SIZE= */
 
 static str helohost = STR_INIT;
 static int timeout_connect = TIMEOUT_CONNECT * 1000;
@@ -209,6 +216,56 @@ perm(const char *a, const char *b, const char *c)
 
 /* ---- the message ---- */
 
+/* msg_line - the line of msg at *pos: its start in *start, its length
+ * without the line end (LF, CRLF, a bare CR, or none at the end of the
+ * message) returned; *pos moves past the line end */
+static size_t
+msg_line(size_t *pos, const char **start)
+{
+	const char *s = *start = msg + *pos;
+	size_t left = msglen - *pos;
+	const char *lf = memchr(s, '\n', left);
+	size_t n = lf ? (size_t)(lf - s) : left;
+	const char *cr = memchr(s, '\r', n);
+
+	if (cr) {
+		n = (size_t)(cr - s);	/* a bare CR, or the CR of a CRLF */
+		*pos += n + 1 + (n + 1 < left && s[n + 1] == '\n');
+	} else
+		*pos += n + (lf != 0);
+	return n;
+}
+
+/* line_put - one line (n bytes, no line end) as DATA on out: dot-stuffed,
+ * broken with CRLF SPACE after LINE_WIRE_MAX octets (Postfix's
+ * smtp_line_length_limit: a continuation line keeps a MIME header folded
+ * and a body line readable), ended by CRLF.  With out 0 nothing is
+ * written.  Returns the octets that SIZE counts (RFC 1870: those on the
+ * wire but the dot of dot-stuffing), or 0 for a write error. */
+static size_t
+line_put(buf *out, const char *s, size_t n)
+{
+	size_t room = LINE_WIRE_MAX, wire = 0;
+
+	if (n && *s == '.') {
+		if (out && buf_put(out, ".", 1) < 0)
+			return 0;
+		room--;
+	}
+	while (n > room) {
+		if (out && (buf_put(out, s, room) < 0 ||
+		    buf_put(out, "\r\n ", 3) < 0))
+			return 0;
+		wire += room + 3;
+		s += room;
+		n -= room;
+		room = LINE_WIRE_MAX - 1;	/* after the SPACE */
+	}
+	if (out && (buf_put(out, s, n) < 0 || buf_put(out, "\r\n", 2) < 0))
+		return 0;
+	return wire + n + 2;
+}
+
 static void
 msg_load(void)
 {
@@ -250,34 +307,33 @@ msg_load(void)
 	}
 	if (!msg)
 		msg = "";
-	msgsize = msglen;
-	for (i = 0; i < msglen; i++) {
-		unsigned char c = (unsigned char)msg[i];
-
-		if (c & 0x80)
+	for (i = 0; i < msglen; i++)
+		if ((unsigned char)msg[i] & 0x80) {
 			msg8bit = 1;
-		else if (c == '\n')
-			msgsize++;	/* the CR that goes out before it */
+			break;
+		}
+	msgsize = 0;
+	for (i = 0; i < msglen;) {
+		const char *s;
+		size_t n = msg_line(&i, &s);
+
+		msgsize += line_put(0, s, n);
 	}
 }
 
-/* put_body - the message as SMTP DATA: CRLF line ends, dot-stuffed,
- * ended by ".\r\n".  A last line without LF still gets its CRLF. */
+/* put_body - the message as SMTP DATA, ended by ".\r\n".  A last line
+ * without a line end still gets its CRLF. */
 static int
 put_body(buf *out)
 {
 	size_t i = 0;
 
 	while (i < msglen) {
-		const char *s = msg + i;
-		const char *lf = memchr(s, '\n', msglen - i);
-		size_t n = lf ? (size_t)(lf - s) : msglen - i;
+		const char *s;
+		size_t n = msg_line(&i, &s);
 
-		if (*s == '.' && buf_put(out, ".", 1) < 0)
+		if (!line_put(out, s, n))
 			return -1;
-		if (buf_put(out, s, n) < 0 || buf_put(out, "\r\n", 2) < 0)
-			return -1;
-		i += n + (lf != 0);
 	}
 	if (buf_put(out, ".\r\n", 3) < 0)
 		return -1;

@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
@@ -133,6 +134,9 @@ main(int argc, char **argv)
 	size_t n;
 
 	err_prog = "sendmail";
+	/* Every mode execs a program that waits for children (inject and
+	 * smtpd for the queue program); an ignored SIGCHLD survives exec. */
+	signal(SIGCHLD, SIG_DFL);
 	base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
 	if (!strcmp(base, "mailq"))

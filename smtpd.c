@@ -1366,6 +1366,9 @@ main(int argc, char **argv)
 
 	err_prog = "smtpd";
 	signal(SIGPIPE, SIG_IGN);
+	/* A parent that ignores SIGCHLD (swaks --pipe) passes that on
+	 * through exec; the queue program's exit code would be lost. */
+	signal(SIGCHLD, SIG_DFL);
 	buf_init(&in, 0, inspace, sizeof inspace, TIMEOUT_DEFAULT * 1000);
 	buf_init(&out, 1, outspace, sizeof outspace, TIMEOUT_DEFAULT * 1000);
 	if ((e = getenv("TCPREMOTEIP")) && *e)

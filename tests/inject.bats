@@ -181,8 +181,9 @@ T dan@example.org"
 	qmsg
 	head -n 2 "$T/in" > "$T/want"
 	head -n 2 "$T/out" | cmp - "$T/want"
-	tail -c 15 "$T/in" > "$T/want"
-	tail -c 15 "$T/out" | cmp - "$T/want"
+	# every byte kept but the CR of the CRLF (line ends are LF)
+	printf '\xe9t\xe9 \x80\x81\nline2\n' > "$T/want"
+	tail -c 13 "$T/out" | cmp - "$T/want"
 }
 
 @test "inject: a message without a trailing newline gets exactly one" {
@@ -263,4 +264,100 @@ T dan@example.org"
 		echo "$i"
 	done | sort -n | uniq > "$T/seen"
 	seq 1 50 | cmp - "$T/seen"
+}
+
+# noreap CMD... - run CMD with SIGCHLD ignored, as a cron, PHP-FPM or
+# swaks --pipe parent leaves it (an ignored SIGCHLD survives exec)
+noreap() {
+	perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die "exec: $!"' "$@"
+}
+
+@test "inject: with SIGCHLD ignored by the parent it still gets the queue's exit code (regression: exit 111 after queueing)" {
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	run noreap "$I" < "$T/in"
+	assert_success
+	assert_output ""
+	[ "$(ls "$QPOST_HOME/queue/new" | wc -l)" -eq 1 ]
+	# a refusal is still a refusal
+	printf '#!/bin/sh\ncat > /dev/null\nexit 31\n' > "$T/q31"
+	chmod +x "$T/q31"
+	QPOST_QUEUE="$T/q31" run noreap "$I" < "$T/in"
+	assert_failure 100
+	assert_output --partial "(exit 31)"
+}
+
+@test "inject: the queue program starts with SIGPIPE and SIGCHLD at their defaults, whatever inject's parent chose" {
+	cat > "$T/qsig" <<EOF
+#!/bin/sh
+grep '^SigIgn:' /proc/\$\$/status > "$T/sigign"
+exec "$QPOST_HOME/bin/queue"
+EOF
+	chmod +x "$T/qsig"
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	QPOST_QUEUE="$T/qsig" run noreap perl -e '$SIG{PIPE} = "IGNORE"; exec @ARGV' "$I" < "$T/in"
+	assert_success
+	# SigIgn is a hex mask: SIGPIPE is bit 12 (0x1000), SIGCHLD bit 16
+	mask=$(cut -f2 "$T/sigign")
+	[ $(( 0x$mask & 0x11000 )) -eq 0 ]
+}
+
+@test "inject: CRLF line ends (PHP's mail()) and bare CRs are stored as LF; the header still parses (regression: CRs kept in the queue)" {
+	printf 'To: b@example.org,\r\n  c@example.org\r\nSubject: crlf\r\n\r\nline one\r\nbare\rcr\r\r\nend\r' > "$T/in"
+	run "$I" < "$T/in"
+	assert_success
+	run qenv
+	assert_output "F alice@test.example
+T b@example.org
+T c@example.org"
+	qmsg
+	[ "$(tr -cd '\r' < "$T/out" | wc -c)" -eq 0 ]
+	run --keep-empty-lines cat "$T/out"
+	assert_line --index 0 "To: b@example.org,"
+	assert_line --index 1 "  c@example.org"
+	assert_line --index 2 "Subject: crlf"
+	# the body: CRLF is one line end, a bare CR is one of its own
+	tail -n 5 "$T/out" > "$T/body"
+	printf 'line one\nbare\ncr\n\nend\n' | cmp - "$T/body"
+	# a CR in the header is a line end too, before recipients are read:
+	# what is stored and what is delivered to agree
+	rm "$QPOST_HOME"/queue/new/*
+	printf 'Subject: a\rTo: d@example.org\n\nx\n' | "$I"
+	run qenv
+	assert_output "F alice@test.example
+T d@example.org"
+	qmsg
+	run grep -c '^To: d@example.org$' "$T/out"
+	assert_output 1
+}
+
+@test "inject: a control character in the sender, a recipient, QPOST_HOST, MAILNAME, QPOST_USER, -F, QPOST_NAME, NAME or control/me is refused with 100 (regression: header injection)" {
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	# refused VAR=VALUE... -- ARGS...: exit 100 naming the source, nothing queued
+	refused() {
+		local what=$1
+		shift
+		run env "$@" < "$T/in"
+		assert_failure 100
+		assert_output "inject: fatal: control character in $what"
+		[ -z "$(ls -A "$QPOST_HOME/queue/new")" ]
+	}
+	refused "the sender address" "$I" -f $'a\rb@example.org'
+	refused "the sender address" "$I" -f $'a@example.org\r\nBcc: x@y'
+	refused "the sender address" "$I" -f $'a\tb@example.org'
+	refused "the sender address" "$I" -f $'a\x7fb@example.org'
+	refused "a recipient argument" "$I" $'c@example.org\nX: y'
+	refused "QPOST_HOST" QPOST_HOST=$'host.example\nX-Injected: 1' "$I"
+	refused "MAILNAME" MAILNAME=$'host.example\r' "$I"
+	refused "QPOST_USER" QPOST_USER=$'al\nice' "$I"
+	refused "the -F full name" "$I" -F $'Alice\nX-Injected: 1'
+	refused "QPOST_NAME" QPOST_NAME=$'Alice\r\nX: 1' "$I"
+	refused "NAME" NAME=$'Alice\x01' "$I"
+	# a recipient from the header with a control character in a quoted
+	# local part
+	printf 'To: "a\001b"@example.org\n\nx\n' > "$T/in"
+	refused "a recipient address" "$I"
+	# control/me is the administrator's, but still not written as it is
+	printf 'To: b@example.org\n\nx\n' > "$T/in"
+	printf 'bad\033host\n' > "$QPOST_HOME/control/me"
+	refused "control/me" "$I"
 }

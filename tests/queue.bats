@@ -319,3 +319,14 @@ EOF
 	echo "# $output" >&3
 	assert_success
 }
+
+@test "queue: a control character (CR, LF, TAB, DEL) in the sender or a recipient exits 91, nothing left (regression: header injection through the envelope)" {
+	for e in 'Fa\rb@c\0Td@e\0\0' 'Fa@b\r\nBcc: x@y\0Td@e\0\0' \
+	    'Fa@b\0Td@e\nX: y\0\0' 'Fa@b\0Td\t@e\0\0' 'Fa@b\0Td@e\0Tf\177@g\0\0'; do
+		env_is "$e"
+		run inject
+		assert_failure 91
+		assert_output --partial "envelope format error"
+	done
+	nothing_left
+}

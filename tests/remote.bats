@@ -58,8 +58,9 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	cmp "$T/want" "$T/got/1.msg"
 	run cat "$T/got/1.env"
 	assert_line --index 0 --regexp '^from@x\.example .*BODY=8BITMIME'
-	# SIZE= is the size on the wire: the bytes plus a CR per LF
-	size=$(( $(wc -c < "$MSG") + $(tr -cd '\n' < "$MSG" | wc -c) ))
+	# SIZE= is the size on the wire (RFC 1870): the bytes plus a CR per
+	# LF, plus the CRLF the last line gets; no dot of dot-stuffing
+	size=$(( $(wc -c < "$MSG") + $(tr -cd '\n' < "$MSG" | wc -c) + 2 ))
 	assert_line --index 0 --partial " SIZE=$size "
 	assert_line --index 1 u1@one.test
 	assert_line --index 2 u2@one.test
@@ -327,4 +328,35 @@ time.sleep(120)
 	run cat "$T/err"
 	assert_output --partial 'mx1.two.test[127.0.0.2]'
 	assert_output --partial 'connect: timed out'
+}
+
+@test "remote: a bare CR, CRLF, CR.CR and a 3000-octet line in the queue reach the peer as CRLF lines of at most 998 octets, the text intact (regression: bare CR and \\r.\\r on the wire)" {
+	peer 127.0.0.1 "$T/got"
+	"$PY" -c '
+import sys
+sys.stdout.buffer.write(b"Subject: cr\r\nX: y\n\nbare\rcr\nsmuggle\r.\rMAIL FROM:<evil@x>\r\n"
+    + b"long " + b"x" * 3000 + b"\n." + b"y" * 1200 + b"\nend")' > "$MSG"
+	run remote one.test from@x.example u1@one.test
+	assert_success
+	[ "$(codes)" = rK ]
+	"$PY" - "$T/got/1.msg" <<'EOF'
+import sys
+d = open(sys.argv[1], 'rb').read()
+assert d.endswith(b'\r\n'), d[-10:]
+lines = d[:-2].split(b'\r\n')
+for l in lines:
+    assert b'\r' not in l and b'\n' not in l, l[:60]
+    assert len(l) <= 998, len(l)
+# the broken lines go on with a SPACE; undone, the text is the queue's
+# with every line end LF
+text = b'\n'.join(lines).replace(b'\n ', b'')
+want = (b'Subject: cr\nX: y\n\nbare\ncr\nsmuggle\n.\nMAIL FROM:<evil@x>\n'
+    + b'long ' + b'x' * 3000 + b'\n.' + b'y' * 1200 + b'\nend')
+assert text == want, text[:200]
+assert len(lines) == 15, len(lines)   # 8 + 4 for the long line + 2 + 1
+EOF
+	# SIZE= counts what went out but the dot of dot-stuffing (RFC 1870)
+	size=$(( $(wc -c < "$T/got/1.msg") ))
+	run cat "$T/got/1.env"
+	assert_line --index 0 --regexp " SIZE=$size( |$)"
 }

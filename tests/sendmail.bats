@@ -194,3 +194,40 @@ open(sys.argv[2], "w").write(str(len(got)))
 	run args inject
 	assert_output "-f s@x -F N N -t -- r1@x r2@x r3@x "
 }
+
+@test "sendmail -t and -bs with SIGCHLD ignored by the parent (PHP, cron, swaks --pipe): success, exactly one copy (regression: 111/451 after queueing)" {
+	printf 'To: erin@test.example\nSubject: noreap\n\nbody\n' |
+	    perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$SM" -t -i
+	[ "$(queue_count)" -eq 1 ]
+	run perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$SM" -bs < <(printf 'EHLO client\r\nMAIL FROM:<ivy@test.example>\r\nRCPT TO:<jo@remote.example>\r\nDATA\r\nSubject: bs\r\n\r\nvia -bs\r\n.\r\nQUIT\r\n')
+	assert_success
+	assert_line --regexp '^250 2\.0\.0 ok '
+	refute_line --partial '451'
+	[ "$(queue_count)" -eq 2 ]
+}
+
+@test "sendmail -t with CRLF line ends (PHP's mail()) queues LF only (regression: CRs kept, \\r\\r\\n on the wire)" {
+	printf 'To: erin@test.example\r\nSubject: php\r\n\r\nline\r\nbare\rcr\r\n' |
+	    "$SM" -t -i -f frank@test.example
+	[ "$(queue_count)" -eq 1 ]
+	f=$(find "$QPOST_HOME/queue/new" -type f)
+	[ "$(tr -cd '\r' < "$f" | wc -c)" -eq 0 ]
+	grep -q '^Subject: php$' "$f"
+	grep -q '^bare$' "$f"
+	run "$SM" -bp
+	assert_output --partial "<erin@test.example>"
+}
+
+@test "sendmail: a control character in -f, -F or a recipient exits 100 and queues nothing (regression: header injection)" {
+	printf 'To: erin@test.example\n\nbody\n' > "$BATS_TEST_TMPDIR/in"
+	run "$SM" -f $'frank@test.example\rX: 1' -t < "$BATS_TEST_TMPDIR/in"
+	assert_failure 100
+	assert_output --partial "control character in the sender address"
+	run "$SM" -F $'Frank\nBcc: x@y' -t < "$BATS_TEST_TMPDIR/in"
+	assert_failure 100
+	assert_output --partial "control character in the -F full name"
+	run "$SM" $'erin@test.example\r\nX: 1' < "$BATS_TEST_TMPDIR/in"
+	assert_failure 100
+	assert_output --partial "control character in a recipient argument"
+	[ "$(queue_count)" -eq 0 ]
+}

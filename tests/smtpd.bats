@@ -215,3 +215,17 @@ s.quit()' "$PORT"
 	[ "$(codes)" = "220 250 250 451 221" ]
 	assert_line --regexp '^451 4\.3\.0 '
 }
+
+@test "swaks --pipe (smtpd's SIGCHLD ignored by its parent): 250 and exactly one copy queued (regression: 451 qq internal bug after queueing)" {
+	RELAYCLIENT= TCPREMOTEIP=127.0.0.1 run swaks --pipe "$QPOST_HOME/bin/smtpd" \
+	    -f a@test.example -t b@test.example --header 'Subject: pipe'
+	assert_success
+	assert_output --regexp '<-  250 2\.0\.0 ok [0-9]+ qp [0-9]+'
+	refute_output --partial '451'
+	[ "$(queue_count)" = 1 ]
+	# and the same with a plain parent that ignores SIGCHLD
+	run perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$QPOST_HOME/bin/smtpd" \
+	    < <(printf 'HELO c\r\nMAIL FROM:<a@test.example>\r\nRCPT TO:<b@test.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n')
+	assert_line --regexp '^250 2\.0\.0 ok '
+	[ "$(queue_count)" = 2 ]
+}
