@@ -504,6 +504,9 @@ main(int argc, char **argv)
 		    (const char *)0);
 	argv++;
 	signal(SIGPIPE, SIG_IGN);
+	/* an ignored SIGCHLD (inherited through exec) would let the kernel
+	 * reap smtpd before we wait for it */
+	signal(SIGCHLD, SIG_DFL);
 	if ((e = getenv("TCPREMOTEIP")) && *e)
 		remoteip = e;
 	/* a program started without TLS must not believe it has TLS */
