@@ -1,22 +1,31 @@
 /*
- * qpost-spawn - the root part of qpost's delivery: it starts send as the
- * unprivileged queue user and runs local as root for it, nothing else.
+ * qpost-spawn - the root part of qpost's delivery: it starts send as an
+ * unprivileged account and runs local as each recipient for it (qmail's
+ * qmail-lspawn), nothing else.
  *
- * Usage: qpost-spawn [-u account] program [arg...]
+ * Usage: qpost-spawn [-u account] [-c limit] program [arg...]
  *   Started as root by the send service.  It makes a socketpair, then runs
  *   program (bin/send) as account (setgroups, setgid, setuid, checked in
  *   that order) with the socket's number in $QPOST_SPAWN_FD.  Without -u
- *   the program keeps qpost-spawn's uid (a single-user home).
+ *   the program keeps qpost-spawn's uid (a single-user home).  At most
+ *   limit (default SPAWN_MAX) deliveries run at once; a request over the
+ *   limit is answered at once with a temporary failure, nothing forked.
  *
  * Protocol on the socket (SOCK_SEQPACKET, one request per packet):
- *   send -> spawn: "number NUL sender NUL recipient NUL" with two file
- *     descriptors attached (SCM_RIGHTS): the message (local's fd 0) and
- *     the write end of the pipe for local's fd 1 and fd 2.
- *   spawn -> send: "number SP wait-status" when that local has ended.
- *   For each request qpost-spawn runs `local SENDER RECIPIENT` as root
- *   ($QPOST_LOCAL, else the home's bin/local); local looks the recipient
- *   up and becomes that user itself.  qpost-spawn does not read mail,
- *   parse addresses beyond a length check, or touch the queue.
+ *   send -> spawn: "number NUL type NUL" and the program's arguments, each
+ *     followed by a NUL, with two file descriptors attached (SCM_RIGHTS):
+ *     the message (fd 0) and the write end of the report pipe (fd 1, and
+ *     fd 2).  The one type is "local", whose arguments are local's argv
+ *     (local.8): user uid gid homedir local dash ext domain sender, send's
+ *     lookup of the recipient.
+ *   spawn -> send: "number SP wait-status" when that delivery has ended
+ *     (111 << 8 for a request refused: malformed, over the limit, a uid
+ *     or gid of 0 or one that does not fit).
+ *   For a local request the child sets the single group gid, then gid,
+ *   then uid (each checked), and only then runs local ($QPOST_LOCAL,
+ *   else the home's bin/local).  qpost-spawn does not read mail, look
+ *   anything up, parse addresses beyond a length check, or touch the
+ *   queue.
  *
  * Signals: SIGHUP, SIGALRM and SIGTERM are passed on to send.  When send
  *   exits, qpost-spawn waits for the locals still running, then exits
@@ -41,10 +50,14 @@
 #include "addr.h"
 #include "err.h"
 #include "home.h"
+#include "recip.h"
 #include "str.h"
 
-#define REQ_MAX (2 * ADDR_MAX + 64)	/* the largest request packet */
+#define REQ_FIELDS 11		/* number, type, local's 9 arguments */
+#define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define ULEN 24
+#define SPAWN_MAX 120		/* default bound on deliveries at once */
+#define SPAWN_MAX_MAX 65535
 
 struct kid {
 	pid_t pid;
@@ -52,7 +65,7 @@ struct kid {
 };
 
 static struct kid *kids;
-static size_t nkids, akids;
+static size_t nkids, akids, maxkids = SPAWN_MAX;
 static pid_t sendpid;
 static int sock = -1;		/* to send; -1 once it closed */
 static int selfpipe[2];
@@ -106,6 +119,30 @@ run_send(int fd, const char *account, char **argv)
 	err_diesys(111, "unable to run ", argv[0], (const char *)0);
 }
 
+static noreturn void
+die_usage(void)
+{
+	err_die(100, "usage: qpost-spawn [-u account] [-c limit] program "
+	    "[arg...]", (const char *)0);
+}
+
+/* scan_limit - a decimal from 1 to SPAWN_MAX_MAX */
+static int
+scan_limit(const char *s, size_t *i, unsigned long long *u)
+{
+	*u = 0;
+	if (!s[*i])
+		return -1;
+	for (; s[*i]; ++*i) {
+		if (s[*i] < '0' || s[*i] > '9')
+			return -1;
+		*u = *u * 10 + (unsigned)(s[*i] - '0');
+		if (*u > SPAWN_MAX_MAX)
+			return -1;
+	}
+	return *u ? 0 : -1;
+}
+
 static void
 reply(const char *number, int status)
 {
@@ -136,7 +173,8 @@ request(const char *local)
 	struct cmsghdr *c;
 	int fds[2] = { -1, -1 };
 	ssize_t r;
-	const char *f[3];
+	const char *f[REQ_FIELDS];
+	unsigned long uid = 0, gid = 0;
 	size_t i, k;
 	pid_t pid;
 
@@ -162,8 +200,8 @@ request(const char *local)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
 			memcpy(fds, CMSG_DATA(c), sizeof fds);
-	/* exactly three NUL-terminated fields and two descriptors */
-	for (i = 0, k = 0; k < 3 && i < (size_t)r; k++) {
+	/* exactly REQ_FIELDS NUL-terminated fields and two descriptors */
+	for (i = 0, k = 0; k < REQ_FIELDS && i < (size_t)r; k++) {
 		char *z = memchr(buf + i, 0, (size_t)r - i);
 
 		if (!z)
@@ -171,13 +209,26 @@ request(const char *local)
 		f[k] = buf + i;
 		i = (size_t)(z - buf) + 1;
 	}
-	if (k != 3 || i != (size_t)r || (mh.msg_flags & (MSG_TRUNC |
-	    MSG_CTRUNC)) || fds[0] < 0 || fds[1] < 0 || !*f[0] ||
-	    strlen(f[0]) >= ULEN || !*f[2] || strlen(f[1]) > ADDR_MAX ||
-	    strlen(f[2]) > ADDR_MAX) {
+	if (k != REQ_FIELDS || i != (size_t)r || (mh.msg_flags &
+	    (MSG_TRUNC | MSG_CTRUNC)) || fds[0] < 0 || fds[1] < 0 ||
+	    !*f[0] || strlen(f[0]) >= ULEN || strcmp(f[1], "local") ||
+	    recip_id(f[3], strlen(f[3]), &uid) < 0 ||
+	    recip_id(f[4], strlen(f[4]), &gid) < 0 || f[5][0] != '/') {
 		err_warn("ignoring a malformed request", (const char *)0);
 		if (k >= 1 && *f[0] && strlen(f[0]) < ULEN)
 			reply(f[0], 111 << 8);
+		goto out;
+	}
+	if (uid == 0 || gid == 0) {
+		err_warn("refusing to deliver as uid 0 or gid 0 for ", f[2],
+		    (const char *)0);
+		reply(f[0], 111 << 8);
+		goto out;
+	}
+	if (nkids >= maxkids) {
+		err_warn("too many deliveries running; refusing one",
+		    (const char *)0);
+		reply(f[0], 111 << 8);
 		goto out;
 	}
 	if (nkids == akids) {
@@ -196,7 +247,9 @@ request(const char *local)
 		goto out;
 	}
 	if (pid == 0) {
-		char *argv[4];
+		char *argv[REQ_FIELDS];
+		uid_t u = (uid_t)uid;
+		gid_t g = (gid_t)gid;
 
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
@@ -206,10 +259,17 @@ request(const char *local)
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
 		    dup2(fds[1], 2) < 0)
 			_exit(111);
+		/* qmail's prot_gid, prot_uid: the recipient's gid as the
+		 * only group, then the gid, then the uid, each checked */
+		if (setgroups(1, &g) < 0 || setgid(g) < 0 || getgid() != g ||
+		    getegid() != g || setuid(u) < 0 || getuid() != u ||
+		    geteuid() != u)
+			err_diesys(111, "unable to become ", f[2],
+			    " (#4.3.0)", (const char *)0);
 		argv[0] = (char *)(unsigned long)local;
-		argv[1] = (char *)(unsigned long)f[1];
-		argv[2] = (char *)(unsigned long)f[2];
-		argv[3] = 0;
+		for (k = 1; k + 1 < REQ_FIELDS; k++)
+			argv[k] = (char *)(unsigned long)f[k + 1];
+		argv[k] = 0;
 		execv(local, argv);
 		err_diesys(111, "unable to run ", local, (const char *)0);
 	}
@@ -232,14 +292,23 @@ main(int argc, char **argv)
 	int sv[2], sendstatus = 0, k;
 
 	err_prog = "qpost-spawn";
-	if (argc > 2 && !strcmp(argv[1], "-u")) {
-		account = argv[2];
+	while (argc > 2 && argv[1][0] == '-') {
+		if (!strcmp(argv[1], "-u"))
+			account = argv[2];
+		else if (!strcmp(argv[1], "-c")) {
+			unsigned long long u;
+			size_t i = 0;
+
+			if (scan_limit(argv[2], &i, &u) < 0)
+				die_usage();
+			maxkids = (size_t)u;
+		} else
+			die_usage();
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc < 2)
-		err_die(100, "usage: qpost-spawn [-u account] program [arg...]",
-		    (const char *)0);
+		die_usage();
 	if (!local || !*local) {
 		if (home_path(&lp, "bin/local") < 0)
 			err_nomem();

@@ -116,3 +116,44 @@ logged() {	# logged REGEX - send's log has a matching line
 	tail -n 5 "$f" | cmp - <(tail -n 5 "$T/want")
 	grep -q '^Received: from x (' "$f"
 }
+
+@test "local+send: an edit to control/locals takes effect for queued mail without SIGHUP" {
+	# new.example starts out remote: a remote stand-in that defers
+	printf '%s\n' '#!/bin/sh' "echo \"\$1\" >> '$T/remote.doms'" \
+	    "printf 'Zno route yet\\0'" > "$T/remote"
+	chmod +x "$T/remote"
+	export QPOST_REMOTE=$T/remote
+	start_send
+	enqueue s@x.example joe@new.example < "$MSG"
+	wait_for 20 logged 'deferral: msg [0-9]+ to <joe@new\.example>'
+	grep -qx new.example "$T/remote.doms"
+	# the admin adds the domain and sends no HUP
+	sleep 1.1
+	echo new.example >> "$QPOST_HOME/control/locals"
+	enqueue s@x.example joe@new.example < "$MSG"
+	wait_for 20 logged 'success: msg [0-9]+ to <joe@new\.example>'
+	logged 'routing tables changed'
+	! logged '5\.1\.2'
+	[ ! -e "$T/bounce.env" ]
+	grep -q '^Delivered-To: joe@new.example$' "$(one "$U/joe/Maildir")"
+}
+
+@test "local+send: an unreadable control/virtualdomains defers every recipient, never bounces" {
+	rm -f "$QPOST_HOME/control/virtualdomains"
+	mkdir "$QPOST_HOME/control/virtualdomains"	# unreadable, even by root
+	enqueue s@x.example joe@test.example nosuch@test.example < "$MSG"
+	start_send
+	wait_for 20 logged 'unable to load the routing tables'
+	wait_for 20 logged 'unable to look up <joe@test\.example>'
+	sleep 1
+	[ "$(queue_count)" -eq 1 ]
+	[ ! -e "$T/bounce.env" ]
+	[ -z "$(ls "$U/joe/Maildir/new")" ]
+	rmdir "$QPOST_HOME/control/virtualdomains"
+	sleep 1.1
+	kill -ALRM "$LAST_PID"
+	wait_for 20 logged 'success: msg [0-9]+ to <joe@test\.example>'
+	one "$U/joe/Maildir" > /dev/null
+	wait_for 20 test -e "$T/bounce.env"
+	grep -q 'nosuch@test.example' "$T/bounce.msg"
+}
