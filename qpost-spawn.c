@@ -1,34 +1,40 @@
 /*
  * qpost-spawn - the root part of qpost's delivery: it starts send as an
- * unprivileged account and runs local as each recipient for it (qmail's
- * qmail-lspawn), nothing else.
+ * unprivileged account and runs every delivery for it, local as each
+ * recipient (qmail's qmail-lspawn) and remote as an account that cannot
+ * read the queue (qmail-rspawn), nothing else.
  *
- * Usage: qpost-spawn [-u account] [-c limit] program [arg...]
+ * Usage: qpost-spawn [-u account] [-r account] [-c limit] program [arg...]
  *   Started as root by the send service.  It makes a socketpair, then runs
- *   program (bin/send) as account (setgroups, setgid, setuid, checked in
- *   that order) with the socket's number in $QPOST_SPAWN_FD.  Without -u
- *   the program keeps qpost-spawn's uid (a single-user home).  At most
- *   limit (default SPAWN_MAX) deliveries run at once; a request over the
- *   limit is answered at once with a temporary failure, nothing forked.
+ *   program (bin/send) as -u's account (setgroups, setgid, setuid, checked
+ *   in that order) with the socket's number in $QPOST_SPAWN_FD.  remote
+ *   runs as -r's account, else as -u's.  Without -u and -r nobody changes
+ *   uid (a single-user home).  At most limit (default SPAWN_MAX)
+ *   deliveries run at once; a request over the limit is answered at once
+ *   with a temporary failure, nothing forked.
  *
  * Protocol on the socket (SOCK_SEQPACKET, one request per packet):
  *   send -> spawn: "number NUL type NUL" and the program's arguments, each
  *     followed by a NUL, with two file descriptors attached (SCM_RIGHTS):
- *     the message (fd 0) and the write end of the report pipe (fd 1, and
- *     fd 2).  The one type is "local", whose arguments are local's argv
- *     (local.8): user uid gid homedir local dash ext domain sender, send's
- *     lookup of the recipient.
+ *     the message (the program's fd 0) and the write end of the report
+ *     pipe (fd 1; local's fd 2 as well, remote's fd 2 is our log).
+ *     type "local": local's argv (local.8), user uid gid homedir local
+ *       dash ext domain sender, send's lookup of the recipient; the child
+ *       sets the single group gid, then gid, then uid (each checked,
+ *       neither 0, both fitting uid_t and gid_t) and runs local
+ *       ($QPOST_LOCAL, else the home's bin/local).
+ *     type "remote": remote's argv (remote.8), domain sender rcpt...
+ *       (at most RCPT_MAX); the child becomes the remote account the same
+ *       way and runs remote ($QPOST_REMOTE, else bin/remote), which reads
+ *       the message from fd 0 and never opens the queue.
  *   spawn -> send: "number SP wait-status" when that delivery has ended
  *     (111 << 8 for a request refused: malformed, over the limit, a uid
  *     or gid of 0 or one that does not fit).
- *   For a local request the child sets the single group gid, then gid,
- *   then uid (each checked), and only then runs local ($QPOST_LOCAL,
- *   else the home's bin/local).  qpost-spawn does not read mail, look
- *   anything up, parse addresses beyond a length check, or touch the
- *   queue.
+ *   qpost-spawn does not read mail, look anything up, parse addresses
+ *   beyond a length check, or touch the queue.
  *
  * Signals: SIGHUP, SIGALRM and SIGTERM are passed on to send.  When send
- *   exits, qpost-spawn waits for the locals still running, then exits
+ *   exits, qpost-spawn waits for the deliveries still running, then exits
  *   with send's exit code.
  *
  * Exit codes: send's; 100 usage or unknown account; 111 a system error
@@ -53,7 +59,9 @@
 #include "recip.h"
 #include "str.h"
 
-#define REQ_FIELDS 11		/* number, type, local's 9 arguments */
+#define LOCAL_FIELDS 11		/* number, type, local's 9 arguments */
+#define RCPT_MAX 100		/* recipients of one remote request */
+#define REQ_FIELDS (RCPT_MAX + 4)	/* number, type, domain, sender */
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define ULEN 24
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
@@ -64,10 +72,14 @@ struct kid {
 	char number[ULEN];
 };
 
+static char reqbuf[REQ_MAX + 1];
 static struct kid *kids;
 static size_t nkids, akids, maxkids = SPAWN_MAX;
 static pid_t sendpid;
 static int sock = -1;		/* to send; -1 once it closed */
+static uid_t ruid;		/* remote's account: -r, else send's */
+static gid_t rgid;
+static int rset;		/* ruid and rgid are set */
 static int selfpipe[2];
 static volatile sig_atomic_t pending[3];
 static const int fwd[3] = { SIGHUP, SIGALRM, SIGTERM };
@@ -119,11 +131,33 @@ run_send(int fd, const char *account, char **argv)
 	err_diesys(111, "unable to run ", argv[0], (const char *)0);
 }
 
+/* zreport - a remote that never ran says so in remote's own format */
+static void
+zreport(const char *s)
+{
+	(void)!write(1, s, strlen(s) + 1);
+}
+
+/* account_ids - an account's uid and gid; never root */
+static void
+account_ids(const char *account, uid_t *u, gid_t *g)
+{
+	struct passwd *pw = getpwnam(account);
+
+	if (!pw)
+		err_die(100, "unknown account ", account, (const char *)0);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		err_die(100, "refusing to run as root: ", account,
+		    (const char *)0);
+	*u = pw->pw_uid;
+	*g = pw->pw_gid;
+}
+
 static noreturn void
 die_usage(void)
 {
-	err_die(100, "usage: qpost-spawn [-u account] [-c limit] program "
-	    "[arg...]", (const char *)0);
+	err_die(100, "usage: qpost-spawn [-u account] [-r account] "
+	    "[-c limit] program [arg...]", (const char *)0);
 }
 
 /* scan_limit - a decimal from 1 to SPAWN_MAX_MAX */
@@ -161,9 +195,9 @@ reply(const char *number, int status)
 
 /* request - read one request and start local for it */
 static void
-request(const char *local)
+request(const char *local, const char *remote)
 {
-	char buf[REQ_MAX + 1];
+	char *buf = reqbuf;
 	union {
 		char b[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
@@ -175,6 +209,7 @@ request(const char *local)
 	ssize_t r;
 	const char *f[REQ_FIELDS];
 	unsigned long uid = 0, gid = 0;
+	int islocal = 1;
 	size_t i, k;
 	pid_t pid;
 
@@ -200,7 +235,7 @@ request(const char *local)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
 			memcpy(fds, CMSG_DATA(c), sizeof fds);
-	/* exactly REQ_FIELDS NUL-terminated fields and two descriptors */
+	/* NUL-terminated fields, nothing after them, two descriptors */
 	for (i = 0, k = 0; k < REQ_FIELDS && i < (size_t)r; k++) {
 		char *z = memchr(buf + i, 0, (size_t)r - i);
 
@@ -209,17 +244,25 @@ request(const char *local)
 		f[k] = buf + i;
 		i = (size_t)(z - buf) + 1;
 	}
-	if (k != REQ_FIELDS || i != (size_t)r || (mh.msg_flags &
-	    (MSG_TRUNC | MSG_CTRUNC)) || fds[0] < 0 || fds[1] < 0 ||
-	    !*f[0] || strlen(f[0]) >= ULEN || strcmp(f[1], "local") ||
-	    recip_id(f[3], strlen(f[3]), &uid) < 0 ||
-	    recip_id(f[4], strlen(f[4]), &gid) < 0 || f[5][0] != '/') {
+	if (k >= 2 && !strcmp(f[1], "remote")) {
+		islocal = 0;
+		uid = ruid;
+		gid = rgid;
+	}
+	if (i != (size_t)r || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    fds[0] < 0 || fds[1] < 0 || k < 5 || !*f[0] ||
+	    strlen(f[0]) >= ULEN || (islocal && (k != LOCAL_FIELDS ||
+	    strcmp(f[1], "local") || recip_id(f[3], strlen(f[3]), &uid) < 0 ||
+	    recip_id(f[4], strlen(f[4]), &gid) < 0 || f[5][0] != '/'))) {
 		err_warn("ignoring a malformed request", (const char *)0);
 		if (k >= 1 && *f[0] && strlen(f[0]) < ULEN)
 			reply(f[0], 111 << 8);
 		goto out;
 	}
-	if (uid == 0 || gid == 0) {
+	if (!islocal && !rset)
+		;		/* remote as qpost-spawn itself: a single-user
+				 * home, no -u */
+	else if (uid == 0 || gid == 0) {
 		err_warn("refusing to deliver as uid 0 or gid 0 for ", f[2],
 		    (const char *)0);
 		reply(f[0], 111 << 8);
@@ -256,22 +299,28 @@ request(const char *local)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* local reports on fd 1 and 2; remote's fd 2 is our log */
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
-		    dup2(fds[1], 2) < 0)
+		    (islocal && dup2(fds[1], 2) < 0))
 			_exit(111);
-		/* qmail's prot_gid, prot_uid: the recipient's gid as the
-		 * only group, then the gid, then the uid, each checked */
-		if (setgroups(1, &g) < 0 || setgid(g) < 0 || getgid() != g ||
-		    getegid() != g || setuid(u) < 0 || getuid() != u ||
-		    geteuid() != u)
+		/* qmail's prot_gid, prot_uid: the one gid as the only group,
+		 * then the gid, then the uid, each checked */
+		if ((islocal || rset) && (setgroups(1, &g) < 0 ||
+		    setgid(g) < 0 || getgid() != g || getegid() != g ||
+		    setuid(u) < 0 || getuid() != u || geteuid() != u)) {
+			if (!islocal)
+				zreport("Zunable to change uid (#4.3.0)");
 			err_diesys(111, "unable to become ", f[2],
 			    " (#4.3.0)", (const char *)0);
-		argv[0] = (char *)(unsigned long)local;
-		for (k = 1; k + 1 < REQ_FIELDS; k++)
-			argv[k] = (char *)(unsigned long)f[k + 1];
-		argv[k] = 0;
-		execv(local, argv);
-		err_diesys(111, "unable to run ", local, (const char *)0);
+		}
+		argv[0] = (char *)(unsigned long)(islocal ? local : remote);
+		for (i = 1; i + 1 < k; i++)
+			argv[i] = (char *)(unsigned long)f[i + 1];
+		argv[i] = 0;
+		execv(argv[0], argv);
+		if (!islocal)
+			zreport("Zunable to run remote (#4.3.0)");
+		err_diesys(111, "unable to run ", argv[0], (const char *)0);
 	}
 	kids[nkids].pid = pid;
 	memcpy(kids[nkids].number, f[0], strlen(f[0]) + 1);
@@ -286,8 +335,9 @@ out:
 int
 main(int argc, char **argv)
 {
-	const char *account = 0, *local = getenv("QPOST_LOCAL");
-	str lp = STR_INIT;
+	const char *account = 0, *raccount = 0, *local = getenv("QPOST_LOCAL");
+	const char *remote = getenv("QPOST_REMOTE");
+	str lp = STR_INIT, rp = STR_INIT;
 	struct sigaction sa;
 	int sv[2], sendstatus = 0, k;
 
@@ -295,6 +345,8 @@ main(int argc, char **argv)
 	while (argc > 2 && argv[1][0] == '-') {
 		if (!strcmp(argv[1], "-u"))
 			account = argv[2];
+		else if (!strcmp(argv[1], "-r"))
+			raccount = argv[2];
 		else if (!strcmp(argv[1], "-c")) {
 			unsigned long long u;
 			size_t i = 0;
@@ -313,6 +365,16 @@ main(int argc, char **argv)
 		if (home_path(&lp, "bin/local") < 0)
 			err_nomem();
 		local = lp.s;
+	}
+	if (!remote || !*remote) {
+		if (home_path(&rp, "bin/remote") < 0)
+			err_nomem();
+		remote = rp.s;
+	}
+	/* remote runs as -r's account, else as send's (-u) */
+	if (raccount || account) {
+		account_ids(raccount ? raccount : account, &ruid, &rgid);
+		rset = 1;
 	}
 	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -382,6 +444,6 @@ main(int argc, char **argv)
 		}
 		if (pf[1].fd >= 0 &&
 		    (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			request(local);
+			request(local, remote);
 	}
 }

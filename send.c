@@ -1168,9 +1168,10 @@ run_add(struct job *j)
 
 static void spawn_read(void);
 
-/* spawn_request - ask qpost-spawn to run local for the job */
+/* spawn_request - ask qpost-spawn to run the job's program (local as
+ * the recipient, remote as the remote account) with argv's arguments */
 static int
-spawn_request(struct job *j, int msgfd, int outfd)
+spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 {
 	str req = STR_INIT;
 	struct msghdr mh;
@@ -1183,13 +1184,14 @@ spawn_request(struct job *j, int msgfd, int outfd)
 	int fds[2];
 	char b[ULEN];
 	ssize_t w;
+	size_t k;
 
 	if (str_puts(&req, fmtu(b, j->number)) < 0 || str_putc(&req, 0) < 0 ||
-	    str_puts(&req, "local") < 0 || str_putc(&req, 0) < 0 ||
-	    str_put(&req, j->rcpt.s, j->rcpt.len) < 0 ||
-	    str_puts(&req, envelope_sender(j->m->env)) < 0 ||
-	    str_putc(&req, 0) < 0)
+	    str_puts(&req, chname[j->ch]) < 0 || str_putc(&req, 0) < 0)
 		die_nomem();
+	for (k = 1; argv[k]; k++)
+		if (str_puts(&req, argv[k]) < 0 || str_putc(&req, 0) < 0)
+			die_nomem();
 	memset(&mh, 0, sizeof mh);
 	memset(&cm, 0, sizeof cm);
 	iov.iov_base = req.s;
@@ -1253,14 +1255,6 @@ job_spawn(struct job *j)
 		return -1;
 	}
 	fcntl(pp[0], F_SETFL, O_NONBLOCK);
-	if (j->ch == CH_LOCAL && spawnfd >= 0) {
-		spawn_request(j, msgfd, pp[1]);
-		j->pid = 0;
-		close(msgfd);
-		close(pp[1]);
-		j->fd = pp[0];
-		return 0;
-	}
 	argv = xcalloc(j->nri + RECIP_NFIELDS + 4, sizeof *argv);
 	/* argv strings are not written by the child; posix_spawn wants
 	 * char *const[] */
@@ -1271,7 +1265,7 @@ job_spawn(struct job *j)
 			argv[argc++] = j->rcpt.s + k;
 		argv[argc++] = (char *)(uintptr_t)envelope_sender(j->m->env);
 		argv[argc] = 0;
-		goto spawn;
+		goto run;
 	}
 	if (j->ch == CH_REMOTE) {
 		const char *dom = addr_domain(j->m->r[j->ri[0]].addr);
@@ -1285,7 +1279,18 @@ job_spawn(struct job *j)
 	for (k = 0; k < j->nri; k++)
 		argv[argc++] = (char *)(uintptr_t)j->m->r[j->ri[k]].addr;
 	argv[argc] = 0;
-spawn:
+run:
+	/* Under qpost-spawn both channels are started there: local as the
+	 * recipient, remote as an account that cannot read the queue. */
+	if (spawnfd >= 0) {
+		spawn_request(j, argv, msgfd, pp[1]);
+		free(argv);
+		j->pid = 0;
+		close(msgfd);
+		close(pp[1]);
+		j->fd = pp[0];
+		return 0;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
 	posix_spawn_file_actions_adddup2(&fa, pp[1], 1);
