@@ -3,7 +3,9 @@
  *
  * It picks new messages up from queue/new/ (woken by a byte on the fifo
  * queue/lock/trigger, and by a scan at start), decides per recipient
- * local or remote (recip_find), runs bin/local once per local recipient
+ * local or remote (recip.h: the routing tables, refreshed at most once a
+ * second when a file changed; for a local recipient the whole lookup,
+ * whose result is local's argv), runs bin/local once per local recipient
  * and bin/remote once per remote domain, at most control/concurrencylocal
  * and control/concurrencyremote at a time, retries temporary failures on
  * a back-off schedule, sends one RFC 3464 bounce per message for the
@@ -16,12 +18,13 @@
  * per event.  Environment: QPOST_HOME (the home), QPOST_LOCAL and
  * QPOST_REMOTE (programs to run instead of bin/local and bin/remote),
  * QPOST_QUEUE (the queue program for bounces), QPOST_SPAWN_FD (set by
- * qpost-spawn: the socket over which local deliveries are requested).
+ * qpost-spawn: the socket over which every delivery, local and remote, is
+ * requested).
  *
- * Signals: SIGHUP rereads the control files, SIGALRM retries every
- * deferred recipient now, SIGTERM stops starting deliveries, waits up to
- * STOP_WAIT seconds for those in flight and exits 0 (the rest are retried
- * after the restart).
+ * Signals: SIGHUP rereads the control files and the routing tables,
+ * SIGALRM retries every deferred recipient now, SIGTERM stops starting
+ * deliveries, waits up to STOP_WAIT seconds for those in flight and exits
+ * 0 (the rest are retried after the restart).
  *
  * Exit codes: 0 after SIGTERM; 111 for a fatal system error (the queue is
  * left consistent: a restart carries on); 100 for a usage error or an
