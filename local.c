@@ -1,15 +1,20 @@
 /* local - deliver one message to one local recipient, qmail-local style.
  *
- * Usage: local SENDER RECIPIENT
- *   SENDER     the envelope sender (may be empty: a bounce)
- *   RECIPIENT  the envelope recipient, local@domain, as send has it
+ * Usage: local USER UID GID HOMEDIR LOCAL DASH EXT DOMAIN SENDER
+ *   The recipient as send's lookup found it (qmail-local's argv, with the
+ *   uid and gid added): USER the account, UID and GID its ids, HOMEDIR
+ *   its home, LOCAL the local part after control/virtualdomains (lower
+ *   case), DASH "" or "-", EXT the extension, DOMAIN the recipient's
+ *   domain; SENDER the envelope sender (may be empty: a bounce).
  * fd 0: the message (seekable, LF line ends, exactly the message bytes).
  * fd 1, fd 2: the report channel; the last line written is the one-line
  * reason that goes into the log and into a bounce.
  * Environment: QPOST_HOME (the home), QPOST_QUEUE (for forwards).
  *
- * local looks the recipient up (recip_find: users/assign.cdb, system
- * accounts, the alias user), becomes that user, changes to the user's home,
+ * local looks nothing up: send decided (recip.h: control/locals,
+ * control/virtualdomains, users/assign.cdb, system accounts, the alias
+ * user) and handed the result down.  local becomes that user (when it
+ * starts as root; under qpost-spawn it already is), changes to the home,
  * finds the .qmail file for the extension (.qmail-ext, then the -default
  * forms, as qmail-local does; control/defaultdelivery when the user has no
  * .qmail at all) and follows every line of it: "./Maildir/" (a path ending
@@ -22,9 +27,10 @@
  * failure (try again later).  Disk full, an unwritable mailbox, a missing
  * Maildir or a crashed program are temporary.
  *
- * Privilege: run as root, local sets the groups, gid and uid of the
- * recipient (in that order, each checked) right after the lookup, before
- * it opens any of the user's files; it refuses to deliver as uid 0.  Run
+ * Privilege: qpost-spawn runs it as the recipient already.  Started as
+ * root (a single-user home run by root), local sets the groups, gid and
+ * uid of argv (in that order, each checked) before it opens any of the
+ * user's files; it refuses uid 0 and gid 0 and ids that do not fit.  Run
  * as anybody else it delivers with its own rights (a single-user home). */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +61,8 @@
 #define LOCK_WAIT_MS 250
 #define DOTLOCK_STALE 600	/* seconds: an older dotlock is removed */
 #define HOST_MAX 256
+#define LOCAL_ARGC 10		/* local user uid gid home local dash ext
+				 * domain sender */
 
 static const char *msg;		/* the message, as read from fd 0 */
 static size_t msglen;
@@ -72,7 +80,8 @@ die_nomem(void)
 static noreturn void
 die_usage(void)
 {
-	err_die(111, "usage: local sender recipient", (const char *)0);
+	err_die(111, "usage: local user uid gid homedir local dash ext "
+	    "domain sender (#4.3.0)", (const char *)0);
 }
 
 /* die_write - a failed write: disk full and quota are named, since
@@ -566,8 +575,8 @@ become(const struct recip *r)
 {
 	if (geteuid() != 0)
 		return;
-	if (r->uid == 0) {
-		if (root_alias(r))
+	if (r->uid == 0 || r->gid == 0) {
+		if (r->uid == 0 && root_alias(r))
 			return;
 		err_die(111, "not allowed to deliver as root (#4.3.0)",
 		    (const char *)0);
@@ -746,6 +755,45 @@ make_lines(const char *sender, const str *rcpt)
 		die_nomem();
 }
 
+/* arg - argv field into x, NUL-terminated */
+static void
+arg(str *x, const char *s)
+{
+	if (str_copys(x, s) < 0 || str_0(x) < 0)
+		die_nomem();
+}
+
+/* from_argv - the recipient as send looked it up; a result that does
+ * not hold together is send's or qpost-spawn's fault: temporary */
+static void
+from_argv(struct recip *r, char **argv)
+{
+	unsigned long u, g;
+	size_t i;
+
+	memset(r, 0, sizeof *r);
+	for (i = 1; i < LOCAL_ARGC; i++)
+		if (strlen(argv[i]) > ADDR_MAX)
+			err_die(111, "argument too long (#4.3.0)",
+			    (const char *)0);
+	if (recip_id(argv[2], strlen(argv[2]), &u) < 0 ||
+	    recip_id(argv[3], strlen(argv[3]), &g) < 0)
+		err_die(111, "bad uid or gid ", argv[2], ":", argv[3],
+		    " (#4.3.0)", (const char *)0);
+	r->uid = (uid_t)u;
+	r->gid = (gid_t)g;
+	if (argv[4][0] != '/' || !argv[5][0] || strchr(argv[5], '/') ||
+	    (argv[6][0] && strcmp(argv[6], "-")))
+		err_die(111, "bad recipient arguments (#4.3.0)",
+		    (const char *)0);
+	arg(&r->user, argv[1]);
+	arg(&r->home, argv[4]);
+	arg(&r->local, argv[5]);
+	arg(&r->dash, argv[6]);
+	arg(&r->ext, argv[7]);
+	arg(&r->domain, argv[8]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -758,22 +806,12 @@ main(int argc, char **argv)
 	err_prog = "local";
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc != 3)
+	if (argc != LOCAL_ARGC)
 		die_usage();
-	sender = argv[1];
-	if (strlen(argv[2]) > ADDR_MAX || strlen(sender) > ADDR_MAX)
+	from_argv(&r, argv);
+	sender = argv[9];
+	if (strlen(sender) > ADDR_MAX)
 		err_die(100, "address too long (#5.1.3)", (const char *)0);
-
-	x = recip_find(argv[2], &r);
-	if (x < 0)
-		err_diesys(111, "unable to look up ", argv[2], " (#4.3.0)",
-		    (const char *)0);
-	if (x == RECIP_REMOTE)
-		err_die(100, argv[2], " is not a local address (#5.1.2)",
-		    (const char *)0);
-	if (x != RECIP_FOUND)
-		err_die(100, "Sorry, no mailbox here by that name. (#5.1.1)",
-		    (const char *)0);
 	/* Control files are the home's, read before the uid changes. */
 	x = control_readfile(&dd, "defaultdelivery");
 	if (x < 0)

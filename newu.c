@@ -8,8 +8,9 @@
  *                                        prefix; ext = pre + the rest
  * and a line with a single "." at the end (as in qmail, so that a
  * truncated file is noticed).  Blank lines and "#" lines are skipped.
- * Local parts are stored in lower case.  The cdb layout (qmail-newu's) is
- * described in recip.c and docs/local.md.
+ * A uid or gid must fit uid_t and gid_t (4294967297 is refused, not cut
+ * down to uid 1).  Local parts are stored in lower case.  The cdb layout
+ * (qmail-newu's) is described in recip.c and docs/local.md.
  *
  * The new cdb is written to users/assign.cdb.tmp, fsynced and renamed over
  * users/assign.cdb, and users/ is fsynced: readers see the old file or
@@ -30,6 +31,7 @@
 #include "control.h"
 #include "err.h"
 #include "home.h"
+#include "recip.h"
 #include "str.h"
 
 #define ASSIGN_FIELDS 7		/* local user uid gid home dash ext */
@@ -61,19 +63,6 @@ slurp(const char *path)
 		err_diesys(111, "unable to read ", path, (const char *)0);
 }
 
-static int
-numeric(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n || n > 10)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 int
 main(void)
 {
@@ -82,6 +71,7 @@ main(void)
 	struct cdb_make cm;
 	const char *f[ASSIGN_FIELDS];
 	size_t fl[ASSIGN_FIELDS];
+	unsigned long id;
 	size_t i = 0, lineno = 0, n, k, p;
 	const char *step;
 	int fd, ended = 0;
@@ -133,8 +123,10 @@ main(void)
 		}
 		if (p != n)
 			die_format(lineno, "bytes after the last field");
-		if (!fl[1] || !numeric(f[2], fl[2]) || !numeric(f[3], fl[3]) ||
-		    !fl[4] || f[4][0] != '/')
+		/* a uid or gid that does not fit uid_t and gid_t would be
+		 * cut down to another one (4294967297 to uid 1) */
+		if (!fl[1] || recip_id(f[2], fl[2], &id) < 0 ||
+		    recip_id(f[3], fl[3], &id) < 0 || !fl[4] || f[4][0] != '/')
 			die_format(lineno, "bad user, uid, gid or home");
 		if (fl[0] > ADDR_MAX)
 			die_format(lineno, "local part too long");

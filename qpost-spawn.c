@@ -1,25 +1,40 @@
 /*
- * qpost-spawn - the root part of qpost's delivery: it starts send as the
- * unprivileged queue user and runs local as root for it, nothing else.
+ * qpost-spawn - the root part of qpost's delivery: it starts send as an
+ * unprivileged account and runs every delivery for it, local as each
+ * recipient (qmail's qmail-lspawn) and remote as an account that cannot
+ * read the queue (qmail-rspawn), nothing else.
  *
- * Usage: qpost-spawn [-u account] program [arg...]
+ * Usage: qpost-spawn [-u account] [-r account] [-c limit] program [arg...]
  *   Started as root by the send service.  It makes a socketpair, then runs
- *   program (bin/send) as account (setgroups, setgid, setuid, checked in
- *   that order) with the socket's number in $QPOST_SPAWN_FD.  Without -u
- *   the program keeps qpost-spawn's uid (a single-user home).
+ *   program (bin/send) as -u's account (setgroups, setgid, setuid, checked
+ *   in that order) with the socket's number in $QPOST_SPAWN_FD.  remote
+ *   runs as -r's account, else as -u's.  Without -u and -r nobody changes
+ *   uid (a single-user home).  At most limit (default SPAWN_MAX)
+ *   deliveries run at once; a request over the limit is answered at once
+ *   with a temporary failure, nothing forked.
  *
  * Protocol on the socket (SOCK_SEQPACKET, one request per packet):
- *   send -> spawn: "number NUL sender NUL recipient NUL" with two file
- *     descriptors attached (SCM_RIGHTS): the message (local's fd 0) and
- *     the write end of the pipe for local's fd 1 and fd 2.
- *   spawn -> send: "number SP wait-status" when that local has ended.
- *   For each request qpost-spawn runs `local SENDER RECIPIENT` as root
- *   ($QPOST_LOCAL, else the home's bin/local); local looks the recipient
- *   up and becomes that user itself.  qpost-spawn does not read mail,
- *   parse addresses beyond a length check, or touch the queue.
+ *   send -> spawn: "number NUL type NUL" and the program's arguments, each
+ *     followed by a NUL, with two file descriptors attached (SCM_RIGHTS):
+ *     the message (the program's fd 0) and the write end of the report
+ *     pipe (fd 1; local's fd 2 as well, remote's fd 2 is our log).
+ *     type "local": local's argv (local.8), user uid gid homedir local
+ *       dash ext domain sender, send's lookup of the recipient; the child
+ *       sets the single group gid, then gid, then uid (each checked,
+ *       neither 0, both fitting uid_t and gid_t) and runs local
+ *       ($QPOST_LOCAL, else the home's bin/local).
+ *     type "remote": remote's argv (remote.8), domain sender rcpt...
+ *       (at most RCPT_MAX); the child becomes the remote account the same
+ *       way and runs remote ($QPOST_REMOTE, else bin/remote), which reads
+ *       the message from fd 0 and never opens the queue.
+ *   spawn -> send: "number SP wait-status" when that delivery has ended
+ *     (111 << 8 for a request refused: malformed, over the limit, a uid
+ *     or gid of 0 or one that does not fit).
+ *   qpost-spawn does not read mail, look anything up, parse addresses
+ *   beyond a length check, or touch the queue.
  *
  * Signals: SIGHUP, SIGALRM and SIGTERM are passed on to send.  When send
- *   exits, qpost-spawn waits for the locals still running, then exits
+ *   exits, qpost-spawn waits for the deliveries still running, then exits
  *   with send's exit code.
  *
  * Exit codes: send's; 100 usage or unknown account; 111 a system error
@@ -41,20 +56,30 @@
 #include "addr.h"
 #include "err.h"
 #include "home.h"
+#include "recip.h"
 #include "str.h"
 
-#define REQ_MAX (2 * ADDR_MAX + 64)	/* the largest request packet */
+#define LOCAL_FIELDS 11		/* number, type, local's 9 arguments */
+#define RCPT_MAX 100		/* recipients of one remote request */
+#define REQ_FIELDS (RCPT_MAX + 4)	/* number, type, domain, sender */
+#define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define ULEN 24
+#define SPAWN_MAX 120		/* default bound on deliveries at once */
+#define SPAWN_MAX_MAX 65535
 
 struct kid {
 	pid_t pid;
 	char number[ULEN];
 };
 
+static char reqbuf[REQ_MAX + 1];
 static struct kid *kids;
-static size_t nkids, akids;
+static size_t nkids, akids, maxkids = SPAWN_MAX;
 static pid_t sendpid;
 static int sock = -1;		/* to send; -1 once it closed */
+static uid_t ruid;		/* remote's account: -r, else send's */
+static gid_t rgid;
+static int rset;		/* ruid and rgid are set */
 static int selfpipe[2];
 static volatile sig_atomic_t pending[3];
 static const int fwd[3] = { SIGHUP, SIGALRM, SIGTERM };
@@ -106,6 +131,52 @@ run_send(int fd, const char *account, char **argv)
 	err_diesys(111, "unable to run ", argv[0], (const char *)0);
 }
 
+/* zreport - a remote that never ran says so in remote's own format */
+static void
+zreport(const char *s)
+{
+	(void)!write(1, s, strlen(s) + 1);
+}
+
+/* account_ids - an account's uid and gid; never root */
+static void
+account_ids(const char *account, uid_t *u, gid_t *g)
+{
+	struct passwd *pw = getpwnam(account);
+
+	if (!pw)
+		err_die(100, "unknown account ", account, (const char *)0);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		err_die(100, "refusing to run as root: ", account,
+		    (const char *)0);
+	*u = pw->pw_uid;
+	*g = pw->pw_gid;
+}
+
+static noreturn void
+die_usage(void)
+{
+	err_die(100, "usage: qpost-spawn [-u account] [-r account] "
+	    "[-c limit] program [arg...]", (const char *)0);
+}
+
+/* scan_limit - a decimal from 1 to SPAWN_MAX_MAX */
+static int
+scan_limit(const char *s, size_t *i, unsigned long long *u)
+{
+	*u = 0;
+	if (!s[*i])
+		return -1;
+	for (; s[*i]; ++*i) {
+		if (s[*i] < '0' || s[*i] > '9')
+			return -1;
+		*u = *u * 10 + (unsigned)(s[*i] - '0');
+		if (*u > SPAWN_MAX_MAX)
+			return -1;
+	}
+	return *u ? 0 : -1;
+}
+
 static void
 reply(const char *number, int status)
 {
@@ -124,9 +195,9 @@ reply(const char *number, int status)
 
 /* request - read one request and start local for it */
 static void
-request(const char *local)
+request(const char *local, const char *remote)
 {
-	char buf[REQ_MAX + 1];
+	char *buf = reqbuf;
 	union {
 		char b[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
@@ -136,7 +207,9 @@ request(const char *local)
 	struct cmsghdr *c;
 	int fds[2] = { -1, -1 };
 	ssize_t r;
-	const char *f[3];
+	const char *f[REQ_FIELDS];
+	unsigned long uid = 0, gid = 0;
+	int islocal = 1;
 	size_t i, k;
 	pid_t pid;
 
@@ -162,8 +235,8 @@ request(const char *local)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
 			memcpy(fds, CMSG_DATA(c), sizeof fds);
-	/* exactly three NUL-terminated fields and two descriptors */
-	for (i = 0, k = 0; k < 3 && i < (size_t)r; k++) {
+	/* NUL-terminated fields, nothing after them, two descriptors */
+	for (i = 0, k = 0; k < REQ_FIELDS && i < (size_t)r; k++) {
 		char *z = memchr(buf + i, 0, (size_t)r - i);
 
 		if (!z)
@@ -171,13 +244,34 @@ request(const char *local)
 		f[k] = buf + i;
 		i = (size_t)(z - buf) + 1;
 	}
-	if (k != 3 || i != (size_t)r || (mh.msg_flags & (MSG_TRUNC |
-	    MSG_CTRUNC)) || fds[0] < 0 || fds[1] < 0 || !*f[0] ||
-	    strlen(f[0]) >= ULEN || !*f[2] || strlen(f[1]) > ADDR_MAX ||
-	    strlen(f[2]) > ADDR_MAX) {
+	if (k >= 2 && !strcmp(f[1], "remote")) {
+		islocal = 0;
+		uid = ruid;
+		gid = rgid;
+	}
+	if (i != (size_t)r || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    fds[0] < 0 || fds[1] < 0 || k < 5 || !*f[0] ||
+	    strlen(f[0]) >= ULEN || (islocal && (k != LOCAL_FIELDS ||
+	    strcmp(f[1], "local") || recip_id(f[3], strlen(f[3]), &uid) < 0 ||
+	    recip_id(f[4], strlen(f[4]), &gid) < 0 || f[5][0] != '/'))) {
 		err_warn("ignoring a malformed request", (const char *)0);
 		if (k >= 1 && *f[0] && strlen(f[0]) < ULEN)
 			reply(f[0], 111 << 8);
+		goto out;
+	}
+	if (!islocal && !rset)
+		;		/* remote as qpost-spawn itself: a single-user
+				 * home, no -u */
+	else if (uid == 0 || gid == 0) {
+		err_warn("refusing to deliver as uid 0 or gid 0 for ", f[2],
+		    (const char *)0);
+		reply(f[0], 111 << 8);
+		goto out;
+	}
+	if (nkids >= maxkids) {
+		err_warn("too many deliveries running; refusing one",
+		    (const char *)0);
+		reply(f[0], 111 << 8);
 		goto out;
 	}
 	if (nkids == akids) {
@@ -196,22 +290,37 @@ request(const char *local)
 		goto out;
 	}
 	if (pid == 0) {
-		char *argv[4];
+		char *argv[REQ_FIELDS];
+		uid_t u = (uid_t)uid;
+		gid_t g = (gid_t)gid;
 
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* local reports on fd 1 and 2; remote's fd 2 is our log */
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
-		    dup2(fds[1], 2) < 0)
+		    (islocal && dup2(fds[1], 2) < 0))
 			_exit(111);
-		argv[0] = (char *)(unsigned long)local;
-		argv[1] = (char *)(unsigned long)f[1];
-		argv[2] = (char *)(unsigned long)f[2];
-		argv[3] = 0;
-		execv(local, argv);
-		err_diesys(111, "unable to run ", local, (const char *)0);
+		/* qmail's prot_gid, prot_uid: the one gid as the only group,
+		 * then the gid, then the uid, each checked */
+		if ((islocal || rset) && (setgroups(1, &g) < 0 ||
+		    setgid(g) < 0 || getgid() != g || getegid() != g ||
+		    setuid(u) < 0 || getuid() != u || geteuid() != u)) {
+			if (!islocal)
+				zreport("Zunable to change uid (#4.3.0)");
+			err_diesys(111, "unable to become ", f[2],
+			    " (#4.3.0)", (const char *)0);
+		}
+		argv[0] = (char *)(unsigned long)(islocal ? local : remote);
+		for (i = 1; i + 1 < k; i++)
+			argv[i] = (char *)(unsigned long)f[i + 1];
+		argv[i] = 0;
+		execv(argv[0], argv);
+		if (!islocal)
+			zreport("Zunable to run remote (#4.3.0)");
+		err_diesys(111, "unable to run ", argv[0], (const char *)0);
 	}
 	kids[nkids].pid = pid;
 	memcpy(kids[nkids].number, f[0], strlen(f[0]) + 1);
@@ -226,24 +335,46 @@ out:
 int
 main(int argc, char **argv)
 {
-	const char *account = 0, *local = getenv("QPOST_LOCAL");
-	str lp = STR_INIT;
+	const char *account = 0, *raccount = 0, *local = getenv("QPOST_LOCAL");
+	const char *remote = getenv("QPOST_REMOTE");
+	str lp = STR_INIT, rp = STR_INIT;
 	struct sigaction sa;
 	int sv[2], sendstatus = 0, k;
 
 	err_prog = "qpost-spawn";
-	if (argc > 2 && !strcmp(argv[1], "-u")) {
-		account = argv[2];
+	while (argc > 2 && argv[1][0] == '-') {
+		if (!strcmp(argv[1], "-u"))
+			account = argv[2];
+		else if (!strcmp(argv[1], "-r"))
+			raccount = argv[2];
+		else if (!strcmp(argv[1], "-c")) {
+			unsigned long long u;
+			size_t i = 0;
+
+			if (scan_limit(argv[2], &i, &u) < 0)
+				die_usage();
+			maxkids = (size_t)u;
+		} else
+			die_usage();
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc < 2)
-		err_die(100, "usage: qpost-spawn [-u account] program [arg...]",
-		    (const char *)0);
+		die_usage();
 	if (!local || !*local) {
 		if (home_path(&lp, "bin/local") < 0)
 			err_nomem();
 		local = lp.s;
+	}
+	if (!remote || !*remote) {
+		if (home_path(&rp, "bin/remote") < 0)
+			err_nomem();
+		remote = rp.s;
+	}
+	/* remote runs as -r's account, else as send's (-u) */
+	if (raccount || account) {
+		account_ids(raccount ? raccount : account, &ruid, &rgid);
+		rset = 1;
 	}
 	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -313,6 +444,6 @@ main(int argc, char **argv)
 		}
 		if (pf[1].fd >= 0 &&
 		    (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			request(local);
+			request(local, remote);
 	}
 }

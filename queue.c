@@ -276,7 +276,10 @@ main(void)
 	sigaction(SIGALRM, &sa, 0);
 	signal(SIGPIPE, SIG_IGN);
 	alarm(QUEUE_TIMEOUT);
-	umask(027);
+	/* Group read and write: send runs as an account of its own in the
+	 * queue's group and truncates, renames and removes these files;
+	 * queue/ itself keeps everybody else out. */
+	umask(007);
 
 	if (home_chdir() < 0)
 		diesys(61, "unable to chdir to the home");
@@ -288,7 +291,7 @@ main(void)
 	    (long)getpid(), (long long)ts.tv_sec, (long)ts.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof tmpname)
 		die(81, "tmp name too long");
-	fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+	fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0660);
 	if (fd < 0) {
 		if (errno == ENOSPC || errno == EDQUOT)
 			diesys(53, "unable to create queue/tmp file");

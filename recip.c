@@ -26,6 +26,7 @@
 #define RECIP_USERLEN 32	/* longest system user name tried */
 #define RECIP_ALIAS "alias"	/* the alias user's name and directory */
 #define RECIP_FIELDS 6		/* fields of a users/assign.cdb value */
+#define RECIP_ID_DIGITS 19	/* longest uid or gid read (fits 64 bits) */
 
 static int
 put0(str *x, const char *s, size_t n)
@@ -57,21 +58,14 @@ ieq(const char *a, size_t an, const char *b, size_t bn)
 
 /* is_locals - 1 if d (n bytes) is listed in control/locals */
 static int
-is_locals(const char *d, size_t n)
+is_locals(const struct recip_ctx *c, const char *d, size_t n)
 {
-	str list = STR_INIT;
 	size_t pos = 0;
 	const char *s;
-	int r = control_readlist(&list, "locals");
 
-	if (r < 0)
-		return -1;
-	while (r && (s = control_next(&list, &pos)))
-		if (ieq(s, strlen(s), d, n)) {
-			str_free(&list);
+	while ((s = control_next(&c->locals, &pos)))
+		if (ieq(s, strlen(s), d, n))
 			return 1;
-		}
-	str_free(&list);
 	return 0;
 }
 
@@ -79,31 +73,24 @@ is_locals(const char *d, size_t n)
  * ".suffix" entries from the longest suffix down, then the empty domain.
  * 1 with prefix set (empty prefix: explicitly not ours), 0 no entry. */
 static int
-virtual(const char *d, size_t n, str *prefix)
+virtual(const struct recip_ctx *c, const char *d, size_t n, str *prefix)
 {
-	str list = STR_INIT;
 	const char *s, *colon;
 	size_t pos, i;
-	int r = control_readlist(&list, "virtualdomains");
 
-	if (r <= 0)
-		return r;
 	for (i = 0; i <= n; i++) {
 		if (i && i < n && d[i] != '.')
 			continue;
 		pos = 0;
-		while ((s = control_next(&list, &pos))) {
+		while ((s = control_next(&c->virt, &pos))) {
 			colon = strchr(s, ':');
 			if (!colon)
 				continue;
-			if (ieq(s, (size_t)(colon - s), d + i, n - i)) {
-				r = put0(prefix, colon + 1, strlen(colon + 1));
-				str_free(&list);
-				return r < 0 ? -1 : 1;
-			}
+			if (ieq(s, (size_t)(colon - s), d + i, n - i))
+				return put0(prefix, colon + 1,
+				    strlen(colon + 1)) < 0 ? -1 : 1;
 		}
 	}
-	str_free(&list);
 	return 0;
 }
 
@@ -186,21 +173,27 @@ has_qmail(const struct recip *r)
 	return x < 0 ? -1 : found;
 }
 
-static int
-number(const char *s, size_t n, unsigned long *u)
+int
+recip_id(const char *s, size_t n, unsigned long *out)
 {
+	unsigned long long u = 0;
 	size_t i;
 
-	*u = 0;
-	if (!n)
+	if (!n || n > RECIP_ID_DIGITS)
 		return -1;
 	for (i = 0; i < n; i++) {
 		unsigned d = (unsigned char)s[i] - '0';
 
-		if (d > 9 || *u > ((unsigned long)-1 - d) / 10)
+		if (d > 9)
 			return -1;
-		*u = *u * 10 + d;
+		u = u * 10 + d;
 	}
+	/* Both must survive the cast: 4294967297 is not uid 1. */
+	if ((unsigned long long)(uid_t)u != u ||
+	    (unsigned long long)(gid_t)u != u || (uid_t)u == (uid_t)-1 ||
+	    (gid_t)u == (gid_t)-1)
+		return -1;
+	*out = (unsigned long)u;
 	return 0;
 }
 
@@ -225,7 +218,7 @@ assign_fill(struct recip *r, const char *v, size_t vn, const char *rest,
 		fl[k] = (size_t)(z - (v + i));
 		i += fl[k] + 1;
 	}
-	if (number(f[1], fl[1], &u) < 0 || number(f[2], fl[2], &g) < 0 ||
+	if (recip_id(f[1], fl[1], &u) < 0 || recip_id(f[2], fl[2], &g) < 0 ||
 	    fl[3] == 0 || f[3][0] != '/') {
 		errno = EINVAL;
 		return -1;
@@ -264,39 +257,29 @@ assign_try(struct cdb *c, const char *key, size_t kn, struct recip *r,
 
 /* assign - look r->local up in users/assign.cdb: 1 found, 0 not */
 static int
-assign(struct recip *r)
+assign(struct recip_ctx *ctx, struct recip *r)
 {
-	str path = STR_INIT, key = STR_INIT;
-	struct cdb c;
+	str key = STR_INIT;
+	struct cdb *c = &ctx->cdb;
 	const char *wild = "";
 	unsigned wn = 0;
 	size_t i, n = r->local.len;
-	int fd, x = 0, e;
+	int x = 0, e;
 
-	if (home_path(&path, "users/assign.cdb") < 0)
-		return -1;
-	fd = open(path.s, O_RDONLY | O_CLOEXEC);
-	str_free(&path);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (cdb_init(&c, fd) < 0) {
-		e = errno;
-		close(fd);
-		errno = e ? e : EINVAL;
-		return -1;
-	}
+	if (ctx->cdbfd < 0)
+		return 0;
 	if (str_putc(&key, '!') < 0 || str_put(&key, r->local.s, n) < 0 ||
 	    str_putc(&key, 0) < 0)
 		goto fail;
-	x = assign_try(&c, key.s, key.len, r, "", 0);
+	x = assign_try(c, key.s, key.len, r, "", 0);
 	if (x)
 		goto done;
-	x = cdb_find(&c, "", 0);
+	x = cdb_find(c, "", 0);
 	if (x < 0)
 		goto fail;
 	if (x > 0) {
-		wild = cdb_getdata(&c);
-		wn = cdb_datalen(&c);
+		wild = cdb_getdata(c);
+		wn = cdb_datalen(c);
 		if (!wild)
 			goto fail;
 	}
@@ -304,14 +287,12 @@ assign(struct recip *r)
 	for (i = n + 1; i-- > 0;) {
 		if (i && !memchr(wild, r->local.s[i - 1], wn))
 			continue;
-		x = assign_try(&c, key.s, i + 1, r, r->local.s + i, n - i);
+		x = assign_try(c, key.s, i + 1, r, r->local.s + i, n - i);
 		if (x)
 			goto done;
 	}
 done:
 	e = errno;
-	cdb_free(&c);
-	close(fd);
 	str_free(&key);
 	errno = e;
 	return x;
@@ -389,8 +370,143 @@ alias(struct recip *r)
 	return 1;
 }
 
+static const char *const files[RECIP_FILES] = {
+	"control/locals", "control/virtualdomains", "users/assign.cdb"
+};
+
+/* stamp - the identity of one file now */
+static int
+stamp(const char *rel, struct recip_stamp *t)
+{
+	str p = STR_INIT;
+	struct stat st;
+
+	memset(t, 0, sizeof *t);
+	if (home_path(&p, rel) < 0)
+		return -1;
+	if (stat(p.s, &st) < 0)
+		t->err = errno ? errno : EIO;
+	else {
+		t->dev = st.st_dev;
+		t->ino = st.st_ino;
+		t->size = st.st_size;
+		t->mtime = st.st_mtim;
+		t->ctime = st.st_ctim;
+	}
+	str_free(&p);
+	return 0;
+}
+
+static int
+stamp_same(const struct recip_stamp *a, const struct recip_stamp *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
+	    a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static void
+tables_free(struct recip_ctx *c)
+{
+	if (c->cdbfd >= 0) {
+		cdb_free(&c->cdb);
+		close(c->cdbfd);
+		c->cdbfd = -1;
+	}
+	str_free(&c->locals);
+	str_free(&c->virt);
+	c->loaded = 0;
+}
+
 int
-recip_find(const char *addr, struct recip *r)
+recip_load(struct recip_ctx *c)
+{
+	str p = STR_INIT;
+	size_t k;
+	int e;
+
+	tables_free(c);
+	/* Stamps first: a change after them is seen by the next refresh. */
+	for (k = 0; k < RECIP_FILES; k++)
+		if (stamp(files[k], &c->st[k]) < 0)
+			goto fail;
+	if (control_readlist(&c->locals, "locals") < 0 ||
+	    control_readlist(&c->virt, "virtualdomains") < 0 ||
+	    home_path(&p, files[2]) < 0)
+		goto fail;
+	c->cdbfd = open(p.s, O_RDONLY | O_CLOEXEC);
+	if (c->cdbfd < 0 && errno != ENOENT)
+		goto fail;
+	if (c->cdbfd >= 0 && cdb_init(&c->cdb, c->cdbfd) < 0) {
+		e = errno ? errno : EINVAL;
+		close(c->cdbfd);
+		c->cdbfd = -1;
+		errno = e;
+		goto fail;
+	}
+	str_free(&p);
+	c->loaded = 1;
+	c->err = 0;
+	return 0;
+fail:
+	e = errno ? errno : EIO;
+	str_free(&p);
+	tables_free(c);
+	c->err = e;
+	errno = e;
+	return -1;
+}
+
+int
+recip_refresh(struct recip_ctx *c)
+{
+	struct recip_stamp t;
+	size_t k;
+
+	if (c->loaded)
+		for (k = 0; k < RECIP_FILES; k++) {
+			if (stamp(files[k], &t) < 0)
+				return -1;
+			if (!stamp_same(&t, &c->st[k]))
+				break;
+		}
+	if (c->loaded && k == RECIP_FILES)
+		return 0;
+	return recip_load(c) < 0 ? -1 : 1;
+}
+
+void
+recip_ctx_free(struct recip_ctx *c)
+{
+	tables_free(c);
+}
+
+int
+recip_domain(struct recip_ctx *c, const char *addr)
+{
+	str prefix = STR_INIT;
+	const char *at = strrchr(addr, '@');
+	const char *d = at ? at + 1 : "";
+	size_t dn = strlen(d);
+	int x;
+
+	if (!c->loaded) {
+		errno = c->err ? c->err : EAGAIN;
+		return -1;
+	}
+	if (!dn || is_locals(c, d, dn))
+		return 1;
+	x = virtual(c, d, dn, &prefix);
+	if (x > 0)
+		x = prefix.len > 0;
+	str_free(&prefix);
+	return x;
+}
+
+int
+recip_lookup(struct recip_ctx *c, const char *addr, struct recip *r)
 {
 	str prefix = STR_INIT;
 	const char *at = strrchr(addr, '@');
@@ -400,17 +516,21 @@ recip_find(const char *addr, struct recip *r)
 	int x;
 
 	memset(r, 0, sizeof *r);
+	if (!c->loaded) {
+		errno = c->err ? c->err : EAGAIN;
+		return -1;
+	}
 	if (put0(&r->domain, d, dn) < 0)
 		return -1;
 	addr_lower(r->domain.s, dn);
-	x = dn ? is_locals(d, dn) : 1;
+	x = dn ? is_locals(c, d, dn) : 1;
 	if (x < 0)
 		return -1;
 	if (x) {
 		if (put0(&r->local, addr, ln) < 0)
 			return -1;
 	} else {
-		x = virtual(d, dn, &prefix);
+		x = virtual(c, d, dn, &prefix);
 		if (x < 0)
 			return -1;
 		if (!x || !prefix.len) {
@@ -430,7 +550,7 @@ recip_find(const char *addr, struct recip *r)
 	if (!r->local.len || memchr(r->local.s, '/', r->local.len))
 		return RECIP_NOUSER;
 
-	x = assign(r);
+	x = assign(c, r);
 	if (!x)
 		x = syspw(r);
 	if (!x)
@@ -443,6 +563,35 @@ recip_find(const char *addr, struct recip *r)
 	if (x < 0)
 		return -1;
 	return x ? RECIP_FOUND : RECIP_NOUSER;
+}
+
+int
+recip_find(const char *addr, struct recip *r)
+{
+	static struct recip_ctx own = RECIP_CTX_INIT;
+
+	if (!own.loaded && recip_load(&own) < 0) {
+		memset(r, 0, sizeof *r);
+		return -1;
+	}
+	return recip_lookup(&own, addr, r);
+}
+
+int
+recip_fields(const struct recip *r, str *out)
+{
+	if (str_put(out, r->user.s, r->user.len) < 0 || str_putc(out, 0) < 0 ||
+	    str_putu(out, (unsigned long)r->uid) < 0 || str_putc(out, 0) < 0 ||
+	    str_putu(out, (unsigned long)r->gid) < 0 || str_putc(out, 0) < 0 ||
+	    str_put(out, r->home.s, r->home.len) < 0 || str_putc(out, 0) < 0 ||
+	    str_put(out, r->local.s, r->local.len) < 0 ||
+	    str_putc(out, 0) < 0 ||
+	    str_put(out, r->dash.s, r->dash.len) < 0 || str_putc(out, 0) < 0 ||
+	    str_put(out, r->ext.s, r->ext.len) < 0 || str_putc(out, 0) < 0 ||
+	    str_put(out, r->domain.s, r->domain.len) < 0 ||
+	    str_putc(out, 0) < 0)
+		return -1;
+	return 0;
 }
 
 void

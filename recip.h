@@ -1,6 +1,9 @@
-/* recip - who receives an address here.  One lookup shared by smtpd (to
- * refuse unknown local recipients at RCPT), send (local or remote?) and
- * local (whose .qmail files, as which uid).
+/* recip - the routing owner: who receives an address here.  One context
+ * (control/locals, control/virtualdomains and the open users/assign.cdb),
+ * loaded once and reloaded as a whole when one of those files changes,
+ * shared by smtpd (to refuse unknown local recipients at RCPT) and send
+ * (local or remote, and for a local recipient the whole lookup, whose
+ * result it hands to local: local never looks anything up again).
  *
  * Order, as in qmail: the domain is local when listed in control/locals,
  * or mapped by control/virtualdomains (domain:prefix, ".domain" for
@@ -12,7 +15,10 @@
 #ifndef RECIP_H
 #define RECIP_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
+
+#include <cdb.h>
 
 #include "str.h"
 
@@ -31,7 +37,62 @@ struct recip {
 	str domain;		/* the recipient's domain */
 };
 
-/* recip_find - classify addr ("local@domain"); -1 is a temporary error
+#define RECIP_FILES 3		/* locals, virtualdomains, users/assign.cdb */
+
+/* The identity of one routing file as last loaded: a change in any field
+ * (or in whether it exists) reloads the whole context. */
+struct recip_stamp {
+	int err;		/* 0, or stat's errno (ENOENT: absent) */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct timespec ctime;
+};
+
+struct recip_ctx {
+	str locals;		/* control_readlist's items */
+	str virt;		/* control/virtualdomains, the same way */
+	int cdbfd;		/* users/assign.cdb, -1 when there is none */
+	struct cdb cdb;
+	struct recip_stamp st[RECIP_FILES];
+	int loaded;		/* the tables are those of st[] */
+	int err;		/* the last load failed (errno): every lookup
+				 * is a temporary failure until one works */
+};
+
+#define RECIP_CTX_INIT { STR_INIT, STR_INIT, -1, { 0 }, { { 0 } }, 0, 0 }
+
+/* recip_load - (re)load every table now; -1 with errno, and then every
+ * lookup fails temporarily until a load works */
+int recip_load(struct recip_ctx *);
+/* recip_refresh - reload when one of the files changed (or the last
+ * load failed); 1 reloaded, 0 unchanged, -1 with errno */
+int recip_refresh(struct recip_ctx *);
+void recip_ctx_free(struct recip_ctx *);
+
+/* recip_domain - is addr's domain ours (control/locals, or mapped by
+ * control/virtualdomains)?  1 local, 0 remote, -1 with errno. */
+int recip_domain(struct recip_ctx *, const char *addr);
+/* recip_lookup - classify addr ("local@domain") against the context;
+ * -1 is a temporary error (a broken table, an unreachable home), with
+ * errno.  The struct is overwritten (it need not be initialised):
+ * recip_free it after use. */
+int recip_lookup(struct recip_ctx *, const char *addr, struct recip *);
+
+/* recip_fields - r as local's argv wants it (local.8): user, uid, gid,
+ * home, local, dash, ext, domain, each followed by a NUL, appended to
+ * out; -1 out of memory */
+#define RECIP_NFIELDS 8
+int recip_fields(const struct recip *, str *out);
+
+/* recip_id - a uid or gid from decimal digits: -1 unless it fits uid_t
+ * and gid_t and is not (uid_t)-1 */
+int recip_id(const char *s, size_t n, unsigned long *out);
+
+/* recip_find - recip_lookup against a context of the process's own,
+ * loaded at the first call (smtpd: once per connection) and reloaded
+ * only after a failed load.  classify addr ("local@domain"); -1 is a temporary error
  * (an unreadable control file or cdb), with errno.  The struct is
  * overwritten (it need not be initialised): recip_free it after use. */
 int recip_find(const char *addr, struct recip *);

@@ -3,7 +3,9 @@
  *
  * It picks new messages up from queue/new/ (woken by a byte on the fifo
  * queue/lock/trigger, and by a scan at start), decides per recipient
- * local or remote (recip_find), runs bin/local once per local recipient
+ * local or remote (recip.h: the routing tables, refreshed at most once a
+ * second when a file changed; for a local recipient the whole lookup,
+ * whose result is local's argv), runs bin/local once per local recipient
  * and bin/remote once per remote domain, at most control/concurrencylocal
  * and control/concurrencyremote at a time, retries temporary failures on
  * a back-off schedule, sends one RFC 3464 bounce per message for the
@@ -16,12 +18,13 @@
  * per event.  Environment: QPOST_HOME (the home), QPOST_LOCAL and
  * QPOST_REMOTE (programs to run instead of bin/local and bin/remote),
  * QPOST_QUEUE (the queue program for bounces), QPOST_SPAWN_FD (set by
- * qpost-spawn: the socket over which local deliveries are requested).
+ * qpost-spawn: the socket over which every delivery, local and remote, is
+ * requested).
  *
- * Signals: SIGHUP rereads the control files, SIGALRM retries every
- * deferred recipient now, SIGTERM stops starting deliveries, waits up to
- * STOP_WAIT seconds for those in flight and exits 0 (the rest are retried
- * after the restart).
+ * Signals: SIGHUP rereads the control files and the routing tables,
+ * SIGALRM retries every deferred recipient now, SIGTERM stops starting
+ * deliveries, waits up to STOP_WAIT seconds for those in flight and exits
+ * 0 (the rest are retried after the restart).
  *
  * Exit codes: 0 after SIGTERM; 111 for a fatal system error (the queue is
  * left consistent: a restart carries on); 100 for a usage error or an
@@ -75,7 +78,7 @@
 #define RETRY_LOCAL 10		/* schedule constants, see retry_delay */
 #define RETRY_REMOTE 20
 #define RETRY_CAP (3 * 3600)
-#define RETRY_LOOKUP 60		/* after a temporary recip_find error */
+#define RETRY_LOOKUP 60		/* after a temporary routing error */
 #define BOUNCE_RETRY 60		/* after a bounce the queue refused */
 #define STOP_WAIT 60		/* seconds SIGTERM waits for deliveries */
 #define NEW_RESCAN 600		/* scan new/ this often anyway */
@@ -124,6 +127,7 @@ struct job {
 	int exited;
 	int status;		/* wait status */
 	str out;
+	str rcpt;		/* local: recip_fields of the lookup */
 	struct job *next;
 };
 
@@ -1074,79 +1078,30 @@ same_domain(const struct msg *m, size_t a, size_t b)
 	return !strcasecmp(x ? x : "", y ? y : "");
 }
 
-/* The local/remote decision depends on the domain alone (control/locals,
- * control/virtualdomains: recip.h), so it is cached per domain until the
- * next SIGHUP, as qmail-send reads those files only at start and on HUP.
- * local does the full lookup itself. */
-#define DCACHE_SLOTS 8192	/* power of two */
-#define DCACHE_MAX (DCACHE_SLOTS / 2)	/* then the cache starts afresh */
+/* The routing tables (recip.h): loaded once, refreshed at most once a
+ * second when one of their files changed, reloaded on SIGHUP.  send
+ * decides local or remote and, for a local recipient, does the whole
+ * lookup; local is handed the result and never looks anything up. */
+static struct recip_ctx routes = RECIP_CTX_INIT;
+static int64_t routes_at = -1;	/* the second of the last refresh */
 
-struct dent {
-	char *dom;		/* lower case; 0 for an empty slot */
-	int remote;
-};
-
-static struct dent *dcache;
-static size_t dcount;
-
+/* routes_refresh - refresh the tables, at most once a second unless
+ * forced (SIGHUP); a failure leaves every lookup temporary */
 static void
-dcache_clear(void)
+routes_refresh(int64_t now, int force)
 {
-	size_t i;
+	int r;
 
-	if (!dcache)
+	if (!force && now == routes_at)
 		return;
-	for (i = 0; i < DCACHE_SLOTS; i++) {
-		free(dcache[i].dom);
-		dcache[i].dom = 0;
-	}
-	dcount = 0;
-}
-
-/* classify - RECIP_REMOTE, or RECIP_FOUND for anything local; -1 with
- * errno for a temporary lookup error */
-static int
-classify(const char *addr, struct recip *rc)
-{
-	const char *d = addr_domain(addr);
-	char low[ADDR_DOMAIN_MAX + 1];
-	size_t n, i = 0, h = 2166136261u;
-	int t;
-
-	if (!d)
-		d = "";
-	n = strlen(d);
-	if (n > ADDR_DOMAIN_MAX)
-		goto lookup;	/* not cached */
-	memcpy(low, d, n + 1);
-	addr_lower(low, n);
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)low[i]) * 16777619u;
-	if (!dcache)
-		dcache = xcalloc(DCACHE_SLOTS, sizeof *dcache);
-	for (i = h & (DCACHE_SLOTS - 1); dcache[i].dom;
-	    i = (i + 1) & (DCACHE_SLOTS - 1))
-		if (!strcmp(dcache[i].dom, low))
-			return dcache[i].remote ? RECIP_REMOTE : RECIP_FOUND;
-lookup:
-	t = recip_find(addr, rc);
-	recip_free(rc);
-	if (t < 0)
-		return -1;
-	t = t == RECIP_REMOTE ? RECIP_REMOTE : RECIP_FOUND;
-	if (n > ADDR_DOMAIN_MAX)
-		return t;
-	if (dcount >= DCACHE_MAX) {
-		dcache_clear();
-		for (i = h & (DCACHE_SLOTS - 1); dcache[i].dom;
-		    i = (i + 1) & (DCACHE_SLOTS - 1))
-			;
-	}
-	dcache[i].dom = xcalloc(n + 1, 1);
-	memcpy(dcache[i].dom, low, n + 1);
-	dcache[i].remote = t == RECIP_REMOTE;
-	dcount++;
-	return t;
+	routes_at = now;
+	r = force ? recip_load(&routes) : recip_refresh(&routes);
+	if (r < 0)
+		err_warnsys("unable to load the routing tables (control/locals, "
+		    "control/virtualdomains, users/assign.cdb); deferring "
+		    "every recipient", (const char *)0);
+	else if (r > 0 && !force)
+		err_info("routing tables changed: reloaded", (const char *)0);
 }
 
 /* msg_start - queue jobs for every recipient of m that is due */
@@ -1154,9 +1109,8 @@ static void
 msg_start(struct msg *m, int64_t now)
 {
 	size_t *rem, nrem = 0, k;
-	struct recip rc;
 
-	memset(&rc, 0, sizeof rc);
+	routes_refresh(now, 0);
 	rem = xcalloc(m->nr, sizeof *rem);
 	for (k = 0; k < m->nr; k++) {
 		struct rcpt *r = &m->r[k];
@@ -1164,7 +1118,7 @@ msg_start(struct msg *m, int64_t now)
 
 		if (r->state != RS_PENDING || r->next > now)
 			continue;
-		t = classify(r->addr, &rc);
+		t = recip_domain(&routes, r->addr);
 		if (t < 0) {
 			err_warnsys("unable to look up <", r->addr,
 			    ">; trying again later", (const char *)0);
@@ -1172,7 +1126,7 @@ msg_start(struct msg *m, int64_t now)
 			continue;
 		}
 		r->state = RS_INFLIGHT;
-		if (t == RECIP_REMOTE) {
+		if (!t) {
 			rem[nrem++] = k;
 		} else {
 			struct job *j = job_new(m, CH_LOCAL, 1);
@@ -1218,9 +1172,10 @@ run_add(struct job *j)
 
 static void spawn_read(void);
 
-/* spawn_request - ask qpost-spawn to run local for the job */
+/* spawn_request - ask qpost-spawn to run the job's program (local as
+ * the recipient, remote as the remote account) with argv's arguments */
 static int
-spawn_request(struct job *j, int msgfd, int outfd)
+spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 {
 	str req = STR_INIT;
 	struct msghdr mh;
@@ -1233,13 +1188,14 @@ spawn_request(struct job *j, int msgfd, int outfd)
 	int fds[2];
 	char b[ULEN];
 	ssize_t w;
+	size_t k;
 
 	if (str_puts(&req, fmtu(b, j->number)) < 0 || str_putc(&req, 0) < 0 ||
-	    str_puts(&req, envelope_sender(j->m->env)) < 0 ||
-	    str_putc(&req, 0) < 0 ||
-	    str_puts(&req, j->m->r[j->ri[0]].addr) < 0 ||
-	    str_putc(&req, 0) < 0)
+	    str_puts(&req, chname[j->ch]) < 0 || str_putc(&req, 0) < 0)
 		die_nomem();
+	for (k = 1; argv[k]; k++)
+		if (str_puts(&req, argv[k]) < 0 || str_putc(&req, 0) < 0)
+			die_nomem();
 	memset(&mh, 0, sizeof mh);
 	memset(&cm, 0, sizeof cm);
 	iov.iov_base = req.s;
@@ -1303,18 +1259,18 @@ job_spawn(struct job *j)
 		return -1;
 	}
 	fcntl(pp[0], F_SETFL, O_NONBLOCK);
-	if (j->ch == CH_LOCAL && spawnfd >= 0) {
-		spawn_request(j, msgfd, pp[1]);
-		j->pid = 0;
-		close(msgfd);
-		close(pp[1]);
-		j->fd = pp[0];
-		return 0;
-	}
-	argv = xcalloc(j->nri + 4, sizeof *argv);
+	argv = xcalloc(j->nri + RECIP_NFIELDS + 4, sizeof *argv);
 	/* argv strings are not written by the child; posix_spawn wants
 	 * char *const[] */
 	argv[argc++] = (char *)(uintptr_t)prog[j->ch];
+	if (j->ch == CH_LOCAL) {
+		/* local user uid gid home local dash ext domain sender */
+		for (k = 0; k < j->rcpt.len; k += strlen(j->rcpt.s + k) + 1)
+			argv[argc++] = j->rcpt.s + k;
+		argv[argc++] = (char *)(uintptr_t)envelope_sender(j->m->env);
+		argv[argc] = 0;
+		goto run;
+	}
 	if (j->ch == CH_REMOTE) {
 		const char *dom = addr_domain(j->m->r[j->ri[0]].addr);
 
@@ -1327,6 +1283,18 @@ job_spawn(struct job *j)
 	for (k = 0; k < j->nri; k++)
 		argv[argc++] = (char *)(uintptr_t)j->m->r[j->ri[k]].addr;
 	argv[argc] = 0;
+run:
+	/* Under qpost-spawn both channels are started there: local as the
+	 * recipient, remote as an account that cannot read the queue. */
+	if (spawnfd >= 0) {
+		spawn_request(j, argv, msgfd, pp[1]);
+		free(argv);
+		j->pid = 0;
+		close(msgfd);
+		close(pp[1]);
+		j->fd = pp[0];
+		return 0;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
 	posix_spawn_file_actions_adddup2(&fa, pp[1], 1);
@@ -1361,6 +1329,44 @@ job_spawn(struct job *j)
 
 static void job_done(struct job *, int64_t);
 
+/* local_lookup - the whole lookup for a local job, into j->rcpt; else
+ * j->out and j->status say why not, as local would have (-1).  The
+ * domain was local when the job was made: if the tables now say
+ * otherwise, the recipient is tried again (temporary), never bounced. */
+static int
+local_lookup(struct job *j)
+{
+	struct recip rc;
+	const char *why = 0;
+	int x = recip_lookup(&routes, j->m->r[j->ri[0]].addr, &rc), e = errno;
+
+	j->status = 111 << 8;
+	if (x == RECIP_FOUND) {
+		if (recip_fields(&rc, &j->rcpt) < 0)
+			die_nomem();
+		recip_free(&rc);
+		return 0;
+	}
+	recip_free(&rc);
+	if (x < 0) {
+		if (str_copys(&j->out, "unable to look the recipient up: ") <
+		    0 || str_puts(&j->out, strerror(e)) < 0 ||
+		    str_puts(&j->out, " (#4.3.0)\n") < 0)
+			die_nomem();
+		return -1;
+	}
+	if (x == RECIP_REMOTE)
+		why = "the routing tables changed: no longer a local "
+		    "address; trying again (#4.3.5)\n";
+	else {
+		why = "Sorry, no mailbox here by that name. (#5.1.1)\n";
+		j->status = 100 << 8;
+	}
+	if (str_copys(&j->out, why) < 0)
+		die_nomem();
+	return -1;
+}
+
 /* start_jobs - run ready jobs while the channels have room */
 static void
 start_jobs(int64_t now)
@@ -1368,6 +1374,8 @@ start_jobs(int64_t now)
 	int ch;
 	char b1[ULEN], b2[ULEN], b3[ULEN], b4[ULEN], b5[ULEN], b6[ULEN];
 
+	if (ready[CH_LOCAL].head)
+		routes_refresh(now, 0);
 	for (ch = 0; ch < 2; ch++) {
 		while (ready[ch].head && running[ch] < cf.conc[ch]) {
 			struct job *j = ready[ch].head;
@@ -1383,6 +1391,11 @@ start_jobs(int64_t now)
 				    fmtu(b2, j->m->id), " to ", chname[ch],
 				    " <", j->m->r[j->ri[k]].addr, ">",
 				    (const char *)0);
+			if (ch == CH_LOCAL && local_lookup(j) < 0) {
+				j->exited = 1;
+				job_done(j, now);
+				continue;
+			}
 			if (job_spawn(j) < 0) {
 				const char *e = strerror(errno);
 
@@ -1677,6 +1690,7 @@ job_done(struct job *j, int64_t now)
 	free(res);
 	free(wait);
 	str_free(&j->out);
+	str_free(&j->rcpt);
 	free(j->ri);
 	free(j);
 	if (--m->jobs == 0)
@@ -2195,6 +2209,7 @@ main(int argc, char **argv)
 	programs_init();
 	control_load(1);
 	now = now_sec();
+	routes_refresh(now, 1);
 	clean_tmp(now);
 	lastclean = now;
 	startup(now);
@@ -2208,7 +2223,7 @@ main(int argc, char **argv)
 		if (got_hup) {
 			got_hup = 0;
 			control_load(0);
-			dcache_clear();
+			routes_refresh(now, 1);
 		}
 		if (got_alrm) {
 			got_alrm = 0;

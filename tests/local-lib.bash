@@ -67,9 +67,18 @@ dotqmail() {
 	chmod 644 "$f"
 }
 
-# deliver SENDER RECIPIENT [FILE] - run local as send does
+# deliver SENDER RECIPIENT [FILE] - run local as send does: the lookup
+# (bin/route, send's own) first, then local with its result; a lookup
+# that fails leaves route's status and output as the result
 deliver() {
-	run "$L" "$1" "$2" < "${3:-$MSG}"
+	run lookup_local "$@"
+}
+
+lookup_local() {
+	local f
+	"$QPOST_HOME/bin/route" "$2" > "$BATS_TEST_TMPDIR/route" || return
+	mapfile -d '' f < "$BATS_TEST_TMPDIR/route"
+	"$L" "${f[@]}" "$1" < "${3:-$MSG}" 2>&1
 }
 
 # lastline - the last line of local's output (the reason send logs)

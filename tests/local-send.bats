@@ -98,6 +98,41 @@ logged() {	# logged REGEX - send's log has a matching line
 	logged 'success: msg [0-9]+ to <carl@test\.example>'
 }
 
+@test "local+send: under qpost-spawn remote runs as -r's account from a handed descriptor, and -c bounds the deliveries" {
+	[ "$(id -u)" = 0 ] || skip "qpost-spawn -u needs root"
+	id daemon >/dev/null 2>&1 || skip "no daemon account"
+	chmod 755 "$T"
+	R=$T/r
+	mkdir -m 1777 "$R"
+	# remote: record the uid, whether the queue opens, and fd 0's bytes
+	printf '%s\n' '#!/bin/sh' "id -u > '$R/uid'" \
+	    "cat > '$R/msg'" \
+	    "ls \"\$QPOST_HOME/queue/mess\" > /dev/null 2>&1 && echo open > '$R/queue'" \
+	    "printf 'rok\\0Kok\\0'" > "$T/remote"
+	chmod 755 "$T/remote"
+	export QPOST_REMOTE=$T/remote
+	enqueue s@x.example far@remote.example joe@test.example bob@test.example < "$MSG"
+	chown -R nobody: "$QPOST_HOME/queue"
+	chmod -R o-rwx "$QPOST_HOME/queue"
+	spawn "$QPOST_HOME/bin/qpost-spawn" -u nobody -r daemon -c 1 \
+	    "$QPOST_HOME/bin/send" 2>> "$T/send.log"
+	# one at a time: the refused are retried (now, on SIGALRM)
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1
+		queue_empty && break
+		kill -ALRM "$LAST_PID"
+	done
+	queue_empty
+	assert_equal "$(cat "$R/uid")" "$(id -u daemon)"
+	[ ! -e "$R/queue" ]
+	cmp "$MSG" "$R/msg"
+	logged 'success: msg [0-9]+ to <far@remote\.example>'
+	logged 'success: msg [0-9]+ to <joe@test\.example>'
+	logged 'success: msg [0-9]+ to <bob@test\.example>'
+	# three at once, one allowed: some were refused and tried again
+	logged 'too many deliveries running'
+}
+
 @test "local+send+smtpd: a message over SMTP lands in the Maildir with exactly its bytes" {
 	[ -x "$QPOST_HOME/bin/smtpd" ] && [ -x "$QPOST_HOME/bin/queue" ] ||
 	    skip "smtpd or queue not built"
@@ -115,4 +150,45 @@ logged() {	# logged REGEX - send's log has a matching line
 	sed -n '1,2p' "$f" | cmp - <(head -n 2 "$T/want")
 	tail -n 5 "$f" | cmp - <(tail -n 5 "$T/want")
 	grep -q '^Received: from x (' "$f"
+}
+
+@test "local+send: an edit to control/locals takes effect for queued mail without SIGHUP" {
+	# new.example starts out remote: a remote stand-in that defers
+	printf '%s\n' '#!/bin/sh' "echo \"\$1\" >> '$T/remote.doms'" \
+	    "printf 'Zno route yet\\0'" > "$T/remote"
+	chmod +x "$T/remote"
+	export QPOST_REMOTE=$T/remote
+	start_send
+	enqueue s@x.example joe@new.example < "$MSG"
+	wait_for 20 logged 'deferral: msg [0-9]+ to <joe@new\.example>'
+	grep -qx new.example "$T/remote.doms"
+	# the admin adds the domain and sends no HUP
+	sleep 1.1
+	echo new.example >> "$QPOST_HOME/control/locals"
+	enqueue s@x.example joe@new.example < "$MSG"
+	wait_for 20 logged 'success: msg [0-9]+ to <joe@new\.example>'
+	logged 'routing tables changed'
+	! logged '5\.1\.2'
+	[ ! -e "$T/bounce.env" ]
+	grep -q '^Delivered-To: joe@new.example$' "$(one "$U/joe/Maildir")"
+}
+
+@test "local+send: an unreadable control/virtualdomains defers every recipient, never bounces" {
+	rm -f "$QPOST_HOME/control/virtualdomains"
+	mkdir "$QPOST_HOME/control/virtualdomains"	# unreadable, even by root
+	enqueue s@x.example joe@test.example nosuch@test.example < "$MSG"
+	start_send
+	wait_for 20 logged 'unable to load the routing tables'
+	wait_for 20 logged 'unable to look up <joe@test\.example>'
+	sleep 1
+	[ "$(queue_count)" -eq 1 ]
+	[ ! -e "$T/bounce.env" ]
+	[ -z "$(ls "$U/joe/Maildir/new")" ]
+	rmdir "$QPOST_HOME/control/virtualdomains"
+	sleep 1.1
+	kill -ALRM "$LAST_PID"
+	wait_for 20 logged 'success: msg [0-9]+ to <joe@test\.example>'
+	one "$U/joe/Maildir" > /dev/null
+	wait_for 20 test -e "$T/bounce.env"
+	grep -q 'nosuch@test.example' "$T/bounce.msg"
 }

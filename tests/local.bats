@@ -136,7 +136,7 @@ open(out, "w").write("%d %s" % (os.path.getsize(m), os.path.exists(m + ".lock"))
 	echo ./foo/ | dotqmail joe foo
 	deliver s@x.example joe-nope@test.example
 	assert_failure 100
-	assert_equal "$(lastline)" "local: fatal: Sorry, no mailbox here by that name. (#5.1.1)"
+	assert_equal "$(lastline)" "route: fatal: Sorry, no mailbox here by that name. (#5.1.1)"
 	assert_equal "$(count "$U/joe/Maildir/new")" 0
 }
 
@@ -176,8 +176,8 @@ EOF
 @test "local: a program sees qmail-local's environment and the message from its start" {
 	printf '%s\n' '|env > prog.env; cat > prog.msg' | dotqmail joe
 	deliver s@x.example joe-a-b-c@sub.test.example
-	# sub.test.example is not local: add it and try again
-	assert_failure 100
+	# sub.test.example is not local (route says remote): add it, again
+	assert_failure 1
 	echo sub.test.example >> "$QPOST_HOME/control/locals"
 	printf '%s\n' '|env > prog.env; cat > prog.msg' | dotqmail joe default
 	deliver s@x.example joe-a-b-c@sub.test.example
@@ -249,14 +249,31 @@ EOF
 	assert_success
 }
 
-@test "local: unknown users and foreign domains fail permanently" {
+@test "route: unknown users fail permanently, foreign domains are remote" {
 	deliver s@x.example nosuchuser@test.example
 	assert_failure 100
-	assert_equal "$(lastline)" "local: fatal: Sorry, no mailbox here by that name. (#5.1.1)"
+	assert_equal "$(lastline)" "route: fatal: Sorry, no mailbox here by that name. (#5.1.1)"
 	deliver s@x.example joe@elsewhere.example
-	assert_failure 100
+	assert_failure 1
 	assert_output --partial "not a local address"
 	run "$L" onlyone
+	assert_failure 111
+}
+
+@test "local: takes send's lookup from argv and looks nothing up itself" {
+	# joe's users/assign line is gone: local still delivers as told
+	: > "$QPOST_HOME/users/assign"
+	finish_assign
+	run "$L" joe "$RUID" "$RGID" "$U/joe" joe "" "" test.example s@x.example < "$MSG"
+	assert_success
+	grep -q '^Delivered-To: joe@test.example$' "$(one "$U/joe/Maildir")"
+	# a result that does not hold together is temporary, never a bounce
+	run "$L" joe "$RUID" "$RGID" relative joe "" "" test.example s < "$MSG"
+	assert_failure 111
+	run "$L" joe 4294967297 "$RGID" "$U/joe" joe "" "" test.example s < "$MSG"
+	assert_failure 111
+	assert_output --partial "bad uid or gid"
+	run "$L" joe "$RUID" "$RGID" "$U/nohome" joe "" "" test.example s < "$MSG"
 	assert_failure 111
 }
 
@@ -330,7 +347,7 @@ EOF
 	assert_success
 	one "$U/bob/Maildir" > /dev/null
 	deliver s@x.example x@skip.sub.example
-	assert_failure 100
+	assert_failure 1
 	assert_output --partial "not a local address"
 }
 
@@ -443,4 +460,37 @@ dotqmail_at() {
 	"$QPOST_HOME/bin/newu"
 	deliver s@x.example toor@test.example
 	assert_failure 111
+}
+
+@test "newu and route: uids and gids that do not fit are refused, never cut down to another id" {
+	# newu: 4294967297 would be uid 1, 4294967296 gid 0
+	printf '=big:big:4294967297:%s:%s:::\n.\n' "$RGID" "$U/joe" > "$QPOST_HOME/users/assign"
+	run "$QPOST_HOME/bin/newu"
+	assert_failure 100
+	assert_output --partial "bad user, uid, gid or home"
+	printf '=big:big:%s:4294967296:%s:::\n.\n' "$RUID" "$U/joe" > "$QPOST_HOME/users/assign"
+	run "$QPOST_HOME/bin/newu"
+	assert_failure 100
+	# a cdb made elsewhere (qmail-newu's layout, by tinycdb's cdb -c):
+	# every reader refuses it, temporarily
+	command -v cdb >/dev/null || skip "no cdb tool"
+	for ids in "4294967297:$RGID" "$RUID:4294967296"; do
+		v=$(printf 'big\0%s\0%s\0%s\0\0\0' "${ids%%:*}" "${ids#*:}" "$U/joe" | wc -c)
+		{ printf '+5,%s:!big\0->' "$v"
+		  printf 'big\0%s\0%s\0%s\0\0\0' "${ids%%:*}" "${ids#*:}" "$U/joe"
+		  printf '\n+0,0:->\n\n'; } > "$BATS_TEST_TMPDIR/in"
+		rm -f "$QPOST_HOME/users/assign.cdb"
+		cdb -c "$QPOST_HOME/users/assign.cdb" < "$BATS_TEST_TMPDIR/in"
+		deliver s@x.example big@test.example
+		assert_failure 111
+		[ -z "$(ls "$U/joe/Maildir/new")" ]
+	done
+}
+
+@test "local: as root, gid 0 is never delivered with" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	run "$L" joe "$RUID" 0 "$U/joe" joe "" "" test.example s@x.example < "$MSG"
+	assert_failure 111
+	assert_output --partial "not allowed to deliver as root"
+	[ -z "$(ls "$U/joe/Maildir/new")" ]
 }

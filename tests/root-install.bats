@@ -10,7 +10,7 @@
 load helper
 load services-lib
 
-ACCOUNTS="qpostd qpostq qpostl qpalias"
+ACCOUNTS="qpostd qpostq qposts qpostr qpostl qpalias"
 
 setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
@@ -50,8 +50,9 @@ setup() {
 	R=$T/rhome
 	mkdir -p "$R/Maildir/new" "$R/Maildir/cur" "$R/Maildir/tmp"
 	chown -R nobody: "$R"
-	printf '=rcpt:nobody:%s:%s:%s:::\n.\n' "$(id -u nobody)" \
-	    "$(id -g nobody)" "$R" > "$QH/users/assign"
+	printf '=rcpt:nobody:%s:%s:%s:::\n+rcpt-:nobody:%s:%s:%s:-::\n.\n' \
+	    "$(id -u nobody)" "$(id -g nobody)" "$R" \
+	    "$(id -u nobody)" "$(id -g nobody)" "$R" > "$QH/users/assign"
 	"$QH/bin/newu"
 	chmod 644 "$QH/users/assign.cdb"
 }
@@ -88,24 +89,29 @@ arrived() { [ -n "$(find "$1" -type f)" ]; }
 	[ "$(id -gn qpostq)" = qpost ]
 	run stat -c '%U:%G %a' "$QH/bin/queue"
 	assert_output "qpostq:qpost 4711"
-	run stat -c '%U %a' "$QH/queue" "$QH/queue/new" "$QH/queue/tmp" "$QH/queue/mess" "$QH/queue/info"
-	assert_output "qpostq 750
-qpostq 750
-qpostq 750
-qpostq 750
-qpostq 750"
+	[ "$(id -gn qposts)" = qpost ]
+	! id -Gn qpostr | grep -qw qpost
+	run stat -c '%U:%G %a' "$QH/queue" "$QH/queue/new" "$QH/queue/tmp" "$QH/queue/mess" "$QH/queue/info"
+	assert_output "qpostq:qpost 750
+qpostq:qpost 2770
+qpostq:qpost 2770
+qpostq:qpost 2770
+qpostq:qpost 2770"
+	# bin/ and every binary but the set-uid queue are root's alone
+	run find "$QH/bin" \( ! -user root -o -perm /022 \) ! -name queue
+	assert_output ""
 	run stat -c '%U %a' "$QH/control/me" "$QH/control/rules.cdb"
 	assert_output "root 644
 root 644"
 	[ "$(owner "$QH/alias/Maildir")" = qpalias ]
 	[ "$(owner "$S/smtpd/log/main")" = qpostl ]
 	grep -q 'envuidgid qpostd tcpserver' "$S/smtpd/run"
-	grep -q 'qpost-spawn -u qpostq' "$S/send/run"
+	grep -q 'qpost-spawn -u qposts -r qpostr' "$S/send/run"
 	# the control files are readable by an ordinary user
 	setuidgid nobody cat "$QH/control/me" >/dev/null
 }
 
-@test "root install: smtpd runs as qpostd, send as qpostq, delivery as the recipient" {
+@test "root install: smtpd runs as qpostd, send as qposts, delivery as the recipient" {
 	start_svscan
 	# a connection held open: its smtpd is a child of tcpserver
 	spawn "$PY" -c '
@@ -119,10 +125,10 @@ time.sleep(20)' "$PORT"
 	assert_output qpostd
 	run ps -o user= -p "$tcp"
 	assert_output qpostd
-	# send: qpost-spawn (root) runs send as the queue user
+	# send: qpost-spawn (root) runs send as qposts
 	spawnpid=$(svpid "$S/send")
 	run ps -o user=,comm= --ppid "$spawnpid"
-	assert_line --regexp '^qpostq +send$'
+	assert_line --regexp '^qposts +send$'
 	refute_line --regexp '^root +send$'
 	run swaks --server "127.0.0.1:$PORT" --to rcpt@test.example \
 	    --from a@remote.example --header "Subject: to rcpt"
@@ -216,4 +222,81 @@ time.sleep(20)' "$SUB"
 	grep -q 'with ESMTPSA' "$f"
 	[ "$(grep -ci '^message-id: <' "$f")" = 1 ]
 	! grep -q 's3cret' "$S/submission/log/main/current"
+}
+
+# getfd PID - as the caller, try to take fd 3..63 of PID (pidfd_getfd)
+getfd() {
+	"$PY" -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pid = int(sys.argv[1])
+try:
+    p = os.pidfd_open(pid)
+except OSError as e:
+    print("pidfd_open", e.errno); sys.exit(1)
+for fd in range(3, 64):
+    r = libc.syscall(438, p, fd, 0)
+    if r >= 0:
+        print("took", fd); sys.exit(0)
+    if ctypes.get_errno() != 9:
+        print("errno", ctypes.get_errno()); sys.exit(1)
+sys.exit(1)' "$1"
+}
+
+@test "root install: send qposts, remote qpostr; qposts cannot write bin/queue, qpostr cannot read the queue, qpostq cannot take send's spawn socket" {
+	mkdir -m 1777 "$T/rr"
+	printf '%s\n' '#!/bin/sh' "id -un > '$T/rr/user'" \
+	    "ls '$QH/queue/mess' > /dev/null 2>&1 && echo open > '$T/rr/queue'" \
+	    "cat > '$T/rr/msg'" "printf 'rok\\0Kok\\0'" > "$T/remote"
+	chmod 755 "$T/remote"
+	mkdir -p "$S/send/env"
+	echo "$T/remote" > "$S/send/env/QPOST_REMOTE"
+	start_svscan
+	run swaks --server "127.0.0.1:$PORT" --to far@remote.example \
+	    --from a@test.example --header "Subject: to a peer"
+	assert_success
+	wait_for 15 queue_empty
+	assert_equal "$(cat "$T/rr/user")" qpostr
+	[ ! -e "$T/rr/queue" ]
+	grep -q '^Subject: to a peer' "$T/rr/msg"
+	# qposts: not the owner of bin/queue, nor in a group that may write it
+	run setuidgid qposts sh -c "echo x >> '$QH/bin/queue'"
+	assert_failure
+	run setuidgid qposts chmod 4777 "$QH/bin/queue"
+	assert_failure
+	run setuidgid qpostr ls "$QH/queue/new"
+	assert_failure
+	run setuidgid qpostr cat "$QH/queue/lock/trigger"
+	assert_failure
+	# qpostq (bin/queue's owner) cannot take send's qpost-spawn socket
+	sendpid=$(pgrep -P "$(svpid "$S/send")" -x send)
+	run setuidgid qpostq sh -c "ls /proc/$sendpid/fd/"
+	assert_failure
+	# pidfd_getfd needs ptrace rights over send: another uid has none
+	export PY
+	run setuidgid qpostq bash -c "$(declare -f getfd); getfd $sendpid"
+	refute_output --partial took
+	assert_failure
+}
+
+@test "root install: ~/.qmail-EXT behind a root-only directory answers as a missing one (no existence oracle)" {
+	mkdir -m 700 "$T/secret"
+	echo x > "$T/secret/file"
+	ln -s "$T/secret/file" "$R/.qmail-exists"
+	ln -s "$T/secret/nofile" "$R/.qmail-missing"
+	start_svscan
+	for e in exists missing; do
+		run swaks --server "127.0.0.1:$PORT" --to "rcpt-$e@test.example" \
+		    --from a@remote.example --header "Subject: $e"
+		assert_success
+	done
+	log=$S/send/log/main/current
+	wait_for 20 grep -q 'msg [0-9]* to <rcpt-exists@test.example>' "$log"
+	wait_for 20 grep -Eq '(deferral|failure): msg [0-9]* to <rcpt-missing@test.example>' "$log"
+	wait_for 20 grep -Eq '(deferral|failure): msg [0-9]* to <rcpt-exists@test.example>' "$log"
+	a=$(grep -Eo '(deferral|failure): msg [0-9]* to <rcpt-exists@[^>]*>' "$log" | head -n 1 | cut -d: -f1)
+	b=$(grep -Eo '(deferral|failure): msg [0-9]* to <rcpt-missing@[^>]*>' "$log" | head -n 1 | cut -d: -f1)
+	assert_equal "$a" "$b"
+	assert_equal "$a" deferral
+	! grep -q '5\.1\.1.*rcpt-\|rcpt-.*5\.1\.1' "$log"
 }
