@@ -50,8 +50,6 @@
 #include "str.h"
 
 #define SOCKET_DEFAULT "/run/dovecot/auth-client"
-#define TIMEOUT_DEFAULT 10		/* seconds with Dovecot */
-#define TIMEOUT_MAX 3600
 #define HANDSHAKE_MAX 1000		/* server lines before DONE */
 #define AUTH_ID 1UL
 
@@ -114,7 +112,7 @@ static void
 config(void)
 {
 	static str path = STR_INIT;
-	unsigned long t = TIMEOUT_DEFAULT;
+	unsigned long t;
 	int r;
 
 	if (!sockpath) {
@@ -123,11 +121,8 @@ config(void)
 			die_tempsys("unable to read control/dovecotauth", "");
 		sockpath = r ? path.s : SOCKET_DEFAULT;
 	}
-	r = control_readulong(&t, "timeoutdovecot");
-	if (r < 0)
+	if (control_number("timeoutdovecot", &t) < 0)
 		die_tempsys("unable to read control/timeoutdovecot", "");
-	if (!r || !t || t > TIMEOUT_MAX)
-		t = TIMEOUT_DEFAULT;
 	deadline = checkpass_deadline((long long)t * 1000);
 }
 

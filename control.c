@@ -1,12 +1,15 @@
 /* control - reading control files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "home.h"
+#include "num.h"
 
 int
 control_readpath(str *out, const char *path, size_t max)
@@ -125,33 +128,51 @@ control_readline(str *out, const char *name)
 	return 1;
 }
 
-int
-control_readulong(unsigned long *out, const char *name)
-{
-	str x = STR_INIT;
-	unsigned long u = 0;
-	size_t i;
-	int r = control_readline(&x, name);
+const struct control_num control_nums[] = {
+	{ "concurrencylocal", 10, 1, 65535, "local deliveries at once" },
+	{ "concurrencyremote", 20, 1, 65535, "remote deliveries at once" },
+	{ "databytes", 10240000, 1, ULONG_MAX, "largest message smtpd takes" },
+	{ "maxrcpt", 100, 1, ULONG_MAX, "recipients per message smtpd takes" },
+	{ "queuelifetime", 604800, 0, 1UL << 40,
+	    "seconds before retries give up" },
+	{ "remoteport", 25, 1, 65535, "port remote connects to" },
+	{ "timeoutcheckpw", 30, 1, 86400,
+	    "seconds smtpd gives the password checker" },
+	{ "timeoutconnect", 60, 1, 86400, "remote connect timeout, seconds" },
+	{ "timeoutdovecot", 10, 1, 86400,
+	    "seconds checkdovecot waits for Dovecot" },
+	{ "timeoutremote", 1200, 1, 86400, "remote read timeout, seconds" },
+	{ "timeoutsmtpd", 1200, 1, 86400, "smtpd idle timeout, seconds" },
+	{ "timeouttls", 30, 1, 86400, "tlsd handshake timeout, seconds" },
+	{ 0, 0, 0, 0, 0 }
+};
 
+int
+control_number(const char *name, unsigned long *out)
+{
+	const struct control_num *c = control_nums;
+	str x = STR_INIT;
+	unsigned long long u;
+	int r;
+
+	while (c->name && strcmp(c->name, name))
+		c++;
+	if (!c->name)
+		abort();	/* a name missing from the table: our bug */
+	*out = c->dflt;
+	r = control_readline(&x, name);
 	if (r <= 0) {
 		str_free(&x);
 		return r;
 	}
-	for (i = 0; i < x.len; i++) {
-		unsigned d = (unsigned char)x.s[i] - '0';
-
-		if (d > 9 || u > ((unsigned long)-1 - d) / 10) {
-			str_free(&x);
-			errno = EINVAL;
-			return -1;
-		}
-		u = u * 10 + d;
-	}
-	str_free(&x);
-	if (!i) {
+	if (num_whole(x.s, x.len, ULLONG_MAX, &u) < 0) {
+		str_free(&x);
 		errno = EINVAL;
 		return -1;
 	}
-	*out = u;
+	str_free(&x);
+	if (u == 0 && c->min > 0)
+		return 0;
+	*out = u < c->min ? c->min : u > c->max ? c->max : (unsigned long)u;
 	return 1;
 }

@@ -17,8 +17,24 @@ int control_readfile(str *out, const char *name);
 int control_readpath(str *out, const char *path, size_t max);
 /* first item, NUL-terminated */
 int control_readline(str *out, const char *name);
-/* first item as a decimal number; -1 with EINVAL if not a number */
-int control_readulong(unsigned long *out, const char *name);
+/* The numeric control files: one table of names, defaults and limits,
+ * read by the programs through control_number and shown by qpost-tool
+ * showctl. */
+struct control_num {
+	const char *name;
+	unsigned long dflt;	/* when the file is missing or empty */
+	unsigned long min;	/* smaller values are raised to this */
+	unsigned long max;	/* larger values are lowered to this */
+	const char *what;	/* for showctl */
+};
+extern const struct control_num control_nums[];
+
+/* control_number - *out from control/NAME (a name in control_nums):
+ * the default when the file is missing, or holds 0 where 0 is below
+ * min (qmail's "unset"), else the number kept within min..max.  1 read, 0 default, -1 error
+ * (unreadable, or not a decimal number: errno EINVAL) with *out the
+ * default. */
+int control_number(const char *name, unsigned long *out);
 /* every item, each NUL-terminated, one after another */
 int control_readlist(str *out, const char *name);
 /* control_next - next item of a list from control_readlist, or 0 */

@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "dns.h"
+#include "num.h"
 
 
 
@@ -30,7 +31,7 @@ dns_ipscan(const char *s, dns_addr *a, unsigned *port)
 	char host[64];
 	const char *p = 0, *e;
 	size_t n;
-	unsigned long u = 0;
+	unsigned long long u = 0;
 
 	memset(a, 0, sizeof *a);
 	if (*s == '[') {
@@ -62,16 +63,7 @@ dns_ipscan(const char *s, dns_addr *a, unsigned *port)
 	else
 		return -1;
 	if (p) {
-		if (!*p)
-			return -1;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9')
-				return -1;
-			u = u * 10 + (unsigned long)(*p - '0');
-			if (u > 65535)
-				return -1;
-		}
-		if (!u)
+		if (num_whole(p, strlen(p), 65535, &u) < 0 || !u)
 			return -1;
 		if (port)
 			*port = (unsigned)u;

@@ -3,22 +3,19 @@
 
 #include "b64.h"
 #include "dovecot.h"
+#include "num.h"
 #include "str.h"
 
-/* number - a decimal field of 1..10 digits; -1 if it is not one */
+/* number - a decimal field that fits 32 bits (Dovecot's ids and
+ * versions are unsigned int); -1 if it is not one */
 static int
 number(const char *s, size_t n, unsigned long *u)
 {
-	size_t i;
+	unsigned long long v;
 
-	if (!n || n > 10)
+	if (num_whole(s, n, 0xffffffffUL, &v) < 0)
 		return -1;
-	*u = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*u = *u * 10 + (unsigned long)(s[i] - '0');
-	}
+	*u = (unsigned long)v;
 	return 0;
 }
 
@@ -145,9 +142,10 @@ ssize_t
 dovecot_auth(char *out, size_t max, unsigned long id, const char *params,
     const char *user, size_t ul, const char *pass, size_t pl)
 {
-	char num[24], msg[2 + 2 * DOVECOT_PLAIN_MAX];	/* "\0user\0pass" */
+	char num[NUM_LEN], msg[2 + 2 * DOVECOT_PLAIN_MAX]; /* "\0user\0pass" */
+	const char *idtext;
 	str enc = STR_INIT;
-	size_t o = 0, d = sizeof num, n = 2 + ul + pl;
+	size_t o = 0, n = 2 + ul + pl;
 	int bad;
 
 	if (!plain(user, ul) || !plain(pass, pl) ||
@@ -157,16 +155,14 @@ dovecot_auth(char *out, size_t max, unsigned long id, const char *params,
 	 * reallocates, which would leave a copy in freed memory */
 	if (str_ready(&enc, (n + 2) / 3 * 4) < 0)
 		return -2;
-	do
-		num[--d] = (char)('0' + id % 10);
-	while ((id /= 10) && d);
+	idtext = num_fmt(num, id);
 	msg[0] = 0;
 	memcpy(msg + 1, user, ul);
 	msg[1 + ul] = 0;
 	memcpy(msg + 2 + ul, pass, pl);
 	bad = b64_encode(msg, n, &enc) < 0 ||
 	    put(out, max, &o, "AUTH\t", 5) < 0 ||
-	    put(out, max, &o, num + d, sizeof num - d) < 0 ||
+	    put(out, max, &o, idtext, strlen(idtext)) < 0 ||
 	    put(out, max, &o, "\tPLAIN\tservice=smtp", 19) < 0 ||
 	    put(out, max, &o, params, strlen(params)) < 0 ||
 	    put(out, max, &o, "\tresp=", 6) < 0 ||

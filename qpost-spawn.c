@@ -56,6 +56,7 @@
 #include "addr.h"
 #include "err.h"
 #include "home.h"
+#include "num.h"
 #include "recip.h"
 #include "str.h"
 
@@ -63,13 +64,12 @@
 #define RCPT_MAX 100		/* recipients of one remote request */
 #define REQ_FIELDS (RCPT_MAX + 4)	/* number, type, domain, sender */
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
-#define ULEN 24
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
 #define SPAWN_MAX_MAX 65535
 
 struct kid {
 	pid_t pid;
-	char number[ULEN];
+	char number[NUM_LEN];
 };
 
 static char reqbuf[REQ_MAX + 1];
@@ -99,16 +99,9 @@ on_signal(int sig)
 static noreturn void
 run_send(int fd, const char *account, char **argv)
 {
-	char b[ULEN];
-	size_t i = ULEN - 1;
-	unsigned u = (unsigned)fd;
+	char b[NUM_LEN];
 
-	b[i] = 0;
-	do {
-		b[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (setenv("QPOST_SPAWN_FD", b + i, 1) < 0)
+	if (setenv("QPOST_SPAWN_FD", num_fmt(b, (unsigned)fd), 1) < 0)
 		err_nomem();
 	if (account) {
 		struct passwd *pw = getpwnam(account);
@@ -160,22 +153,6 @@ die_usage(void)
 	    "[-c limit] program [arg...]", (const char *)0);
 }
 
-/* scan_limit - a decimal from 1 to SPAWN_MAX_MAX */
-static int
-scan_limit(const char *s, size_t *i, unsigned long long *u)
-{
-	*u = 0;
-	if (!s[*i])
-		return -1;
-	for (; s[*i]; ++*i) {
-		if (s[*i] < '0' || s[*i] > '9')
-			return -1;
-		*u = *u * 10 + (unsigned)(s[*i] - '0');
-		if (*u > SPAWN_MAX_MAX)
-			return -1;
-	}
-	return *u ? 0 : -1;
-}
 
 static void
 reply(const char *number, int status)
@@ -251,11 +228,11 @@ request(const char *local, const char *remote)
 	}
 	if (i != (size_t)r || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    fds[0] < 0 || fds[1] < 0 || k < 5 || !*f[0] ||
-	    strlen(f[0]) >= ULEN || (islocal && (k != LOCAL_FIELDS ||
+	    strlen(f[0]) >= NUM_LEN || (islocal && (k != LOCAL_FIELDS ||
 	    strcmp(f[1], "local") || recip_id(f[3], strlen(f[3]), &uid) < 0 ||
 	    recip_id(f[4], strlen(f[4]), &gid) < 0 || f[5][0] != '/'))) {
 		err_warn("ignoring a malformed request", (const char *)0);
-		if (k >= 1 && *f[0] && strlen(f[0]) < ULEN)
+		if (k >= 1 && *f[0] && strlen(f[0]) < NUM_LEN)
 			reply(f[0], 111 << 8);
 		goto out;
 	}
@@ -349,9 +326,9 @@ main(int argc, char **argv)
 			raccount = argv[2];
 		else if (!strcmp(argv[1], "-c")) {
 			unsigned long long u;
-			size_t i = 0;
 
-			if (scan_limit(argv[2], &i, &u) < 0)
+			if (num_whole(argv[2], strlen(argv[2]), SPAWN_MAX_MAX,
+			    &u) < 0 || !u)
 				die_usage();
 			maxkids = (size_t)u;
 		} else

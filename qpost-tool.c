@@ -59,6 +59,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "home.h"
+#include "num.h"
 #include "passwd.h"
 #include "str.h"
 
@@ -102,12 +103,9 @@ outn(const char *s, size_t n)
 static void
 outu(unsigned long long u)
 {
-	static str x;
+	char b[NUM_LEN];
 
-	x.len = 0;
-	if (str_putu(&x, u) < 0)
-		err_nomem();
-	outn(x.s, x.len);
+	outs(num_fmt(b, u));
 }
 
 /* outsafe - an address or value from the queue: printable bytes only */
@@ -559,20 +557,9 @@ static const struct ctl ctls[] = {
 	{ "defaultdelivery", K_LINE, "./Maildir/",
 	    "delivery for users without .qmail" },
 	{ "smtproutes", K_LIST, "(none: MX lookup)", "domain:host[:port]" },
-	{ "databytes", K_NUM, "(smtpd's built-in limit)",
-	    "largest message smtpd takes" },
-	{ "maxrcpt", K_NUM, "(smtpd's built-in limit)",
-	    "recipients per message smtpd takes" },
 	{ "rejectunknown", K_NUM, "1 (on)",
 	    "smtpd refuses unknown local users at RCPT" },
 	{ "concurrencyincoming", K_NUM, "100", "SMTP connections at once" },
-	{ "concurrencylocal", K_NUM, "10", "local deliveries at once" },
-	{ "concurrencyremote", K_NUM, "20", "remote deliveries at once" },
-	{ "queuelifetime", K_NUM, "604800", "seconds before retries give up" },
-	{ "timeoutsmtpd", K_NUM, "1200", "smtpd idle timeout, seconds" },
-	{ "timeoutremote", K_NUM, "1200", "remote read timeout, seconds" },
-	{ "timeoutconnect", K_NUM, "60", "remote connect timeout, seconds" },
-	{ "remoteport", K_NUM, "25", "port remote connects to" },
 	{ "dnsserver", K_LINE, "(resolv.conf)", "DNS server remote asks" },
 	{ "bouncefrom", K_LINE, "MAILER-DAEMON", "bounce sender's local part" },
 	{ "bouncehost", K_LINE, "me", "bounce sender's domain" },
@@ -584,10 +571,6 @@ static const struct ctl ctls[] = {
 	{ "smtpdport", K_NUM, "25", "port smtpd listens on" },
 	{ "dovecotauth", K_LINE, "/run/dovecot/auth-client",
 	    "Dovecot socket checkdovecot asks" },
-	{ "timeoutcheckpw", K_NUM, "30",
-	    "seconds smtpd gives the password checker" },
-	{ "timeoutdovecot", K_NUM, "10",
-	    "seconds checkdovecot waits for Dovecot" },
 	{ "rules", K_LIST, "(none)", "tcprules source; qpost-tool rules" },
 	{ "rules.cdb", -1, "(none)", "compiled rules" },
 	{ "morercpthosts.cdb", -1, "(none)", "compiled rcpthosts" },
@@ -719,10 +702,53 @@ known(const char *name)
 	for (i = 0; ctls[i].name; i++)
 		if (!strcmp(ctls[i].name, name))
 			return 1;
+	for (i = 0; control_nums[i].name; i++)
+		if (!strcmp(control_nums[i].name, name))
+			return 1;
 	for (i = 0; quiet[i]; i++)
 		if (!strcmp(quiet[i], name))
 			return 1;
 	return 0;
+}
+
+/* show_numbers - the numeric control files as the programs read them
+ * (control_number: the same defaults and limits) */
+static void
+show_numbers(void)
+{
+	const struct control_num *n;
+	str v = STR_INIT;
+	char nb[NUM_LEN];
+	unsigned long u;
+	int r;
+
+	for (n = control_nums; n->name; n++) {
+		outs(n->name);
+		outs(" (");
+		outs(n->what);
+		outs("): ");
+		r = control_readline(&v, n->name);
+		if (r < 0) {
+			outs("unreadable\n");
+			warn("control/", n->name, " cannot be read");
+			continue;
+		}
+		if (r > 0)
+			outsafe(v.s);
+		if (control_number(n->name, &u) < 0) {
+			outs("\n");
+			warn("control/", n->name, " is not a number");
+			continue;
+		}
+		if (r > 0 && !strcmp(v.s, num_fmt(nb, u))) {
+			outs("\n");
+			continue;
+		}
+		outs(r > 0 ? " (in effect: " : "default ");
+		outu(u);
+		outs(r > 0 ? ")\n" : "\n");
+	}
+	str_free(&v);
 }
 
 static int
@@ -791,6 +817,7 @@ do_showctl(void)
 			warn("control/", c->name,
 			    " has more than one line; only the first is used");
 	}
+	show_numbers();
 	outs("\n");
 
 	/* mistakes a sysadmin makes */

@@ -13,6 +13,7 @@
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,12 +22,12 @@
 #include "addr.h"
 #include "control.h"
 #include "home.h"
+#include "num.h"
 #include "recip.h"
 
 #define RECIP_USERLEN 32	/* longest system user name tried */
 #define RECIP_ALIAS "alias"	/* the alias user's name and directory */
 #define RECIP_FIELDS 6		/* fields of a users/assign.cdb value */
-#define RECIP_ID_DIGITS 19	/* longest uid or gid read (fits 64 bits) */
 
 static int
 put0(str *x, const char *s, size_t n)
@@ -176,18 +177,10 @@ has_qmail(const struct recip *r)
 int
 recip_id(const char *s, size_t n, unsigned long *out)
 {
-	unsigned long long u = 0;
-	size_t i;
+	unsigned long long u;
 
-	if (!n || n > RECIP_ID_DIGITS)
+	if (num_whole(s, n, ULLONG_MAX, &u) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d = (unsigned char)s[i] - '0';
-
-		if (d > 9)
-			return -1;
-		u = u * 10 + d;
-	}
 	/* Both must survive the cast: 4294967297 is not uid 1. */
 	if ((unsigned long long)(uid_t)u != u ||
 	    (unsigned long long)(gid_t)u != u || (uid_t)u == (uid_t)-1 ||

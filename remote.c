@@ -59,10 +59,7 @@
 #include "str.h"
 
 #define SMTP_PORT 25
-#define TIMEOUT_CONNECT 60	/* seconds, control/timeoutconnect */
-#define TIMEOUT_REMOTE 1200	/* seconds, control/timeoutremote */
 #define TIMEOUT_QUIT 10		/* seconds to wait for the reply to QUIT */
-#define TIMEOUT_MAX (INT_MAX / 1000)
 #define REPLY_LINE_MAX 1000	/* bytes kept of one reply line */
 #define REPLY_LINES_MAX 100	/* lines in one multi-line reply */
 #define REPLY_TEXT_MAX 2000	/* bytes of a reply quoted in a report */
@@ -95,9 +92,9 @@ static int msg8bit;
 static size_t msgsize;		/* size on the wire, for SIZE= */
 
 static str helohost = STR_INIT;
-static int timeout_connect = TIMEOUT_CONNECT * 1000;
-static int timeout_remote = TIMEOUT_REMOTE * 1000;
-static unsigned remote_port = SMTP_PORT;
+static int timeout_connect;	/* ms; the control files' (control.c) */
+static int timeout_remote;
+static unsigned remote_port;
 
 static struct target targets[TARGETS_MAX];
 static size_t ntargets;
@@ -342,34 +339,25 @@ put_body(buf *out)
 
 /* ---- control files ---- */
 
-static int
-ctl_seconds(const char *name, unsigned long def)
+/* ctl_number - control/NAME (defaults and limits: control_nums) */
+static unsigned long
+ctl_number(const char *name)
 {
-	unsigned long u = def;
-	int r = control_readulong(&u, name);
+	unsigned long u;
 
-	if (r < 0)
+	if (control_number(name, &u) < 0)
 		temp("unable to read control/", name, ": bad number or I/O error");
-	if (!u)
-		u = def;
-	if (u > TIMEOUT_MAX)
-		u = TIMEOUT_MAX;
-	return (int)(u * 1000);
+	return u;
 }
 
 static void
 ctl_load(void)
 {
-	unsigned long u;
 	int r;
 
-	timeout_connect = ctl_seconds("timeoutconnect", TIMEOUT_CONNECT);
-	timeout_remote = ctl_seconds("timeoutremote", TIMEOUT_REMOTE);
-	r = control_readulong(&u, "remoteport");
-	if (r < 0 || (r && (u == 0 || u > 65535)))
-		temp("unable to read control/remoteport", 0, 0);
-	if (r)
-		remote_port = (unsigned)u;
+	timeout_connect = (int)ctl_number("timeoutconnect") * 1000;
+	timeout_remote = (int)ctl_number("timeoutremote") * 1000;
+	remote_port = (unsigned)ctl_number("remoteport");
 	r = control_readline(&helohost, "helohost");
 	if (r == 0)
 		r = control_readline(&helohost, "me");

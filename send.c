@@ -83,10 +83,6 @@
 #define STOP_WAIT 60		/* seconds SIGTERM waits for deliveries */
 #define NEW_RESCAN 600		/* scan new/ this often anyway */
 #define NEW_RETRY 60		/* and this soon after a failed pick-up */
-#define CONC_MAX 65535		/* sanity cap on concurrency* */
-#define CONC_LOCAL 10
-#define CONC_REMOTE 20
-#define LIFETIME_DEFAULT 604800
 #define TRIPLE "#@[]"		/* sender of a double bounce (qmail's) */
 #define ULEN 24			/* room for a decimal 64-bit number */
 
@@ -315,23 +311,17 @@ ctl_str(str *out, const char *name, const char *dflt, int startup)
 	*out = x;
 }
 
+/* ctl_ulong - control/NAME (defaults and limits: control_nums); an
+ * unreadable file keeps *out after startup */
 static void
-ctl_ulong(unsigned long *out, const char *name, unsigned long dflt,
-    unsigned long min, unsigned long max, int startup)
+ctl_ulong(unsigned long *out, const char *name, int startup)
 {
 	unsigned long u;
-	int r = control_readulong(&u, name);
 
-	if (r < 0) {
+	if (control_number(name, &u) < 0) {
 		ctl_fail(name, startup);
 		return;
 	}
-	if (r == 0)
-		u = dflt;
-	if (u < min)
-		u = min;
-	if (u > max)
-		u = max;
 	*out = u;
 }
 
@@ -339,13 +329,9 @@ static void
 control_load(int startup)
 {
 	str dbhost = STR_INIT;
-	unsigned long life = LIFETIME_DEFAULT;
+	unsigned long life = (unsigned long)cf.lifetime;
 	char b1[ULEN], b2[ULEN], b3[ULEN];
 
-	if (startup)
-		life = LIFETIME_DEFAULT;
-	else
-		life = (unsigned long)cf.lifetime;
 	ctl_str(&cf.me, "me", "localhost", startup);
 	ctl_str(&cf.bouncefrom, "bouncefrom", "MAILER-DAEMON", startup);
 	ctl_str(&cf.bouncehost, "bouncehost", cf.me.s, startup);
@@ -358,12 +344,9 @@ control_load(int startup)
 			die_nomem();
 	}
 	str_free(&dbhost);
-	ctl_ulong(&cf.conc[CH_LOCAL], "concurrencylocal", CONC_LOCAL, 1,
-	    CONC_MAX, startup);
-	ctl_ulong(&cf.conc[CH_REMOTE], "concurrencyremote", CONC_REMOTE, 1,
-	    CONC_MAX, startup);
-	ctl_ulong(&life, "queuelifetime", LIFETIME_DEFAULT, 0, 1UL << 40,
-	    startup);
+	ctl_ulong(&cf.conc[CH_LOCAL], "concurrencylocal", startup);
+	ctl_ulong(&cf.conc[CH_REMOTE], "concurrencyremote", startup);
+	ctl_ulong(&life, "queuelifetime", startup);
 	cf.lifetime = (int64_t)life;
 	err_info("control: concurrencylocal ", fmtu(b1, cf.conc[CH_LOCAL]),
 	    " concurrencyremote ", fmtu(b2, cf.conc[CH_REMOTE]),

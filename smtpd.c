@@ -68,6 +68,7 @@
 #include "err.h"
 #include "hdr.h"
 #include "home.h"
+#include "num.h"
 #include "qq.h"
 #include "recip.h"
 #include "str.h"
@@ -77,13 +78,10 @@
 #define AUTH_LINE_MAX 12288		/* an AUTH command or response line,
 					 * CRLF included (RFC 4954 4) */
 #define AUTH_FAIL_MAX 3			/* failed AUTHs before 421 and close */
-#define CHECK_TIMEOUT 30		/* seconds for the password checker,
-					 * control/timeoutcheckpw */
 #define BADCMD_MAX 20			/* bad commands before 421 and close */
-#define MAXRCPT_DEFAULT 100		/* recipients per message */
-#define DATABYTES_DEFAULT 10240000UL	/* message size when unset or 0 */
-#define TIMEOUT_DEFAULT 1200		/* seconds of client silence */
-#define TIMEOUT_MAX 86400
+#define TIMEOUT_DEFAULT 1200		/* seconds of client silence until the
+					 * control files are read (their
+					 * defaults: control_nums in control.c) */
 #define HELO_SHOW_MAX 255		/* HELO bytes put in Received: */
 #define MAXHOPS 100			/* Received:/Delivered-To: lines before
 					 * a message is taken as looping */
@@ -98,8 +96,8 @@ static str helo = STR_INIT, mailfrom = STR_INIT, rcpts = STR_INIT;
 static str addr = STR_INIT, logline = STR_INIT;
 static struct cdb morercpt;
 static int have_morercpt;
-static unsigned long databytes = DATABYTES_DEFAULT;
-static unsigned long maxrcpt = MAXRCPT_DEFAULT;
+static unsigned long databytes;
+static unsigned long maxrcpt;
 static int rejectunknown = 1;
 static const char *remoteip = "unknown", *remotehost = "unknown";
 static const char *relayclient;
@@ -112,7 +110,7 @@ static int authclear;			/* AUTHCLEAR: AUTH without TLS allowed */
 static int submission;			/* SUBMISSION: RFC 6409 rules */
 static int authed;
 static unsigned long nauthfail;
-static unsigned long checktimeout = CHECK_TIMEOUT;
+static unsigned long checktimeout;
 static str authuser = STR_INIT;
 static const char *relayclient_env;
 static str tlsproto = STR_INIT, tlscipher = STR_INIT;
@@ -120,29 +118,16 @@ static str tlsuse = STR_INIT, tlsalg = STR_INIT;	/* key sizes */
 static unsigned long nrcpt, nmsg, nbad;
 static struct recip rcptinfo;
 
-/* fmt_ulong - u in decimal, NUL-terminated, at the end of num[32] */
-static const char *
-fmt_ulong(char num[32], unsigned long long u)
-{
-	char *p = num + 31;
-
-	*p = 0;
-	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
-	return p;
-}
-
 /* Replies.  Output waits in out until the client has nothing more for us
  * to read (in_fill), so a pipelined group gets its replies in one write. */
 
 static noreturn void
 bye(const char *why, int code)
 {
-	char num[32];
+	char num[NUM_LEN];
 
 	err_info("end ip ", remoteip, " helo ", helo.len ? helo.s : "-",
-	    " msgs ", fmt_ulong(num, nmsg), " ", why, (const char *)0);
+	    " msgs ", num_fmt(num, nmsg), " ", why, (const char *)0);
 	_exit(code);
 }
 
@@ -276,29 +261,12 @@ read_controls(void)
 	if (control_readlist(&rcpthosts, "rcpthosts") < 0)
 		die_control();
 	addr_lower(rcpthosts.s, rcpthosts.len);
-	r = control_readulong(&u, "databytes");
-	if (r < 0)
+	if (control_number("databytes", &databytes) < 0 ||
+	    control_number("timeoutsmtpd", &u) < 0 ||
+	    control_number("timeoutcheckpw", &checktimeout) < 0 ||
+	    control_number("maxrcpt", &maxrcpt) < 0)
 		die_control();
-	if (r == 1 && u)
-		databytes = u;
-	r = control_readulong(&u, "timeoutsmtpd");
-	if (r < 0)
-		die_control();
-	if (r == 0 || !u)
-		u = TIMEOUT_DEFAULT;
-	if (u > TIMEOUT_MAX)
-		u = TIMEOUT_MAX;
 	in.timeout = out.timeout = (int)(u * 1000);
-	r = control_readulong(&u, "timeoutcheckpw");
-	if (r < 0)
-		die_control();
-	if (r == 1 && u && u <= TIMEOUT_MAX)
-		checktimeout = u;
-	r = control_readulong(&u, "maxrcpt");
-	if (r < 0)
-		die_control();
-	if (r == 1 && u)
-		maxrcpt = u;
 	r = control_readline(&x, "rejectunknown");
 	if (r < 0)
 		die_control();
@@ -392,14 +360,14 @@ smtp_helo(const char *arg, int e)
 	out_puts(me.s);
 	out_puts("\r\n");
 	if (e) {
-		char num[32];
+		char num[NUM_LEN];
 
 		if (tlsctl >= 0 && !tls)
 			out_puts("250-STARTTLS\r\n");
 		if (checker && (tls || authclear) && !authed)
 			out_puts("250-AUTH PLAIN LOGIN\r\n");
 		out_puts("250-PIPELINING\r\n250-SIZE ");
-		out_puts(fmt_ulong(num, databytes));
+		out_puts(num_fmt(num, databytes));
 		out_puts("\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
 	}
 }
@@ -787,25 +755,17 @@ smtp_mail(const char *arg)
 	}
 	while ((p = param(p, &kw, &kn))) {
 		if (param_is(kw, kn, "SIZE", &val)) {
-			unsigned long u = 0;
-			size_t i, vn = kn - 5;
+			unsigned long long u;
+			size_t vn = kn - 5;
 
-			if (!vn || vn > 20) {
-				bad("501 5.5.4 bad SIZE parameter\r\n");
-				return;
-			}
-			for (i = 0; i < vn; i++) {
-				unsigned d = (unsigned char)val[i] - '0';
-
-				if (d > 9) {
+			/* a number too large for us is still a number: the
+			 * size is then over any databytes */
+			if (num_whole(val, vn, ULONG_MAX, &u) < 0) {
+				if (errno != ERANGE || vn > 20) {
 					bad("501 5.5.4 bad SIZE parameter\r\n");
 					return;
 				}
-				if (u > (ULONG_MAX - d) / 10) {
-					u = ULONG_MAX;
-					break;
-				}
-				u = u * 10 + d;
+				u = ULONG_MAX;
 			}
 			if (u > databytes) {
 				out_puts("552 5.3.4 message size exceeds "
@@ -1221,13 +1181,13 @@ smtp_data(const char *arg)
 		qq_to(&q, r);
 	code = qq_close(&q);
 	if (code == 0) {
-		char num[32];
+		char num[NUM_LEN];
 
 		out_puts("250 2.0.0 ok ");
-		out_puts(fmt_ulong(num, (unsigned long long)time(0)));
+		out_puts(num_fmt(num, (unsigned long long)time(0)));
 		out_puts(" qp ");
 		memcpy(reply, "qp ", 3);
-		strcpy(reply + 3, fmt_ulong(num, (unsigned long long)qq_pid(&q)));
+		strcpy(reply + 3, num_fmt(num, (unsigned long long)qq_pid(&q)));
 		out_puts(reply + 3);
 		out_puts("\r\n");
 		logmsg(reply, size);
@@ -1407,10 +1367,9 @@ main(int argc, char **argv)
 				die_nomem();
 		tls = 1;
 	} else if ((e = getenv("SSLCTLFD")) && *e) {
-		char *end;
-		long fd = strtol(e, &end, 10);
+		unsigned long long fd;
 
-		if (!*end && fd > 2 && fd < INT_MAX &&
+		if (num_whole(e, strlen(e), INT_MAX - 1, &fd) == 0 && fd > 2 &&
 		    fcntl((int)fd, F_GETFD) >= 0) {
 			tlsctl = (int)fd;
 			(void)fcntl(tlsctl, F_SETFD, FD_CLOEXEC);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "num.h"
 #include "str.h"
 
 /* str_ready - make room for n more bytes; the size check comes before
@@ -59,14 +60,9 @@ str_putc(str *x, char c)
 int
 str_putu(str *x, unsigned long long u)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
+	char b[NUM_LEN];
 
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	return str_put(x, tmp + i, sizeof tmp - i);
+	return str_puts(x, num_fmt(b, u));
 }
 
 int

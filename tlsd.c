@@ -85,9 +85,6 @@
 
 #define EXIT_TEMP 111
 #define EXIT_USAGE 100
-#define HANDSHAKE_TIMEOUT 30		/* seconds, control/timeouttls */
-#define IDLE_TIMEOUT 1200		/* seconds, control/timeoutsmtpd */
-#define TIMEOUT_MAX 86400
 #define SNI_MAX 253			/* octets of a DNS name */
 #define ENVBLOCK_MAX 1024
 #define RELAY_BUF 16384			/* one maximal TLS record */
@@ -110,15 +107,15 @@ ossl_reason(const char *dflt)
 	return r ? r : dflt;
 }
 
+/* ctl_seconds - a timeout; an unreadable file is its default (the
+ * handshake must go on: smtpd reports a broken control/ itself) */
 static unsigned long
-ctl_seconds(const char *name, unsigned long dflt)
+ctl_seconds(const char *name)
 {
 	unsigned long u;
-	int r = control_readulong(&u, name);
 
-	if (r != 1 || !u)
-		return dflt;
-	return u > TIMEOUT_MAX ? TIMEOUT_MAX : u;
+	(void)control_number(name, &u);
+	return u;
 }
 
 /* ctx_load - a server context with the policy and the certificate in
@@ -516,8 +513,8 @@ main(int argc, char **argv)
 	unsetenv("SSLCTLFD");
 	unsetenv("SSLREADFD");
 	unsetenv("SSLWRITEFD");
-	hs = ctl_seconds("timeouttls", HANDSHAKE_TIMEOUT);
-	idle = ctl_seconds("timeoutsmtpd", IDLE_TIMEOUT);
+	hs = ctl_seconds("timeouttls");
+	idle = ctl_seconds("timeoutsmtpd");
 	if (home_path(&cert, "control/tlscert.pem") < 0 ||
 	    home_path(&key, "control/tlskey.pem") < 0)
 		err_nomem();
