@@ -160,6 +160,25 @@ queue_empty() {
 	logged 'double bounce msg [0-9]* qp [0-9]* to <postmaster@test.example>'
 }
 
+@test "a failing |program bounces with its output and status, not its command line (issue 15)" {
+	# The token is only in the .qmail line, never in what the program
+	# prints: the bounce must not carry it; the admin's log does.
+	echo "|t=secret-token-xyz; echo 'Sorry, no such list (#5.1.1)'; exit 100" > "$A/.qmail-list"
+	own
+	start_send
+	printf 'Subject: to a list\n\nbody\n' | inject sender@test.example list@test.example
+	wait_for 15 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	f=$(find "$A/Maildir-sender/new" -type f)
+	grep -q 'Sorry, no such list (#5\.1\.1)' "$f"
+	grep -q '^Status: 5\.1\.1$' "$f"
+	grep -q '^Diagnostic-Code: X-Qpost; local: fatal: program failed permanently (exit 100): Sorry, no such list (#5\.1\.1)$' "$f"
+	run grep -c 'secret-token-xyz' "$f"
+	assert_output 0
+	logged 'delivery [0-9]*: info: msg [0-9]* to <list@test.example>: program failed permanently (exit 100): t=secret-token-xyz; '
+	logged 'delivery [0-9]*: failure: msg [0-9]* to <list@test.example>: local: fatal: program failed permanently (exit 100): Sorry, no such list (#5.1.1)$'
+}
+
 @test "after queuelifetime a temporary failure becomes a bounce" {
 	echo 1 > "$QPOST_HOME/control/queuelifetime"
 	printf '#!/bin/sh\necho "4.2.2 mailbox busy"\nexit 111\n' > "$A/busy"
@@ -215,7 +234,7 @@ queue_empty() {
 	for r; do
 		case \$r in
 		ok*) printf 'rok\0' ;;
-		bad*) printf 'h550 5.1.1 no such user\0' ;;
+		bad*) printf 'h5.1.1 550 5.1.1 no such user\0' ;;
 		*) if [ -e "$BATS_TEST_TMPDIR/up" ]; then printf 'r\0'
 		   else printf 's451 4.3.0 try later\0'; fi ;;
 		esac
