@@ -70,7 +70,7 @@
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
 #define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
 #define REASON_MAX 900		/* bytes of a failure reason kept */
-#define HEADER_MAX (64 * 1024)	/* original header quoted in a bounce */
+#define HEADER_MAX (16 * 1024)	/* original header quoted in a bounce */
 #define DSN_MTA_MAX 255		/* bytes of a Remote-MTA name kept */
 #define DSN_DIAG_MAX 500	/* bytes of a peer's reply kept (REASON_MAX) */
 #define LOCAL_INFO_MAX 8	/* "local: info: " lines logged per delivery */
@@ -1553,8 +1553,14 @@ dsn_encode(const struct dsn *d, char cls)
 	for (i = 0; i < d->textlen && (d->text[i] == ' ' ||
 	    d->text[i] == '\t' || d->text[i] == '\n'); i++)
 		;
-	if (i < d->textlen)
+	if (i < d->textlen) {
+		/* a text of its own starting with '@' must not read as
+		 * the mta field */
+		if (!(d->mtalen && d->diaglen) && d->text[0] == '@' &&
+		    str_putc(&x, ' ') < 0)
+			die_nomem();
 		dsn_put(&x, d->text, d->textlen, 0);
+	}
 	else if (str_puts(&x, "no reason given") < 0)
 		die_nomem();
 	r = reason_clean(x.s, x.len);	/* at most REASON_MAX */
@@ -2037,7 +2043,10 @@ dsn_status(const struct dsn *d, str *out)
 		die_nomem();
 }
 
-/* orig_header - the header of mess/<id>, at most HEADER_MAX bytes */
+/* orig_header - the header of mess/<id>, at most HEADER_MAX bytes: all
+ * RFC 3464 needs of the original (text/rfc822-headers), never its body,
+ * so a bounce is no bigger than what we write ourselves (issue 17).  A
+ * longer header is cut before the last field that does not fit whole. */
 static void
 orig_header(const struct msg *m, str *h)
 {
@@ -2045,6 +2054,7 @@ orig_header(const struct msg *m, str *h)
 	int fd;
 	ssize_t r;
 	size_t i;
+	int full;
 
 	qpath(&p, "mess", m->id, 0);
 	fd = open(p.s, O_RDONLY | O_CLOEXEC);
@@ -2053,22 +2063,33 @@ orig_header(const struct msg *m, str *h)
 		return;
 	if (str_ready(h, HEADER_MAX) < 0)
 		die_nomem();
-	do
-		r = read(fd, h->s, HEADER_MAX);
-	while (r < 0 && errno == EINTR);
+	h->len = 0;
+	while (h->len < HEADER_MAX) {
+		r = read(fd, h->s + h->len, HEADER_MAX - h->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		h->len += (size_t)r;
+	}
 	close(fd);
-	if (r <= 0)
-		return;
-	h->len = (size_t)r;
 	for (i = 0; i < h->len; i++)
 		if (h->s[i] == '\n' &&
 		    (i + 1 == h->len || h->s[i + 1] == '\n')) {
 			h->len = i + 1;
 			return;
 		}
-	/* no end of header within the limit: cut at the last line end */
+	/* No end of header within the limit: end before the last field
+	 * (a line not starting with a blank), so none is cut in half. */
+	full = h->len == HEADER_MAX;
 	while (h->len && h->s[h->len - 1] != '\n')
 		h->len--;
+	if (!full || !h->len)
+		return;		/* the message is all header */
+	for (i = h->len - 1; i > 0; i--)
+		if (h->s[i - 1] == '\n' && h->s[i] != ' ' && h->s[i] != '\t')
+			break;
+	h->len = i;
 }
 
 #define P(s) do { if (str_puts(&b, (s)) < 0) die_nomem(); } while (0)

@@ -138,6 +138,41 @@ queue_empty() {
 	logged 'bounce msg [0-9]* qp [0-9]* to <sender@test.example>'
 }
 
+@test "a bounce quotes the original header only, at most 16 KB, cut between fields (issue 17)" {
+	start_send
+	{
+		printf 'From: sender@test.example\nSubject: huge header\n'
+		for i in $(seq 1 3000); do
+			printf 'X-Filler-%d: aaaaaaaaaaaaaaaaaaaa\n\tbbbbbbbbbbbbbbbbbbbb-%d\n' $i $i
+		done
+		printf '\nsecret body line\n'
+	} | inject sender@test.example nosuchuser@test.example
+	wait_for 10 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	f=$(find "$A/Maildir-sender/new" -type f)
+	[ "$(stat -c %s "$f")" -lt $((20 * 1024)) ]
+	run grep -c 'secret body line' "$f"
+	assert_output 0
+	run "$PY" - "$f" <<-'EOF'
+	import email, sys
+	m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+	parts = m.get_payload()
+	assert parts[2].get_content_type() == 'text/rfc822-headers'
+	h = parts[2].get_payload()
+	assert len(h) <= 16 * 1024, len(h)
+	assert 'Subject: huge header' in h
+	lines = h.rstrip('\n').split('\n')
+	fields = [l for l in lines if l.startswith('X-Filler-')]
+	conts = [l for l in lines if l.startswith('\t')]
+	# every field it has is whole: each X-Filler line has its fold
+	assert len(fields) == len(conts) > 100, (len(fields), len(conts))
+	assert lines[-1].startswith('\tbbbb'), lines[-1]
+	print('ok')
+	EOF
+	assert_success
+	assert_output ok
+}
+
 @test "a bounce that cannot be delivered goes to postmaster" {
 	start_send
 	printf 'Subject: double\n\nbody\n' | inject ghost@test.example nosuchuser@test.example
