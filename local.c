@@ -8,7 +8,8 @@
  *   domain; SENDER the envelope sender (may be empty: a bounce).
  * fd 0: the message (seekable, LF line ends, exactly the message bytes).
  * fd 1, fd 2: the report channel; the last line written is the one-line
- * reason that goes into the log and into a bounce.
+ * reason that goes into the log and into a bounce, ending with its status
+ * the qmail way, "(#5.1.1)"; "local: info: " lines are for the log only.
  * Environment: QPOST_HOME (the home), QPOST_QUEUE (for forwards).
  *
  * local looks nothing up: send decided (recip.h: control/locals,
@@ -48,6 +49,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "control.h"
+#include "dsn.h"
 #include "err.h"
 #include "home.h"
 #include "qq.h"
@@ -63,6 +65,8 @@
 #define HOST_MAX 256
 #define LOCAL_ARGC 10		/* local user uid gid home local dash ext
 				 * domain sender */
+#define PROG_TAIL_MAX 2048	/* tail of a program's output kept */
+#define PROG_TEXT_MAX 400	/* bytes of it in the reason (the bounce) */
 
 static const char *msg;		/* the message, as read from fd 0 */
 static size_t msglen;
@@ -435,15 +439,110 @@ mbox(const char *path)
 	nfile++;
 }
 
+/* prog_text - the program's output for the reason: the last
+ * PROG_TEXT_MAX bytes of its non-empty lines joined by " / ", every
+ * control or 8-bit byte as '?' (the bounce goes to the outside world);
+ * st gets the status of the last "(#c.s.d)" in its last line. */
+static void
+prog_text(str *out, const str *tail, int cut, char st[DSN_STATUS_MAX])
+{
+	size_t i = 0, e, n = tail->len, start;
+
+	out->len = 0;
+	st[0] = 0;
+	if (cut)	/* the first line is a fragment: drop it */
+		while (i < n && tail->s[i++] != '\n')
+			;
+	if (i >= n)
+		i = 0;
+	for (; i < n; i = e + 1) {
+		size_t k, b;
+
+		for (e = i; e < n && tail->s[e] != '\n'; e++)
+			;
+		for (k = i; k < e && (tail->s[k] == ' ' || tail->s[k] == '\t' ||
+		    tail->s[k] == '\r'); k++)
+			;
+		if (k == e)
+			continue;
+		if (out->len && str_puts(out, " / ") < 0)
+			die_nomem();
+		b = out->len;
+		for (k = i; k < e; k++) {
+			unsigned char c = (unsigned char)tail->s[k];
+
+			if (c == '\t')
+				c = ' ';
+			else if (c < 32 || c >= 127)
+				c = '?';
+			if (str_putc(out, (char)c) < 0)
+				die_nomem();
+		}
+		while (out->len > b && out->s[out->len - 1] == ' ')
+			out->len--;
+		st[0] = 0;	/* only the last line's status counts */
+		(void)dsn_hash(out->s + b, out->len - b, st);
+	}
+	if (out->len > PROG_TEXT_MAX) {
+		start = out->len - PROG_TEXT_MAX;
+		memmove(out->s + 3, out->s + start, PROG_TEXT_MAX);
+		memcpy(out->s, "...", 3);
+		out->len = PROG_TEXT_MAX + 3;
+	}
+	if (str_0(out) < 0)
+		die_nomem();
+}
+
+/* prog_fail - a program failed (what, and its exit code or signal n):
+ * the command line goes only to the log (an info line, docs/local.md);
+ * the bounce gets the program's output and the status it gave the qmail
+ * way, "(#5.1.1)", in the class our exit code says, else dflt (always
+ * dflt for a crash: the status is then ours). */
+static noreturn void
+prog_fail(int code, const char *what, int n, const char *cmd,
+    const str *tail, int cut, const char *dflt, int theirs)
+{
+	str t = STR_INIT, x = STR_INIT;
+	char st[DSN_STATUS_MAX];
+	size_t k;
+
+	if (str_puts(&x, "program ") < 0 || str_puts(&x, what) < 0 ||
+	    str_putu(&x, (unsigned long long)n) < 0 || str_putc(&x, ')') < 0 ||
+	    str_0(&x) < 0)
+		die_nomem();
+	err_info("info: ", x.s, ": ", cmd, (const char *)0);
+	prog_text(&t, tail, cut, st);
+	if (!st[0] || !theirs)
+		strcpy(st, dflt);
+	st[0] = code == 100 ? '5' : '4';
+	if (t.len && (str_puts(&x, ": ") < 0 || str_put(&x, t.s, t.len) < 0))
+		die_nomem();
+	/* the status once, at the end: where send looks for it */
+	k = strlen(st);
+	if (!(x.len >= k + 3 && x.s[x.len - k - 3] == '(' &&
+	    x.s[x.len - k - 2] == '#' && x.s[x.len - 1] == ')' &&
+	    !memcmp(x.s + x.len - k - 1, st, k)))
+		if (str_puts(&x, " (#") < 0 || str_puts(&x, st) < 0 ||
+		    str_putc(&x, ')') < 0)
+			die_nomem();
+	if (str_0(&x) < 0)
+		die_nomem();
+	err_die(code, x.s, (const char *)0);
+}
+
 /* program - "|cmd": /bin/sh -c cmd in the home, the message on stdin
- * from its first byte.  Returns 1 when the program asked to stop (99). */
+ * from its first byte.  Returns 1 when the program asked to stop (99).
+ * Its output is passed on, and its tail kept for the reason if it fails
+ * (qmail-local's way: ezmlm, maildrop and vacation explain themselves
+ * there). */
 static int
 program(const char *cmd)
 {
+	static str tail = STR_INIT;
 	char b[4096], last = '\n';
 	pid_t pid;
 	ssize_t r;
-	int st, p[2];
+	int st, p[2], cut = 0;
 
 	if (lseek(0, 0, SEEK_SET) < 0 && errno != ESPIPE)
 		err_diesys(111, "unable to rewind the message",
@@ -469,6 +568,7 @@ program(const char *cmd)
 	/* The program's output goes on to our report channel, ended with
 	 * a newline so that our own last line stays a line of its own. */
 	close(p[1]);
+	tail.len = 0;
 	for (;;) {
 		r = read(p[0], b, sizeof b);
 		if (r < 0 && errno == EINTR)
@@ -477,6 +577,14 @@ program(const char *cmd)
 			break;
 		(void)fd_writeall(1, b, (size_t)r, -1);
 		last = b[r - 1];
+		if (str_put(&tail, b, (size_t)r) < 0)
+			die_nomem();
+		if (tail.len > PROG_TAIL_MAX) {
+			memmove(tail.s, tail.s + tail.len - PROG_TAIL_MAX,
+			    PROG_TAIL_MAX);
+			tail.len = PROG_TAIL_MAX;
+			cut = 1;
+		}
 	}
 	close(p[0]);
 	if (last != '\n')
@@ -487,19 +595,19 @@ program(const char *cmd)
 			    (const char *)0);
 	nprog++;
 	if (!WIFEXITED(st))
-		err_die(111, "program crashed: ", cmd, " (#4.3.0)",
-		    (const char *)0);
+		prog_fail(111, "crashed (signal ", WTERMSIG(st), cmd, &tail,
+		    cut, "4.3.0", 0);
 	switch (WEXITSTATUS(st)) {
 	case 0:
 		return 0;
 	case 99:
 		return 1;
 	case 100:
-		err_die(100, "program failed permanently: ", cmd,
-		    " (#5.2.0)", (const char *)0);
+		prog_fail(100, "failed permanently (exit ", 100, cmd, &tail,
+		    cut, "5.2.0", 1);
 	default:
-		err_die(111, "program failed temporarily: ", cmd,
-		    " (#4.2.0)", (const char *)0);
+		prog_fail(111, "failed temporarily (exit ", WEXITSTATUS(st),
+		    cmd, &tail, cut, "4.2.0", 1);
 	}
 }
 
@@ -806,6 +914,9 @@ main(int argc, char **argv)
 	err_prog = "local";
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	/* an ignored SIGCHLD (inherited through exec) loses a |program's
+	 * exit code and the queue's for a forward */
+	signal(SIGCHLD, SIG_DFL);
 	if (argc != LOCAL_ARGC)
 		die_usage();
 	from_argv(&r, argv);

@@ -17,7 +17,10 @@
  * "h<text>\0" (permanent failure) or "s<text>\0" (temporary failure),
  * then one message report "K<text>\0" (delivered to at least one
  * recipient), "Z<text>\0" (temporary) or "D<text>\0" (permanent).  The
- * text names the peer and quotes its reply.  Diagnostics go to fd 2.
+ * text starts with the enhanced status code (RFC 3463) and a blank; it
+ * names the peer and quotes its reply, and when the peer replied it has
+ * two more lines, "\nRemote-MTA: dns; <host>" and "\nDiagnostic-Code:
+ * smtp; <reply>" (docs/remote.md).  Diagnostics go to fd 2.
  *
  * Mail exchangers: control/smtproutes (qmail's "domain:host[:port]",
  * ".domain" for subdomains, an empty domain for a default smarthost, an
@@ -55,6 +58,7 @@
 #include "buf.h"
 #include "control.h"
 #include "dns.h"
+#include "dsn.h"
 #include "err.h"
 #include "str.h"
 
@@ -113,11 +117,33 @@ static char reportspace[REPORT_SIZE];
 static str reply = STR_INIT;	/* last reply, lines joined by '\n' */
 static str line = STR_INIT;
 static str peer = STR_INIT;	/* "host[ip]" of the current peer */
+static const char *peerhost;	/* its name, for Remote-MTA */
 
 static noreturn void
 die_nomem(void)
 {
 	err_nomem();
+}
+
+/* status_class - the report's status gets the class its letter says (a
+ * 5xx greeting skipped for the next host ends temporary, for one); a
+ * text without a status gets one */
+static void
+status_class(str *t, char letter)
+{
+	char cls = letter == 'r' ? '2' : letter == 'h' ? '5' : '4';
+	size_t k = dsn_scan(t->s ? t->s : "", t->len);
+
+	if (k && k < t->len && t->s[k] == ' ') {
+		t->s[0] = cls;
+		return;
+	}
+	if (str_ready(t, 6) < 0)
+		die_nomem();
+	memmove(t->s + 6, t->s, t->len);
+	memcpy(t->s, "x.0.0 ", 6);
+	t->s[0] = cls;
+	t->len += 6;
 }
 
 /* report - write every report to fd 1 and exit 0. */
@@ -135,18 +161,23 @@ report(void)
 			any_r = 1;
 		if (c == 's')
 			any_s = 1;
+		status_class(&rtext[i], c);
 		if (buf_put(&out, &c, 1) < 0 ||
 		    buf_put(&out, rtext[i].s, rtext[i].len) < 0 ||
 		    buf_put(&out, "", 1) < 0)
 			goto fail;
 	}
 	if (any_r) {
+		status_class(&msgtext, 'r');
 		if (buf_put(&out, "K", 1) < 0 ||
 		    buf_put(&out, msgtext.s, msgtext.len) < 0)
 			goto fail;
-	} else if (buf_put(&out, any_s ? "Z" : "D", 1) < 0 ||
-	    buf_put(&out, lasterr.s, lasterr.len) < 0)
-		goto fail;
+	} else {
+		status_class(&lasterr, any_s ? 's' : 'h');
+		if (buf_put(&out, any_s ? "Z" : "D", 1) < 0 ||
+		    buf_put(&out, lasterr.s, lasterr.len) < 0)
+			goto fail;
+	}
 	if (buf_put(&out, "", 1) < 0 || buf_flush(&out) < 0)
 		goto fail;
 	_exit(0);
@@ -154,23 +185,33 @@ fail:
 	err_diesys(111, "unable to write reports to fd 1", (char *)0);
 }
 
-/* set_err - lasterr = the concatenation of the strings. */
+/* set_err - lasterr = the status, a blank, the concatenation of the
+ * strings. */
 static void
-set_err(const char *a, const char *b, const char *c)
+set_err(const char *st, const char *a, const char *b, const char *c)
 {
 	lasterr.len = 0;
-	if (str_puts(&lasterr, a) < 0 || (b && str_puts(&lasterr, b) < 0) ||
+	if (str_puts(&lasterr, st) < 0 || str_putc(&lasterr, ' ') < 0 ||
+	    str_puts(&lasterr, a) < 0 || (b && str_puts(&lasterr, b) < 0) ||
 	    (c && str_puts(&lasterr, c) < 0))
 		die_nomem();
 }
 
-/* warn_lasterr - lasterr on fd 2 as well. */
+/* warn_lasterr - lasterr's text (without the status and the DSN lines)
+ * on fd 2 as well. */
 static void
 warn_lasterr(void)
 {
-	if (str_0(&lasterr) < 0)
+	static str w = STR_INIT;
+	size_t k = dsn_scan(lasterr.s, lasterr.len), e;
+
+	if (k && k < lasterr.len)
+		k++;
+	for (e = k; e < lasterr.len && lasterr.s[e] != '\n'; e++)
+		;
+	if (str_copy(&w, lasterr.s + k, e - k) < 0 || str_0(&w) < 0)
 		die_nomem();
-	err_warn(lasterr.s, (char *)0);
+	err_warn(w.s, (char *)0);
 }
 
 /* fail_open - every recipient still open gets code and lasterr. */
@@ -196,19 +237,34 @@ finish(char code)
 	report();
 }
 
+/* temp_st, perm_st - every open recipient fails with this status and
+ * text; temp and perm for a failure of our own (4.3.0) or of the
+ * destination's address (5.1.2). */
 static noreturn void
-temp(const char *a, const char *b, const char *c)
+temp_st(const char *st, const char *a, const char *b, const char *c)
 {
-	set_err(a, b, c);
+	set_err(st, a, b, c);
 	warn_lasterr();
 	finish('s');
 }
 
 static noreturn void
+perm_st(const char *st, const char *a, const char *b, const char *c)
+{
+	set_err(st, a, b, c);
+	finish('h');
+}
+
+static noreturn void
+temp(const char *a, const char *b, const char *c)
+{
+	temp_st("4.3.0", a, b, c);
+}
+
+static noreturn void
 perm(const char *a, const char *b, const char *c)
 {
-	set_err(a, b, c);
-	finish('h');
+	perm_st("5.1.2", a, b, c);
 }
 
 /* ---- the message ---- */
@@ -503,10 +559,10 @@ routes(void)
 		temp("bad host in control/smtproutes: ", best, 0);
 	r = host_add(host.s, port);
 	if (r == DNS_TEMP)
-		temp("temporary DNS failure looking up relay host ", host.s,
+		temp_st("4.4.3", "temporary DNS failure looking up relay host ", host.s,
 		    " from control/smtproutes");
 	if (r != DNS_OK || !ntargets)
-		temp("relay host ", host.s,
+		temp_st("4.4.4", "relay host ", host.s,
 		    " from control/smtproutes has no address");
 	return 1;
 }
@@ -528,14 +584,16 @@ mx_targets(void)
 	dns_ready();
 	r = dns_mxlist(domain, mx, DNS_MX_MAX, &n);
 	if (r == DNS_TEMP)
-		temp("temporary DNS failure looking up MX for ", domain, 0);
+		temp_st("4.4.3", "temporary DNS failure looking up MX for ",
+		    domain, 0);
 	if (r == DNS_NXDOMAIN)
 		perm("Sorry, domain ", domain, " does not exist (DNS NXDOMAIN)");
 	if (r == DNS_NODATA) {
 		/* no MX: the domain's own address is its implicit MX */
 		r = host_add(domain, remote_port);
 		if (r == DNS_TEMP)
-			temp("temporary DNS failure looking up ", domain, 0);
+			temp_st("4.4.3", "temporary DNS failure looking up ",
+			    domain, 0);
 		if (r != DNS_OK)
 			perm("Sorry, domain ", domain,
 			    " has no MX and no address record");
@@ -543,7 +601,7 @@ mx_targets(void)
 	}
 	for (i = 0; i < n; i++)
 		if (!mx[i].name[0])
-			perm("Sorry, domain ", domain,
+			perm_st("5.1.10", "Sorry, domain ", domain,
 			    " does not accept mail (null MX, RFC 7505)");
 	for (i = 0; i < n; i++) {
 		r = host_add(mx[i].name, remote_port);
@@ -552,9 +610,9 @@ mx_targets(void)
 	}
 	if (!ntargets) {
 		if (soft)
-			temp("temporary DNS failure looking up the MX hosts of ",
-			    domain, 0);
-		temp("no MX host of ", domain, " has an address");
+			temp_st("4.4.3", "temporary DNS failure looking up the "
+			    "MX hosts of ", domain, 0);
+		temp_st("4.4.4", "no MX host of ", domain, " has an address");
 	}
 }
 
@@ -669,15 +727,12 @@ get_reply(buf *in)
 	}
 }
 
-/* say - report text: peer, what happened, the reply on one line. */
+/* put_reply - the reply on one line, its lines joined by " / " */
 static void
-say(str *out, const char *what)
+put_reply(str *out)
 {
 	size_t i;
 
-	out->len = 0;
-	if (str_put(out, peer.s, peer.len) < 0 || str_puts(out, what) < 0)
-		die_nomem();
 	for (i = 0; i < reply.len; i++) {
 		if (reply.s[i] == '\n') {
 			if (str_puts(out, " / ") < 0)
@@ -685,6 +740,34 @@ say(str *out, const char *what)
 		} else if (str_putc(out, reply.s[i]) < 0)
 			die_nomem();
 	}
+}
+
+/* say - report text: the status, the peer, what happened, the reply on
+ * one line; then the peer and its reply for the DSN (docs/remote.md).
+ * The status is the one the peer put after its reply code (RFC 2034:
+ * "550 5.1.1 ...", of the same class), else the code's class, x.0.0. */
+static void
+say(str *out, const char *what)
+{
+	size_t k = reply.len > 4 ? dsn_scan(reply.s + 4, reply.len - 4) : 0;
+
+	out->len = 0;
+	if (k && reply.s[4] == reply.s[0] && (4 + k == reply.len ||
+	    reply.s[4 + k] == ' ' || reply.s[4 + k] == '\n')) {
+		if (str_put(out, reply.s + 4, k) < 0)
+			die_nomem();
+	} else if (str_putc(out, reply.len ? reply.s[0] : '4') < 0 ||
+	    str_puts(out, ".0.0") < 0)
+		die_nomem();
+	if (str_putc(out, ' ') < 0 || str_put(out, peer.s, peer.len) < 0 ||
+	    str_puts(out, what) < 0)
+		die_nomem();
+	put_reply(out);
+	if (str_puts(out, "\nRemote-MTA: dns; ") < 0 ||
+	    str_puts(out, peerhost ? peerhost : "unknown") < 0 ||
+	    str_puts(out, "\nDiagnostic-Code: smtp; ") < 0)
+		die_nomem();
+	put_reply(out);
 }
 
 /* io_err - the connection failed: text into lasterr. */
@@ -696,7 +779,8 @@ io_err(const char *during)
 	    errno == ECONNRESET ? "closed the connection" : strerror(errno);
 
 	lasterr.len = 0;
-	if (str_put(&lasterr, peer.s, peer.len) < 0 ||
+	if (str_puts(&lasterr, "4.4.2 ") < 0 ||
+	    str_put(&lasterr, peer.s, peer.len) < 0 ||
 	    str_puts(&lasterr, " ") < 0 || str_puts(&lasterr, why) < 0 ||
 	    str_puts(&lasterr, during) < 0)
 		die_nomem();
@@ -927,6 +1011,7 @@ try(const struct target *t)
 	if (!inet_ntop(t->a.af, t->a.ip, ip, sizeof ip))
 		strcpy(ip, "?");
 	peer.len = 0;
+	peerhost = t->host;
 	if (str_puts(&peer, t->host) < 0 || str_putc(&peer, '[') < 0 ||
 	    str_puts(&peer, ip) < 0 || str_putc(&peer, ']') < 0)
 		die_nomem();
@@ -936,7 +1021,8 @@ try(const struct target *t)
 	fd = dial(t);
 	if (fd < 0) {
 		lasterr.len = 0;
-		if (str_put(&lasterr, peer.s, peer.len) < 0 ||
+		if (str_puts(&lasterr, "4.4.1 ") < 0 ||
+		    str_put(&lasterr, peer.s, peer.len) < 0 ||
 		    str_puts(&lasterr, ": connect: ") < 0 ||
 		    str_puts(&lasterr, errno == ETIMEDOUT ? "timed out" :
 		    strerror(errno)) < 0)
@@ -1002,13 +1088,13 @@ main(int argc, char **argv)
 
 	/* a control character in a path could smuggle a command */
 	if (!addr_clean(sender))
-		perm("Sorry, the sender address contains control characters",
-		    0, 0);
+		perm_st("5.1.7", "Sorry, the sender address contains control "
+		    "characters", 0, 0);
 	for (j = 0; j < nrcpt; j++) {
 		if (addr_clean(rcpt[j]))
 			continue;
 		rstat[j] = 'h';
-		if (str_copys(&rtext[j], "Sorry, the recipient address "
+		if (str_copys(&rtext[j], "5.1.3 Sorry, the recipient address "
 		    "contains control characters") < 0)
 			die_nomem();
 		if (str_copy(&lasterr, rtext[j].s, rtext[j].len) < 0)
@@ -1028,10 +1114,15 @@ main(int argc, char **argv)
 		if (try(&targets[i]) == 0)
 			report();
 	if (ntargets > 1) {
+		/* the last host's status and DSN lines stay */
 		static str all = STR_INIT;
+		size_t k = dsn_scan(lasterr.s, lasterr.len);
 
-		if (str_copys(&all, "no mail exchanger could be used; last: ") < 0 ||
-		    str_put(&all, lasterr.s, lasterr.len) < 0 ||
+		if (k && k < lasterr.len)
+			k++;
+		if (str_copy(&all, lasterr.s, k) < 0 ||
+		    str_puts(&all, "no mail exchanger could be used; last: ") < 0 ||
+		    str_put(&all, lasterr.s + k, lasterr.len - k) < 0 ||
 		    str_copy(&lasterr, all.s, all.len) < 0)
 			die_nomem();
 	}

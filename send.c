@@ -57,6 +57,7 @@
 #include "buf.h"
 #include "control.h"
 #include "date.h"
+#include "dsn.h"
 #include "envelope.h"
 #include "err.h"
 #include "heap.h"
@@ -73,7 +74,10 @@
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
 #define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
 #define REASON_MAX 900		/* bytes of a failure reason kept */
-#define HEADER_MAX (64 * 1024)	/* original header quoted in a bounce */
+#define HEADER_MAX (16 * 1024)	/* original header quoted in a bounce */
+#define DSN_MTA_MAX 255		/* bytes of a Remote-MTA name kept */
+#define DSN_DIAG_MAX 500	/* bytes of a peer's reply kept (REASON_MAX) */
+#define LOCAL_INFO_MAX 8	/* "local: info: " lines logged per delivery */
 #define REMOTE_RCPT_MAX 100	/* recipients per remote run */
 #define RETRY_LOCAL 10		/* schedule constants, see retry_delay */
 #define RETRY_REMOTE 20
@@ -1475,6 +1479,210 @@ status_text(int status, const char *who)
 	return r;
 }
 
+/*
+ * A delivery's reason, as send carries it from local or remote to the
+ * bounce: the enhanced status code (RFC 3463), the remote MTA and its
+ * reply when a peer answered, and the human text.  In memory and in the
+ * info file's f record it is one printable line (docs/send.md):
+ *
+ *	#status SP [@mta SP =n SP reply(n bytes) SP] text
+ *
+ * A reason without the leading '#' (written by an older send) is text
+ * alone.  The status is never looked for inside the text.
+ */
+struct dsn {
+	char status[DSN_STATUS_MAX];	/* "5.1.1"; empty: none given */
+	const char *mta;
+	size_t mtalen;
+	const char *diag;		/* the peer's reply */
+	size_t diaglen;
+	const char *text;		/* NUL-terminated */
+	size_t textlen;
+};
+
+/* dsn_put - bytes into x, each unsafe one (control, 8-bit, and blank
+ * where blank would end a field) as '?' */
+static void
+dsn_put(str *x, const char *s, size_t n, int noblank)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 32 || c >= 127 || (noblank && c == ' '))
+			c = '?';
+		if (str_putc(x, (char)c) < 0)
+			die_nomem();
+	}
+}
+
+/* dsn_encode - the one-line form of d, with the status's class forced
+ * to cls ('2', '4', '5'; the result decides it, not the text) and
+ * cls.0.0 when d has no status */
+static char *
+dsn_encode(const struct dsn *d, char cls)
+{
+	str x = STR_INIT;
+	size_t i;
+	char *r;
+
+	if (str_putc(&x, '#') < 0 || str_putc(&x, cls) < 0 ||
+	    str_puts(&x, d->status[0] ? d->status + 1 : ".0.0") < 0 ||
+	    str_putc(&x, ' ') < 0)
+		die_nomem();
+	if (d->mtalen && d->diaglen) {
+		size_t ml = d->mtalen < DSN_MTA_MAX ? d->mtalen : DSN_MTA_MAX;
+		size_t dl = d->diaglen < DSN_DIAG_MAX ? d->diaglen :
+		    DSN_DIAG_MAX;
+		char b[ULEN];
+
+		if (str_putc(&x, '@') < 0)
+			die_nomem();
+		dsn_put(&x, d->mta, ml, 1);
+		if (str_puts(&x, " =") < 0 || str_puts(&x, fmtu(b, dl)) < 0 ||
+		    str_putc(&x, ' ') < 0)
+			die_nomem();
+		dsn_put(&x, d->diag, dl, 0);
+		if (str_putc(&x, ' ') < 0)
+			die_nomem();
+	}
+	for (i = 0; i < d->textlen && (d->text[i] == ' ' ||
+	    d->text[i] == '\t' || d->text[i] == '\n'); i++)
+		;
+	if (i < d->textlen) {
+		/* a text of its own starting with '@' must not read as
+		 * the mta field */
+		if (!(d->mtalen && d->diaglen) && d->text[0] == '@' &&
+		    str_putc(&x, ' ') < 0)
+			die_nomem();
+		dsn_put(&x, d->text, d->textlen, 0);
+	}
+	else if (str_puts(&x, "no reason given") < 0)
+		die_nomem();
+	r = reason_clean(x.s, x.len);	/* at most REASON_MAX */
+	str_free(&x);
+	return r;
+}
+
+/* dsn_decode - the parts of a reason made by dsn_encode (pointers into
+ * s); an older reason is all text, with no status */
+static void
+dsn_decode(const char *s, struct dsn *d)
+{
+	size_t n = strlen(s), i, m, j;
+	unsigned long long dl;
+
+	memset(d, 0, sizeof *d);
+	d->text = s;
+	d->textlen = n;
+	if (n < 2 || s[0] != '#' || !(m = dsn_scan(s + 1, n - 1)) ||
+	    1 + m >= n || s[1 + m] != ' ')
+		return;
+	memcpy(d->status, s + 1, m);
+	d->status[m] = 0;
+	i = m + 2;
+	if (i < n && s[i] == '@') {
+		for (m = i + 1; m < n && s[m] != ' '; m++)
+			;
+		j = m + 2;
+		if (j < n && s[m + 1] == '=' && scan_u(s, n, &j, &dl) == 0 &&
+		    j < n && s[j] == ' ') {
+			j++;
+			if (dl > n - j)	/* cut by REASON_MAX */
+				dl = n - j;
+			d->mta = s + i + 1;
+			d->mtalen = m - i - 1;
+			d->diag = s + j;
+			d->diaglen = (size_t)dl;
+			i = j + (size_t)dl;
+			if (i < n && s[i] == ' ')
+				i++;
+		}
+	}
+	d->text = s + i;
+	d->textlen = n - i;
+}
+
+/* dsn_text - the human text of a reason, for the log */
+static const char *
+dsn_text(const char *s)
+{
+	struct dsn d;
+
+	dsn_decode(s, &d);
+	return d.text;
+}
+
+/* local_reason - local's reason: its last line, and the status the
+ * qmail way, the last "(#c.s.d)" in that line (docs/local.md) */
+static char *
+local_reason(const str *o, int status, char cls)
+{
+	struct dsn d;
+	char *line = last_line(o), *r;
+
+	memset(&d, 0, sizeof d);
+	if (!*line) {
+		free(line);
+		line = status_text(status, "local");
+	}
+	(void)dsn_hash(line, strlen(line), d.status);
+	d.text = line;
+	d.textlen = strlen(line);
+	r = dsn_encode(&d, cls);
+	free(line);
+	return r;
+}
+
+/* remote_reason - a remote report's text (after its letter): the status,
+ * a blank and the text's first line, then optional lines "Remote-MTA:
+ * dns; host" and "Diagnostic-Code: smtp; reply" (docs/remote.md).  A text
+ * without the leading status (qmail-remote's format) is all text. */
+static char *
+remote_reason(const char *t, size_t tl, char cls)
+{
+	static const char mtatag[] = "Remote-MTA: dns; ";
+	static const char diagtag[] = "Diagnostic-Code: smtp; ";
+	struct dsn d;
+	size_t k = dsn_scan(t, tl), e, i;
+
+	memset(&d, 0, sizeof d);
+	if (!k || k >= tl || t[k] != ' ') {
+		d.text = t;
+		d.textlen = tl;
+		return dsn_encode(&d, cls);
+	}
+	memcpy(d.status, t, k);
+	d.status[k] = 0;
+	t += k + 1;
+	tl -= k + 1;
+	for (e = 0; e < tl && t[e] != '\n'; e++)
+		;
+	d.text = t;
+	d.textlen = e;
+	for (i = e; i < tl; i = e) {
+		const char *l = t + ++i;
+		size_t ll;
+
+		for (e = i; e < tl && t[e] != '\n'; e++)
+			;
+		ll = e - i;
+		if (!d.mta && ll > sizeof mtatag - 1 &&
+		    !memcmp(l, mtatag, sizeof mtatag - 1)) {
+			d.mta = l + sizeof mtatag - 1;
+			d.mtalen = ll - (sizeof mtatag - 1);
+		} else if (!d.diag && ll > sizeof diagtag - 1 &&
+		    !memcmp(l, diagtag, sizeof diagtag - 1)) {
+			d.diag = l + sizeof diagtag - 1;
+			d.diaglen = ll - (sizeof diagtag - 1);
+		}
+	}
+	if (!d.mta || !d.diag)
+		d.mtalen = d.diaglen = 0;
+	return dsn_encode(&d, cls);
+}
+
 /* results - each recipient's result and reason from the job's output */
 static void
 results(struct job *j, int *res, char **why)
@@ -1489,11 +1697,8 @@ results(struct job *j, int *res, char **why)
 			res[0] = RES_OK;
 		else if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
 			res[0] = RES_PERM;
-		why[0] = last_line(&j->out);
-		if (!*why[0]) {
-			free(why[0]);
-			why[0] = status_text(st, "local");
-		}
+		why[0] = local_reason(&j->out, st, res[0] == RES_OK ? '2' :
+		    res[0] == RES_PERM ? '5' : '4');
 		return;
 	}
 	/* remote: recipient reports r/h/s in order, then K/Z/D */
@@ -1524,7 +1729,7 @@ results(struct job *j, int *res, char **why)
 		for (k = 0; k < j->nri; k++) {
 			const char *t;
 			size_t tl;
-			char c = 0;
+			char c = 0, cls;
 
 			if (k < nrep) {
 				c = rep[k][0];
@@ -1552,17 +1757,51 @@ results(struct job *j, int *res, char **why)
 				t = 0;
 				tl = 0;
 			}
+			cls = res[k] == RES_OK ? '2' : res[k] == RES_PERM ?
+			    '5' : '4';
 			if (t && tl)
-				why[k] = reason_clean(t, tl);
-			else
-				why[k] = status_text(j->status, "remote");
-			if (!mrep && c != 'h' && c != 's' && !*why[k]) {
-				free(why[k]);
-				why[k] = status_text(j->status, "remote");
+				why[k] = remote_reason(t, tl, cls);
+			else {
+				struct dsn d;
+				char *x = status_text(j->status, "remote");
+
+				memset(&d, 0, sizeof d);
+				d.text = x;
+				d.textlen = strlen(x);
+				why[k] = dsn_encode(&d, cls);
+				free(x);
 			}
 		}
 		free(rep);
 		free(rlen);
+	}
+}
+
+/* local_info - local's "local: info: " lines (what only the admin should
+ * see, such as a failed program's command line) into the log */
+static void
+local_info(const struct job *j, const char *addr)
+{
+	static const char tag[] = "local: info: ";
+	const char *s = j->out.s;
+	size_t n = j->out.len, i = 0, e, shown = 0;
+	char b1[ULEN], b2[ULEN];
+
+	for (; i < n && shown < LOCAL_INFO_MAX; i = e + 1) {
+		char *x;
+
+		for (e = i; e < n && s[e] != '\n'; e++)
+			;
+		if (e - i <= sizeof tag - 1 || memcmp(s + i, tag,
+		    sizeof tag - 1))
+			continue;
+		x = reason_clean(s + i + sizeof tag - 1, e - i -
+		    (sizeof tag - 1));
+		err_info("delivery ", fmtu(b1, j->number), ": info: msg ",
+		    fmtu(b2, j->m->id), " to <", addr, ">: ", x,
+		    (const char *)0);
+		free(x);
+		shown++;
 	}
 }
 
@@ -1583,15 +1822,26 @@ job_done(struct job *j, int64_t now)
 	/* expiry: a temporary failure after queuelifetime is permanent */
 	for (k = 0; k < j->nri; k++) {
 		if (res[k] == RES_TEMP && now >= m->birth + cf.lifetime) {
+			/* The last status stays (class 4: the message was
+			 * never refused), a mere 4.0.0 becomes 4.4.7; the
+			 * peer and its reply stay too. */
 			str x = STR_INIT;
+			struct dsn d;
+			char *r;
 
+			dsn_decode(why[k], &d);
+			if (!d.status[0] || !strcmp(d.status + 1, ".0.0"))
+				strcpy(d.status, "4.4.7");
 			if (str_puts(&x, "message expired after "
 			    "queuelifetime; last error: ") < 0 ||
-			    str_puts(&x, why[k]) < 0)
+			    str_put(&x, d.text, d.textlen) < 0)
 				die_nomem();
-			free(why[k]);
-			why[k] = reason_clean(x.s, x.len);
+			d.text = x.s;
+			d.textlen = x.len;
+			r = dsn_encode(&d, '4');
 			str_free(&x);
+			free(why[k]);
+			why[k] = r;
 			res[k] = RES_PERM;
 		}
 		if (res[k] == RES_OK)
@@ -1653,20 +1903,22 @@ job_done(struct job *j, int64_t now)
 	for (k = 0; k < j->nri; k++) {
 		const struct rcpt *r = &m->r[j->ri[k]];
 
+		if (j->ch == CH_LOCAL && res[k] != RES_OK)
+			local_info(j, r->addr);
 		if (res[k] == RES_OK)
 			err_info("delivery ", fmtu(b1, j->number), ": success: "
 			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
-			    why[k], (const char *)0);
+			    dsn_text(why[k]), (const char *)0);
 		else if (res[k] == RES_PERM)
 			err_info("delivery ", fmtu(b1, j->number), ": failure: "
 			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
-			    r->reason, (const char *)0);
+			    dsn_text(r->reason), (const char *)0);
 		else
 			err_info("delivery ", fmtu(b1, j->number),
 			    ": deferral: msg ", fmtu(b2, m->id), " to <",
 			    r->addr, "> retry in ",
 			    fmtu(b4, (unsigned long long)wait[k]), "s: ",
-			    why[k], (const char *)0);
+			    dsn_text(why[k]), (const char *)0);
 		free(why[k]);
 	}
 	free(why);
@@ -1774,41 +2026,25 @@ spawn_read(void)
 
 /* ------------------------------------------------------ bounces */
 
-/* dsn_status - an enhanced status code in the reason, or dflt */
+/* dsn_status - the Status: of a failed recipient's decoded reason: the
+ * one carried from local or remote; a reason from an older send has none
+ * and gets 5.0.0, or 4.4.7 if it expired */
 static void
-dsn_status(const char *why, char cls, const char *dflt, str *out)
+dsn_status(const struct dsn *d, str *out)
 {
-	const char *s;
+	const char *st = d->status;
 
-	for (s = why; *s; s++) {
-		const char *p = s;
-		int d1 = 0, d2 = 0;
-
-		if ((s != why && s[-1] != ' ' && s[-1] != '(' &&
-		    s[-1] != '#') || (*p != '2' && *p != '4' && *p != '5') ||
-		    p[1] != '.')
-			continue;
-		p += 2;
-		while (*p >= '0' && *p <= '9' && d1 < 4)
-			p++, d1++;
-		if (!d1 || d1 > 3 || *p != '.')
-			continue;
-		p++;
-		while (*p >= '0' && *p <= '9' && d2 < 4)
-			p++, d2++;
-		if (!d2 || d2 > 3 || (*p && *p != ' ' && *p != ')' &&
-		    *p != ',' && *p != ';'))
-			continue;
-		if (str_putc(out, cls ? cls : *s) < 0 ||
-		    str_put(out, s + 1, (size_t)(p - s - 1)) < 0)
-			die_nomem();
-		return;
-	}
-	if (str_puts(out, dflt) < 0)
+	if (!*st)
+		st = strncmp(d->text, "message expired", 15) ? "5.0.0" :
+		    "4.4.7";
+	if (str_puts(out, st) < 0)
 		die_nomem();
 }
 
-/* orig_header - the header of mess/<id>, at most HEADER_MAX bytes */
+/* orig_header - the header of mess/<id>, at most HEADER_MAX bytes: all
+ * RFC 3464 needs of the original (text/rfc822-headers), never its body,
+ * so a bounce is no bigger than what we write ourselves (issue 17).  A
+ * longer header is cut before the last field that does not fit whole. */
 static void
 orig_header(const struct msg *m, str *h)
 {
@@ -1816,6 +2052,7 @@ orig_header(const struct msg *m, str *h)
 	int fd;
 	ssize_t r;
 	size_t i;
+	int full;
 
 	qpath(&p, "mess", m->id, 0);
 	fd = open(p.s, O_RDONLY | O_CLOEXEC);
@@ -1824,22 +2061,33 @@ orig_header(const struct msg *m, str *h)
 		return;
 	if (str_ready(h, HEADER_MAX) < 0)
 		die_nomem();
-	do
-		r = read(fd, h->s, HEADER_MAX);
-	while (r < 0 && errno == EINTR);
+	h->len = 0;
+	while (h->len < HEADER_MAX) {
+		r = read(fd, h->s + h->len, HEADER_MAX - h->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		h->len += (size_t)r;
+	}
 	close(fd);
-	if (r <= 0)
-		return;
-	h->len = (size_t)r;
 	for (i = 0; i < h->len; i++)
 		if (h->s[i] == '\n' &&
 		    (i + 1 == h->len || h->s[i + 1] == '\n')) {
 			h->len = i + 1;
 			return;
 		}
-	/* no end of header within the limit: cut at the last line end */
+	/* No end of header within the limit: end before the last field
+	 * (a line not starting with a blank), so none is cut in half. */
+	full = h->len == HEADER_MAX;
 	while (h->len && h->s[h->len - 1] != '\n')
 		h->len--;
+	if (!full || !h->len)
+		return;		/* the message is all header */
+	for (i = h->len - 1; i > 0; i--)
+		if (h->s[i - 1] == '\n' && h->s[i] != ' ' && h->s[i] != '\t')
+			break;
+	h->len = i;
 }
 
 #define P(s) do { if (str_puts(&b, (s)) < 0) die_nomem(); } while (0)
@@ -1930,7 +2178,7 @@ bounce(struct msg *m, int64_t now)
 		P("<");
 		P(m->r[k].addr);
 		P(">:\n");
-		P(m->r[k].reason);
+		P(dsn_text(m->r[k].reason));
 		P("\n\n");
 	}
 	P("--");
@@ -1942,19 +2190,27 @@ bounce(struct msg *m, int64_t now)
 	P(d);
 	P("\n");
 	for (k = 0; k < m->nr; k++) {
-		const char *why = m->r[k].reason;
-		int expired;
+		struct dsn ds;
 
 		if (m->r[k].state != RS_FAILED)
 			continue;
-		expired = !strncmp(why, "message expired", 15);
+		dsn_decode(m->r[k].reason, &ds);
 		P("\nFinal-Recipient: rfc822; ");
 		P(m->r[k].addr);
 		P("\nAction: failed\nStatus: ");
-		dsn_status(why, expired ? 0 : '5', expired ? "4.4.7" : "5.0.0",
-		    &b);
-		P("\nDiagnostic-Code: X-Qpost; ");
-		P(why);
+		dsn_status(&ds, &b);
+		if (ds.mtalen) {
+			/* RFC 3464: the peer that refused, and its reply */
+			P("\nRemote-MTA: dns; ");
+			if (str_put(&b, ds.mta, ds.mtalen) < 0)
+				die_nomem();
+			P("\nDiagnostic-Code: smtp; ");
+			if (str_put(&b, ds.diag, ds.diaglen) < 0)
+				die_nomem();
+		} else {
+			P("\nDiagnostic-Code: X-Qpost; ");
+			P(ds.text);
+		}
 		P("\n");
 	}
 	P("\n--");

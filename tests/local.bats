@@ -213,19 +213,20 @@ EOF
 	printf '%s\n' '|exit 100' ./Maildir/ | dotqmail joe
 	deliver s@x.example joe@test.example
 	assert_failure 100
-	assert_equal "$(lastline)" "local: fatal: program failed permanently: exit 100 (#5.2.0)"
+	assert_equal "$(lastline)" "local: fatal: program failed permanently (exit 100) (#5.2.0)"
 	for c in 111 1 64; do
 		printf '%s\n' "|echo going; exit $c" ./Maildir/ | dotqmail joe
 		deliver s@x.example joe@test.example
 		assert_failure 111
 		assert_line --index 0 going
-		assert_equal "$(lastline)" "local: fatal: program failed temporarily: echo going; exit $c (#4.2.0)"
+		assert_equal "$(lastline)" "local: fatal: program failed temporarily (exit $c): going (#4.2.0)"
+		assert_line "local: info: program failed temporarily (exit $c): echo going; exit $c"
 	done
 	printf '%s\n' '|printf "no newline" >&2; exit 111' | dotqmail joe
 	deliver s@x.example joe@test.example
 	assert_failure 111
 	assert_line --index 0 "no newline"
-	assert_equal "$(lastline)" "local: fatal: program failed temporarily: printf \"no newline\" >&2; exit 111 (#4.2.0)"
+	assert_equal "$(lastline)" "local: fatal: program failed temporarily (exit 111): no newline (#4.2.0)"
 	printf '%s\n' '|kill -9 $$' | dotqmail joe
 	deliver s@x.example joe@test.example
 	assert_failure 111
@@ -235,6 +236,33 @@ EOF
 	deliver s@x.example joe@test.example
 	assert_success
 	assert_equal "$(lastline)" "local: did 1+0+1"
+}
+
+@test "local: a failing program's reason is its output and its (#x.y.z), never the command line (issue 15)" {
+	# The token is only in the command line: the reason (the bounce)
+	# must not show it; the info line for the log does.
+	printf '%s\n' "|t=secret-token-xyz; echo 'ezmlm: fatal: see 4.2.1'; printf 'Sorry, no such list \\001(#5.1.1)\\n'; exit 100" |
+	    dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 100
+	assert_equal "$(lastline)" "local: fatal: program failed permanently (exit 100): ezmlm: fatal: see 4.2.1 / Sorry, no such list ?(#5.1.1)"
+	assert_line "local: info: program failed permanently (exit 100): t=secret-token-xyz; echo 'ezmlm: fatal: see 4.2.1'; printf 'Sorry, no such list \\001(#5.1.1)\\n'; exit 100"
+	# the class follows the exit code; only the last line's status counts
+	printf '%s\n' "|echo 'over quota (#5.2.2)'; echo 'try later'; exit 111" | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: program failed temporarily (exit 111): over quota (#5.2.2) / try later (#4.2.0)"
+	printf '%s\n' "|echo 'mailbox full (#5.2.2)'; exit 75" | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: program failed temporarily (exit 75): mailbox full (#5.2.2) (#4.2.2)"
+	# a long output is cut to its last bytes
+	printf '%s\n' "|yes 'chatter chatter' | head -n 500; echo 'the end (#5.7.1)'; exit 100" | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 100
+	last=$(lastline)
+	[ "${#last}" -lt 500 ]
+	assert_regex "$last" '^local: fatal: program failed permanently \(exit 100\): \.\.\..*chatter / the end \(#5\.7\.1\)$'
 }
 
 @test "local: our own Delivered-To: in the header is a loop (100); another one is not" {

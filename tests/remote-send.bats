@@ -75,3 +75,49 @@ logged() {	# logged REGEX - send's log has a matching line
 	assert_output "$(printf 's@test.example SIZE=25\na@one.test\nc@one.test')"
 	wait_for 10 drained
 }
+
+@test "remote+send: the bounce's Status: is the peer's code, not a d.d.d in its text; Remote-MTA and Diagnostic-Code: smtp (issue 15)" {
+	export QPOST_QUEUE=$T/qstub
+	peer 127.0.0.1 "$T/got" \
+	    --rcpt 'bad@one.test=550 5.1.1 user unknown (see 4.2.1)' \
+	    --rcpt 'plain@one.test=553 sorry, 4.2.1 is not an address here'
+	start_send
+	printf 'Subject: dsn\n\nhello\n' | enqueue s@test.example bad@one.test plain@one.test ok@one.test
+	wait_for 20 test -e "$T/bounce.env"
+	python3 - "$T/bounce.msg" <<-'PY'
+	import email, sys
+	m = email.message_from_binary_file(open(sys.argv[1], "rb"))
+	parts = m.get_payload()
+	ds = parts[1].get_payload()
+	got = {str(p["Final-Recipient"]): p for p in ds[1:]}
+	bad = got["rfc822; bad@one.test"]
+	plain = got["rfc822; plain@one.test"]
+	# no enhanced code after 553: the class, not the 4.2.1 in the text
+	assert plain["Status"] == "5.0.0", plain["Status"]
+	assert bad["Status"] == "5.1.1", bad["Status"]
+	assert bad["Remote-MTA"] == "dns; mx.one.test", bad["Remote-MTA"]
+	assert bad["Diagnostic-Code"] == "smtp; 550 5.1.1 user unknown (see 4.2.1)", bad["Diagnostic-Code"]
+	assert plain["Diagnostic-Code"] == "smtp; 553 sorry, 4.2.1 is not an address here", plain["Diagnostic-Code"]
+	assert plain["Remote-MTA"] == "dns; mx.one.test"
+	assert len(got) == 2, got.keys()
+	human = parts[0].get_payload()
+	assert "does not like recipient: 550 5.1.1 user unknown" in human, human
+	PY
+	logged 'failure: msg [0-9]+ to <bad@one\.test>: mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ does not like recipient: 550 5\.1\.1 user unknown \(see 4\.2\.1\)$'
+	wait_for 10 drained
+}
+
+@test "remote+send: after queuelifetime a deferred recipient bounces with the peer's 4.x.x status and reply" {
+	export QPOST_QUEUE=$T/qstub
+	echo 1 > "$QPOST_HOME/control/queuelifetime"
+	peer 127.0.0.1 "$T/got" --rcpt 'a@one.test=452 4.2.2 mailbox full'
+	start_send
+	printf 'Subject: expire\n\nhello\n' | enqueue s@test.example a@one.test
+	wait_for 20 test -e "$T/bounce.env"
+	run cat "$T/bounce.msg"
+	assert_output --partial 'Status: 4.2.2'
+	assert_output --partial 'Remote-MTA: dns; mx.one.test'
+	assert_output --partial 'Diagnostic-Code: smtp; 452 4.2.2 mailbox full'
+	assert_output --partial 'message expired after queuelifetime; last error: mx.one.test'
+	wait_for 10 drained
+}

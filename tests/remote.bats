@@ -20,14 +20,15 @@ remote() {
 	"$QPOST_HOME/bin/remote" "$@" < "$MSG" > "$T/rep" 2> "$T/err"
 }
 
-# reports - the reports one per line (NUL -> LF), for assert_output
+# reports - the reports one per line (NUL -> LF; a report's own lines,
+# Remote-MTA: and Diagnostic-Code:, joined by " | "), for assert_output
 reports() {
-	tr '\0' '\n' < "$T/rep"
+	sed -z 's/\n/ | /g' < "$T/rep" | tr '\0' '\n'
 }
 
 # codes - just the report letters, e.g. "rhrK"
 codes() {
-	tr '\0' '\n' < "$T/rep" | cut -c1 | tr -d '\n'
+	reports | cut -c1 | tr -d '\n'
 }
 
 # nuls - how many reports (each ends in NUL)
@@ -52,7 +53,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	[ "$(nuls)" -eq 3 ]
 	[ "$(codes)" = rrK ]
 	run reports
-	assert_line --index 2 --regexp '^Kmx\.one\.test\[127\.0\.0\.1\]:[0-9]+ accepted the message: 250 2\.0\.0 queued as 1$'
+	assert_line --index 2 --regexp '^K2\.0\.0 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ accepted the message: 250 2\.0\.0 queued as 1 \| Remote-MTA: dns; mx\.one\.test \| Diagnostic-Code: smtp; 250 2\.0\.0 queued as 1$'
 	# what arrived is the message with CRLF line ends, nothing else
 	printf 'Subject: dots\r\nX: \303\244\303\266\r\n\r\n.\r\n..\r\n.leading dot\r\nGr\303\274\303\237e \377\r\n\r\n.\r\nlast line without LF\r\n' > "$T/want"
 	cmp "$T/want" "$T/got/1.msg"
@@ -82,7 +83,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = rrK ]
 	run reports
-	assert_line --index 2 --regexp '^Kmx2\.two\.test\[127\.0\.0\.1\]'
+	assert_line --index 2 --regexp '^K2\.0\.0 mx2\.two\.test\[127\.0\.0\.1\]'
 	run cat "$T/err"
 	assert_output --partial 'mx1.two.test[127.0.0.2]'
 	assert_output --partial 'Connection refused'
@@ -114,7 +115,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = ssZ ]
 	run reports
-	assert_line --index 0 --regexp '^smx\.one\.test\[127\.0\.0\.1\]:[0-9]+ temporarily refused recipient: 450 4\.3\.0'
+	assert_line --index 0 --regexp '^s4\.3\.0 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ temporarily refused recipient: 450 4\.3\.0'
 }
 
 @test "remote: 5xx to one of three recipients fails only that one" {
@@ -123,7 +124,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = rhrK ]
 	run reports
-	assert_line --index 1 --regexp '^hmx\.one\.test\[127\.0\.0\.1\]:[0-9]+ does not like recipient: 550 5\.1\.1 no such user here$'
+	assert_line --index 1 --regexp '^h5\.1\.1 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ does not like recipient: 550 5\.1\.1 no such user here \| Remote-MTA: dns; mx\.one\.test \| Diagnostic-Code: smtp; 550 5\.1\.1 no such user here$'
 	run cat "$T/got/1.env"
 	assert_output "$(printf 'from@x.example SIZE=25\na@one.test\nc@one.test')"
 }
@@ -175,7 +176,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = rK ]
 	run reports
-	assert_line --index 1 --regexp '^Knoma\.test\[127\.0\.0\.1\]'
+	assert_line --index 1 --regexp '^K2\.0\.0 noma\.test\[127\.0\.0\.1\]'
 }
 
 @test "remote: smtproutes smarthost with a port, subdomain route, empty host means MX" {
@@ -188,12 +189,12 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = rK ]
 	run reports
-	assert_line --index 1 --regexp "^K\\[127\\.0\\.0\\.1\\]\\[127\\.0\\.0\\.1\\]:$PORT accepted"
+	assert_line --index 1 --regexp "^K2\\.0\\.0 \\[127\\.0\\.0\\.1\\]\\[127\\.0\\.0\\.1\\]:$PORT accepted"
 	run remote a.route.test from@x.example b@a.route.test
 	assert_success
 	[ "$(codes)" = rK ]
 	run reports
-	assert_line --index 1 --regexp "^Krelay\\.test\\[127\\.0\\.0\\.1\\]:$PORT accepted"
+	assert_line --index 1 --regexp "^K2\\.0\\.0 relay\\.test\\[127\\.0\\.0\\.1\\]:$PORT accepted"
 	# one.test: empty host -> its MX, on the (dead) remoteport
 	run remote one.test from@x.example c@one.test
 	[ "$(codes)" = sZ ]
@@ -207,7 +208,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = rK ]
 	run reports
-	assert_line --index 1 --regexp '^Kmx\.six\.test\[::1\]'
+	assert_line --index 1 --regexp '^K2\.0\.0 mx\.six\.test\[::1\]'
 	run remote '[IPv6:::1]' from@x.example 'b@[IPv6:::1]'
 	assert_success
 	[ "$(codes)" = rK ]

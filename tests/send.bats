@@ -138,6 +138,41 @@ queue_empty() {
 	logged 'bounce msg [0-9]* qp [0-9]* to <sender@test.example>'
 }
 
+@test "a bounce quotes the original header only, at most 16 KB, cut between fields (issue 17)" {
+	start_send
+	{
+		printf 'From: sender@test.example\nSubject: huge header\n'
+		for i in $(seq 1 3000); do
+			printf 'X-Filler-%d: aaaaaaaaaaaaaaaaaaaa\n\tbbbbbbbbbbbbbbbbbbbb-%d\n' $i $i
+		done
+		printf '\nsecret body line\n'
+	} | inject sender@test.example nosuchuser@test.example
+	wait_for 10 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	f=$(find "$A/Maildir-sender/new" -type f)
+	[ "$(stat -c %s "$f")" -lt $((20 * 1024)) ]
+	run grep -c 'secret body line' "$f"
+	assert_output 0
+	run "$PY" - "$f" <<-'EOF'
+	import email, sys
+	m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+	parts = m.get_payload()
+	assert parts[2].get_content_type() == 'text/rfc822-headers'
+	h = parts[2].get_payload()
+	assert len(h) <= 16 * 1024, len(h)
+	assert 'Subject: huge header' in h
+	lines = h.rstrip('\n').split('\n')
+	fields = [l for l in lines if l.startswith('X-Filler-')]
+	conts = [l for l in lines if l.startswith('\t')]
+	# every field it has is whole: each X-Filler line has its fold
+	assert len(fields) == len(conts) > 100, (len(fields), len(conts))
+	assert lines[-1].startswith('\tbbbb'), lines[-1]
+	print('ok')
+	EOF
+	assert_success
+	assert_output ok
+}
+
 @test "a bounce that cannot be delivered goes to postmaster" {
 	start_send
 	printf 'Subject: double\n\nbody\n' | inject ghost@test.example nosuchuser@test.example
@@ -158,6 +193,25 @@ queue_empty() {
 	run grep -c 'bounce msg .* to <>' "$LOG"
 	assert_output 0
 	logged 'double bounce msg [0-9]* qp [0-9]* to <postmaster@test.example>'
+}
+
+@test "a failing |program bounces with its output and status, not its command line (issue 15)" {
+	# The token is only in the .qmail line, never in what the program
+	# prints: the bounce must not carry it; the admin's log does.
+	echo "|t=secret-token-xyz; echo 'Sorry, no such list (#5.1.1)'; exit 100" > "$A/.qmail-list"
+	own
+	start_send
+	printf 'Subject: to a list\n\nbody\n' | inject sender@test.example list@test.example
+	wait_for 15 has_n "$A/Maildir-sender/new" 1
+	wait_for 10 queue_empty
+	f=$(find "$A/Maildir-sender/new" -type f)
+	grep -q 'Sorry, no such list (#5\.1\.1)' "$f"
+	grep -q '^Status: 5\.1\.1$' "$f"
+	grep -q '^Diagnostic-Code: X-Qpost; local: fatal: program failed permanently (exit 100): Sorry, no such list (#5\.1\.1)$' "$f"
+	run grep -c 'secret-token-xyz' "$f"
+	assert_output 0
+	logged 'delivery [0-9]*: info: msg [0-9]* to <list@test.example>: program failed permanently (exit 100): t=secret-token-xyz; '
+	logged 'delivery [0-9]*: failure: msg [0-9]* to <list@test.example>: local: fatal: program failed permanently (exit 100): Sorry, no such list (#5.1.1)$'
 }
 
 @test "after queuelifetime a temporary failure becomes a bounce" {
@@ -215,7 +269,7 @@ queue_empty() {
 	for r; do
 		case \$r in
 		ok*) printf 'rok\0' ;;
-		bad*) printf 'h550 5.1.1 no such user\0' ;;
+		bad*) printf 'h5.1.1 550 5.1.1 no such user\0' ;;
 		*) if [ -e "$BATS_TEST_TMPDIR/up" ]; then printf 'r\0'
 		   else printf 's451 4.3.0 try later\0'; fi ;;
 		esac
