@@ -286,7 +286,7 @@ maildir(const char *dir)
 	str_free(&name);
 }
 
-/* mbox_quote - the message with ">From " quoting (any line matching
+/* mbox_write - the message with ">From " quoting (any line matching
  * ^>*From gets one more '>'), ending in a newline and a blank line */
 static int
 mbox_write(int fd)

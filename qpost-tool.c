@@ -632,7 +632,7 @@ mtime(const char *rel, int *exists)
 	return t;
 }
 
-/* newer - warn when the source rel is newer than its compiled form */
+/* stale - warn when the source rel is newer than its compiled form */
 static void
 stale(const char *src, const char *cdb, const char *fix)
 {
