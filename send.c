@@ -1932,7 +1932,8 @@ job_done(struct job *j, int64_t now)
 		msg_settle(m, now);
 }
 
-/* job_find - the running job with this pid (or number, for qpost-spawn), or 0 */
+/* job_find - the running job with this pid (or number, for
+ * qpost-spawn), or 0 */
 static struct job *
 job_find(pid_t pid, unsigned long long number)
 {
