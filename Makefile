@@ -22,7 +22,7 @@ checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
-          recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o
+          recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o qfile.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -44,13 +44,17 @@ $(BUILT): %: %.o libqpost.a
 install: all
 	sh scripts/install-home "$(if $(QPOST_HOME),$(QPOST_HOME),$(HOME_DIR))"
 
-check: all
+# The unit-test driver of the queue's on-disk contract (tests/qfile.bats).
+tests/qfile-t: tests/qfile-t.c libqpost.a $(HDRS) conf-home Makefile
+	$(CC) $(ALLCFLAGS) -I. $(LDFLAGS) -o $@ $< libqpost.a $(LDLIBS)
+
+check: all tests/qfile-t
 	bats tests
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
 	$(MAKE) clean
-	$(MAKE) all CFLAGS='-O1 -g -fno-omit-frame-pointer' HARDEN= \
+	$(MAKE) all tests/qfile-t CFLAGS='-O1 -g -fno-omit-frame-pointer' HARDEN= \
 	    SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all'
 	QPOST_SANITIZE=1 bats tests
 	$(MAKE) clean
@@ -70,7 +74,7 @@ fuzz:
 	done
 
 clean:
-	rm -f *.o libqpost.a $(PROGS)
+	rm -f *.o libqpost.a $(PROGS) tests/qfile-t
 	rm -rf fuzz/bin
 
 .PHONY: all check sanitize install clean fuzz

@@ -57,15 +57,14 @@
 #include "err.h"
 #include "heap.h"
 #include "home.h"
+#include "qfile.h"
 #include "qq.h"
 #include "recip.h"
 #include "str.h"
 
-#define TRAILER_LEN 32		/* "QPOSTENV " + 22 digits + "\n" */
 #define TMP_MAXAGE (36L * 3600)	/* queue/tmp files older than this go */
 #define TMP_SCAN_EVERY 3600
 #define PICKUP_BATCH 64		/* new messages per batch of fsyncs */
-#define INFO_MAX (160UL * 1024 * 1024)	/* largest info file read */
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
 #define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
 #define REASON_MAX 900		/* bytes of a failure reason kept */
@@ -368,65 +367,67 @@ control_load(int startup)
 
 /* ------------------------------------------------------ queue files */
 
+/* qpath - queue/<dir>/<id><suffix> (qfile_path) */
 static void
 qpath(str *p, const char *dir, unsigned long id, const char *suffix)
 {
-	char b[ULEN];
-
-	if (str_copys(p, "queue/") < 0 || str_puts(p, dir) < 0 ||
-	    str_putc(p, '/') < 0 || str_puts(p, fmtu(b, id)) < 0 ||
-	    (suffix && str_puts(p, suffix) < 0) || str_0(p) < 0)
+	if (qfile_path(p, dir, id, suffix) < 0)
 		die_nomem();
 }
 
-/* parse_id - a queue file name as an id; -1 if it is not one */
-static int
-parse_id(const char *name, unsigned long *id)
+/* info_compact - rewrite info/<id> (open on fd, size bytes) in compact
+ * form once appended records have bloated it: the file is read and
+ * parsed as at a restart and written back through the one encoder, so
+ * the state is exactly what a restart would load.  The old file stays
+ * until the new one is complete and synced (qfile_info_write). */
+static void
+info_compact(const struct msg *m, int fd, unsigned long long size)
 {
-	unsigned long long u;
-	size_t i = 0, n = strlen(name);
+	str x = STR_INIT, c = STR_INIT;
+	struct qfile_info qi;
+	const char *step;
+	char b[ULEN];
 
-	if (scan_u(name, n, &i, &u) < 0 || i != n || u > (unsigned long)-1 ||
-	    (name[0] == '0' && n > 1))
-		return -1;
-	*id = (unsigned long)u;
-	return 0;
-}
-
-static int
-readall(int fd, char *s, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t r = pread(fd, s, n, off);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EIO;	/* shorter than it said */
-			return -1;
-		}
-		s += r;
-		n -= (size_t)r;
-		off += r;
+	/* The compact form holds at least the envelope. */
+	if (size <= m->envlen + QFILE_INFO_SLACK)
+		return;
+	if (qfile_info_read(fd, &x) < 0) {
+		err_warnsys("unable to read info of msg ", fmtu(b, m->id),
+		    " to compact it", (const char *)0);
+		goto out;
 	}
-	return 0;
+	if (qfile_info_parse(x.s, x.len, &qi) < 0) {
+		err_warn("corrupt info file for msg ", fmtu(b, m->id),
+		    (const char *)0);
+		goto out;
+	}
+	if (qfile_info_encode(&c, &qi) < 0)
+		die_nomem();
+	qfile_info_free(&qi);
+	if (qfile_info_bloated(x.len, c.len) &&
+	    qfile_info_write(m->id, c.s, c.len, 1, &step) < 0)
+		/* Either file, old or new, holds the same state. */
+		err_warnsys("unable to ", step, " compacted info of msg ",
+		    fmtu(b, m->id), (const char *)0);
+out:
+	str_free(&x);
+	str_free(&c);
 }
 
-/* info_append - add state records to info/<id>; sync: fsync first */
+/* info_append - add state records to info/<id>; sync: fsync first.
+ * A file bloated by many appends is compacted (info_compact). */
 static void
 info_append(const struct msg *m, const str *rec, int sync)
 {
 	str p = STR_INIT;
+	struct stat st;
 	int fd;
 	char b[ULEN];
 
 	if (!rec->len)
 		return;
-	qpath(&p, "info", m->id, 0);
-	fd = open(p.s, O_WRONLY | O_APPEND | O_CLOEXEC);
+	qpath(&p, QFILE_INFO, m->id, 0);
+	fd = open(p.s, O_RDWR | O_APPEND | O_CLOEXEC);
 	str_free(&p);
 	if (fd < 0 || fd_writeall(fd, rec->s, rec->len, -1) < 0 ||
 	    (sync && fsync(fd) < 0))
@@ -434,6 +435,8 @@ info_append(const struct msg *m, const str *rec, int sync)
 		 * can only repeat it. */
 		err_warnsys("unable to record state of msg ",
 		    fmtu(b, m->id), (const char *)0);
+	else if (fstat(fd, &st) == 0)
+		info_compact(m, fd, (unsigned long long)st.st_size);
 	if (fd >= 0)
 		close(fd);
 }
@@ -462,105 +465,52 @@ move_aside(const char *name, const char *why)
 
 /* ------------------------------------------------------ messages */
 
-/* msg_parse - build a message from the bytes of info/<id>; *good is the
- * length of the complete records (a torn last record is dropped) and
- * *msglen the length recorded for mess/<id>.  0 if the file is corrupt. */
+/* msg_parse - build a message from the bytes of info/<id>
+ * (qfile_info_parse); *good is the length of the complete records (a
+ * torn last record is dropped) and *msglen the length recorded for
+ * mess/<id>.  0 if the file is corrupt. */
 static struct msg *
 msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
     unsigned long long *msglen, unsigned long long *fullsize)
 {
+	struct qfile_info qi;
 	struct msg *m;
-	unsigned long long birth;
-	size_t i = 0, e, k, nr;
-	const char *z;
+	size_t k, pos = 0;
+	const char *a;
 
-	if (n < 2 || s[0] != 'M')
-		return 0;
-	i = 1;
-	if (scan_u(s, n, &i, &birth) < 0 || i >= n || s[i++] != ' ' ||
-	    scan_u(s, n, &i, msglen) < 0 || i >= n || s[i++] != ' ' ||
-	    scan_u(s, n, &i, fullsize) < 0 || i >= n || s[i++] != 0)
-		return 0;
-	/* the envelope: F..NUL, T..NUL ..., NUL */
-	e = i;
-	for (;;) {
-		if (i >= n)
-			return 0;
-		if (!s[i])
-			break;
-		z = memchr(s + i, 0, n - i);
-		if (!z)
-			return 0;
-		i = (size_t)(z - s) + 1;
-	}
-	i++;
-	if (envelope_check(s + e, i - e, &nr) != ENV_OK)
+	if (qfile_info_parse(s, n, &qi) < 0)
 		return 0;
 	m = xcalloc(1, sizeof *m);
 	m->id = id;
-	m->birth = (int64_t)birth;
+	m->birth = (int64_t)qi.birth;
 	m->hpos = HEAP_NONE;
-	m->envlen = i - e;
+	m->envlen = qi.envlen;
 	m->env = xcalloc(m->envlen, 1);
-	memcpy(m->env, s + e, m->envlen);
-	m->r = xcalloc(nr, sizeof *m->r);
-	m->nr = nr;
-	m->left = nr;
-	{
-		size_t pos = 0;
-		const char *a;
+	memcpy(m->env, qi.env, m->envlen);
+	m->r = xcalloc(qi.nr, sizeof *m->r);
+	m->nr = qi.nr;
+	m->left = qi.nr;
+	for (k = 0; (a = envelope_next(m->env, m->envlen, &pos)); k++) {
+		const struct qfile_rcpt *q = &qi.r[k];
+		struct rcpt *r = &m->r[k];
 
-		for (k = 0; (a = envelope_next(m->env, m->envlen, &pos)); k++)
-			m->r[k].addr = a;
-	}
-	/* state records */
-	*good = i;
-	while (i < n) {
-		size_t start = i, end;
-
-		z = memchr(s + i, 0, n - i);
-		if (!z)
-			break;		/* torn: ignored and cut off */
-		end = (size_t)(z - s);
-		*good = end + 1;
-		i = end + 1;
-		if (end == start)
-			continue;	/* zero fill after a power loss */
-		{
-			char t = s[start];
-			size_t j = start + 1;
-			unsigned long long idx;
-
-			if (t != 'd' && t != 'f' && t != 'r')
-				continue;
-			if (scan_u(s, end, &j, &idx) < 0 || idx >= nr)
-				continue;
-			k = (size_t)idx;
-			if (m->r[k].state != RS_PENDING)
-				continue;
-			if (t == 'd') {
-				m->r[k].state = RS_DONE;
-				m->left--;
-			} else if (t == 'f') {
-				if (j < end && s[j] == ' ')
-					j++;
-				m->r[k].state = RS_FAILED;
-				m->r[k].reason = reason_clean(s + j, end - j);
-				m->left--;
-				m->failed++;
-			} else {
-				unsigned long long tries, next;
-
-				if (j >= end || s[j++] != ' ' ||
-				    scan_u(s, end, &j, &tries) < 0 ||
-				    j >= end || s[j++] != ' ' ||
-				    scan_u(s, end, &j, &next) < 0)
-					continue;
-				m->r[k].tries = (unsigned)tries;
-				m->r[k].next = (int64_t)next;
-			}
+		r->addr = a;
+		r->tries = (unsigned)q->tries;
+		r->next = (int64_t)q->next;
+		if (q->state == QFILE_DONE) {
+			r->state = RS_DONE;
+			m->left--;
+		} else if (q->state == QFILE_FAILED) {
+			r->state = RS_FAILED;
+			r->reason = reason_clean(q->reason, strlen(q->reason));
+			m->left--;
+			m->failed++;
 		}
 	}
+	*good = qi.good;
+	*msglen = qi.msglen;
+	*fullsize = qi.fullsize;
+	qfile_info_free(&qi);
 	return m;
 }
 
@@ -576,24 +526,18 @@ msg_free(struct msg *m)
 	free(m);
 }
 
-/* msg_remove - every recipient is done: info first, then mess
- * (docs/queue.md: a mess/<id> without info/<id> is garbage). */
+/* msg_remove - every recipient is done: info first, synced, then mess
+ * (qfile_remove; docs/queue.md says why this order is safe). */
 static void
 msg_remove(struct msg *m)
 {
-	str p = STR_INIT;
+	const char *step;
 	char b[ULEN];
 
-	qpath(&p, "info", m->id, 0);
-	if (unlink(p.s) < 0 && errno != ENOENT) {
-		err_warnsys("unable to remove ", p.s, (const char *)0);
-		/* leave it in memory-free limbo: a restart finishes it */
-	} else {
-		qpath(&p, "mess", m->id, 0);
-		if (unlink(p.s) < 0 && errno != ENOENT)
-			err_warnsys("unable to remove ", p.s, (const char *)0);
-	}
-	str_free(&p);
+	if (qfile_remove(m->id, &step) < 0)
+		/* left for a restart to finish */
+		err_warnsys("unable to ", step, " of msg ", fmtu(b, m->id),
+		    (const char *)0);
 	err_info("end msg ", fmtu(b, m->id), (const char *)0);
 	nmsgs--;
 	msg_free(m);
@@ -631,13 +575,12 @@ info_load(unsigned long id, struct msg **mp, unsigned long long *msglen,
     unsigned long long *fullsize)
 {
 	str p = STR_INIT, x = STR_INIT;
-	struct stat st;
 	size_t good = 0;
 	int fd;
 	char b[ULEN];
 
 	*mp = 0;
-	qpath(&p, "info", id, 0);
+	qpath(&p, QFILE_INFO, id, 0);
 	fd = open(p.s, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -646,13 +589,8 @@ info_load(unsigned long id, struct msg **mp, unsigned long long *msglen,
 		errno = e;
 		return e == ENOENT ? 0 : -1;
 	}
-	if (fstat(fd, &st) < 0 || (unsigned long long)st.st_size > INFO_MAX)
+	if (qfile_info_read(fd, &x) < 0)
 		goto bad;
-	if (str_ready(&x, (size_t)st.st_size) < 0)
-		die_nomem();
-	if (readall(fd, x.s, (size_t)st.st_size, 0) < 0)
-		goto bad;
-	x.len = (size_t)st.st_size;
 	*mp = msg_parse(id, x.s, x.len, &good, msglen, fullsize);
 	if (!*mp) {
 		err_warn("corrupt info file for msg ", fmtu(b, id),
@@ -679,19 +617,15 @@ bad:
 static int
 pick_prepare(struct pick *pk, int64_t now)
 {
-	str p = STR_INIT, tmp = STR_INIT, info = STR_INIT;
+	str p = STR_INIT, env = STR_INIT, info = STR_INIT;
 	struct stat st;
-	char tr[TRAILER_LEN + 1], b[ULEN];
 	unsigned long long off;
-	size_t i, nr, envlen;
-	char *env = 0;
-	int fd = -1, r;
+	const char *why;
+	int r;
 
 	pk->fd = -1;
 	pk->m = 0;
-	if (str_copys(&p, "queue/new/") < 0 || str_puts(&p, pk->name) < 0 ||
-	    str_0(&p) < 0)
-		die_nomem();
+	qpath(&p, QFILE_NEW, pk->id, 0);
 	pk->fd = open(p.s, O_RDWR | O_CLOEXEC);
 	if (pk->fd < 0) {
 		if (errno != ENOENT)
@@ -727,61 +661,23 @@ pick_prepare(struct pick *pk, int64_t now)
 		pk->m = 0;
 	}
 	pk->resumed = 0;
-	if (st.st_size < TRAILER_LEN) {
-		move_aside(pk->name, "too short for a trailer");
-		goto skip;
-	}
-	if (readall(pk->fd, tr, TRAILER_LEN,
-	    st.st_size - TRAILER_LEN) < 0) {
+	switch (qfile_newenv(pk->fd, (unsigned long long)st.st_size, &env,
+	    &off, &why)) {
+	case -1:
 		err_warnsys("unable to read ", p.s, (const char *)0);
 		goto retry;
-	}
-	i = 9;
-	if (memcmp(tr, "QPOSTENV ", 9) || tr[TRAILER_LEN - 1] != '\n' ||
-	    scan_u(tr, TRAILER_LEN - 1, &i, &off) < 0 ||
-	    i != TRAILER_LEN - 1 ||
-	    off > (unsigned long long)st.st_size - TRAILER_LEN) {
-		move_aside(pk->name, "bad trailer");
-		goto skip;
-	}
-	envlen = (size_t)((unsigned long long)st.st_size - TRAILER_LEN - off);
-	if (envlen > INFO_MAX) {
-		move_aside(pk->name, "envelope too large");
-		goto skip;
-	}
-	env = xcalloc(envlen, 1);
-	if (readall(pk->fd, env, envlen, (off_t)off) < 0) {
-		err_warnsys("unable to read ", p.s, (const char *)0);
-		goto retry;
-	}
-	if (envelope_check(env, envlen, &nr) != ENV_OK) {
-		move_aside(pk->name, "bad envelope");
+	case -2:
+		move_aside(pk->name, why);
 		goto skip;
 	}
 	pk->msglen = off;
 	pk->fullsize = (unsigned long long)st.st_size;
-	/* info/<id>: "M" birth msglen fullsize NUL, then the envelope */
-	if (str_putc(&info, 'M') < 0 ||
-	    str_puts(&info, fmtu(b, (unsigned long long)st.st_mtime)) < 0 ||
-	    str_putc(&info, ' ') < 0 || str_puts(&info, fmtu(b, off)) < 0 ||
-	    str_putc(&info, ' ') < 0 ||
-	    str_puts(&info, fmtu(b, pk->fullsize)) < 0 ||
-	    str_putc(&info, 0) < 0 || str_put(&info, env, envlen) < 0)
+	if (qfile_info_head(&info, (unsigned long long)st.st_mtime, off,
+	    pk->fullsize, env.s, env.len) < 0)
 		die_nomem();
-	qpath(&tmp, "info", pk->id, ".tmp");
-	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || fd_writeall(fd, info.s, info.len, -1) < 0 || fsync(fd) < 0) {
-		err_warnsys("unable to write ", tmp.s, (const char *)0);
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp.s);
-		goto retry;
-	}
-	close(fd);
-	qpath(&p, "info", pk->id, 0);
-	if (rename(tmp.s, p.s) < 0) {
-		err_warnsys("unable to rename ", tmp.s, (const char *)0);
-		unlink(tmp.s);
+	if (qfile_info_write(pk->id, info.s, info.len, 0, &why) < 0) {
+		err_warnsys("unable to ", why, " queue/info/", pk->name,
+		    (const char *)0);
 		goto retry;
 	}
 	{
@@ -793,9 +689,8 @@ pick_prepare(struct pick *pk, int64_t now)
 			err_die(111, "internal error: unparsable info written",
 			    (const char *)0);
 	}
-	free(env);
+	str_free(&env);
 	str_free(&p);
-	str_free(&tmp);
 	str_free(&info);
 	return 0;
 retry:
@@ -803,50 +698,38 @@ retry:
 	if (rescan_at > now + NEW_RETRY)
 		rescan_at = now + NEW_RETRY;
 skip:
-	free(env);
 	if (pk->fd >= 0)
 		close(pk->fd);
 	pk->fd = -1;
+	str_free(&env);
 	str_free(&p);
-	str_free(&tmp);
 	str_free(&info);
 	return -1;
 }
 
 /* pick_finish - steps 3 and 4: cut new/<id> to the message, sync it and
- * rename it into mess/ (the caller syncs mess/). */
+ * rename it into mess/ (qfile_pick_move; the caller syncs the
+ * directories). */
 static int
 pick_finish(struct pick *pk)
 {
-	str from = STR_INIT, to = STR_INIT;
-	int ok = -1;
+	const char *step;
+	int fd = pk->fd;
 
-	if (ftruncate(pk->fd, (off_t)pk->msglen) < 0 || fsync(pk->fd) < 0) {
-		err_warnsys("unable to truncate queue/new/", pk->name,
-		    (const char *)0);
-		goto out;
-	}
-	if (str_copys(&from, "queue/new/") < 0 ||
-	    str_puts(&from, pk->name) < 0 || str_0(&from) < 0)
-		die_nomem();
-	qpath(&to, "mess", pk->id, 0);
-	if (rename(from.s, to.s) < 0) {
-		err_warnsys("unable to rename ", from.s, (const char *)0);
-		goto out;
-	}
-	ok = 0;
-out:
-	close(pk->fd);
 	pk->fd = -1;
-	str_free(&from);
-	str_free(&to);
-	return ok;
+	if (qfile_pick_move(fd, pk->id, pk->msglen, &step) < 0) {
+		err_warnsys("unable to ", step, " queue/new/", pk->name,
+		    (const char *)0);
+		return -1;
+	}
+	return 0;
 }
 
+/* dir_sync - sync queue/<name>; without it nothing after is safe */
 static void
-dir_sync(int fd, const char *name)
+dir_sync(const char *name)
 {
-	if (fsync(fd) < 0)
+	if (qfile_sync(name) < 0)
 		err_diesys(111, "unable to sync queue/", name, (const char *)0);
 }
 
@@ -855,6 +738,7 @@ static void
 pick_batch(struct pick *pk, size_t n, int64_t now)
 {
 	size_t k, good = 0;
+	const char *dir;
 	char b1[ULEN], b2[ULEN], b3[ULEN];
 
 	for (k = 0; k < n; k++)
@@ -862,7 +746,7 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 			good++;
 	if (!good)
 		return;
-	dir_sync(infodir, "info");
+	dir_sync(QFILE_INFO);
 	for (k = 0; k < n; k++)
 		if (pk[k].m && pick_finish(&pk[k]) < 0) {
 			/* info/<id> stays beside new/<id>: resumed later */
@@ -871,7 +755,10 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 			msg_free(pk[k].m);
 			pk[k].m = 0;
 		}
-	dir_sync(messdir, "mess");
+	/* mess/ gains the name and new/ loses it: both are synced
+	 * before a delivery can start (qfile_pick_sync). */
+	if (qfile_pick_sync(&dir) < 0)
+		err_diesys(111, "unable to sync queue/", dir, (const char *)0);
 	for (k = 0; k < n; k++) {
 		struct msg *m = pk[k].m;
 
@@ -906,13 +793,13 @@ scan_new(int64_t now)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (parse_id(de->d_name, &id) < 0) {
+		if (qfile_id(de->d_name, &id) < 0) {
 			move_aside(de->d_name, "not a queue id");
 			continue;
 		}
 		memset(&pk[n], 0, sizeof pk[n]);
 		pk[n].id = id;
-		/* parse_id took only canonical names: this is the name */
+		/* qfile_id took only canonical names: this is the name */
 		strcpy(pk[n].name, de->d_name);
 		if (++n == PICKUP_BATCH) {
 			pick_batch(pk, n, now);
@@ -944,7 +831,7 @@ startup(int64_t now)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (parse_id(de->d_name, &id) < 0) {
+		if (qfile_id(de->d_name, &id) < 0) {
 			/* a temporary from an interrupted pick-up */
 			if (str_copys(&p, "queue/info/") < 0 ||
 			    str_puts(&p, de->d_name) < 0 || str_0(&p) < 0)
@@ -980,13 +867,16 @@ startup(int64_t now)
 		msg_register(m, now);
 	}
 	closedir(d);
+	/* Whatever removal left its info/<id> unlink unsynced is made
+	 * durable before the mess/<id> files below go (docs/queue.md). */
+	dir_sync(QFILE_INFO);
 	d = opendir("queue/mess");
 	if (!d)
 		err_diesys(111, "unable to open queue/mess", (const char *)0);
 	while ((de = readdir(d))) {
 		unsigned long id;
 
-		if (de->d_name[0] == '.' || parse_id(de->d_name, &id) < 0)
+		if (de->d_name[0] == '.' || qfile_id(de->d_name, &id) < 0)
 			continue;
 		qpath(&p, "info", id, 0);
 		if (stat(p.s, &st) == 0 || errno != ENOENT)

@@ -109,3 +109,23 @@ str_chr(const str *x, size_t from, char c)
 	p = memchr(x->s + from, c, x->len - from);
 	return p ? (ssize_t)(p - x->s) : -1;
 }
+
+int
+str_scanu(const char *s, size_t n, size_t *i, unsigned long long *out)
+{
+	unsigned long long u = 0;
+	size_t j = *i;
+
+	if (j >= n || s[j] < '0' || s[j] > '9')
+		return -1;
+	for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
+		unsigned d = (unsigned)(s[j] - '0');
+
+		if (u > (~0ULL - d) / 10)
+			return -1;
+		u = u * 10 + d;
+	}
+	*i = j;
+	*out = u;
+	return 0;
+}

@@ -24,5 +24,8 @@ int str_copys(str *, const char *);
 int str_0(str *);		/* NUL after the bytes, not counted in len */
 void str_free(str *);
 ssize_t str_chr(const str *, size_t from, char);	/* index, or -1 */
+/* str_scanu - the decimal number at s[*i..n), *i moved past it; -1 if
+ * there is no digit there or the number overflows */
+int str_scanu(const char *s, size_t n, size_t *i, unsigned long long *);
 
 #endif
