@@ -60,6 +60,8 @@ sanitize:
 	$(MAKE) clean
 
 # libFuzzer targets for the parsers, one per fuzz/*.c; FUZZTIME seconds each.
+# A seed corpus in fuzz/corpus/NAME/ is read, never written: new inputs go
+# to fuzz/bin/corpus-NAME/.
 FUZZCC   = clang
 FUZZTIME = 20
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)),$(wildcard *.c))
@@ -70,7 +72,10 @@ fuzz:
 	    $(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
 	        -fsanitize=fuzzer,address,undefined -o fuzz/bin/$$n $$t \
 	        $(FUZZSRC) $(LDLIBS) || exit 1; \
-	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 || exit 1; \
+	    mkdir -p fuzz/bin/corpus-$$n; \
+	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \
+	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 \
+	        fuzz/bin/corpus-$$n $$seeds || exit 1; \
 	done
 
 clean:

@@ -189,7 +189,7 @@ qfile_rec_state(str *x, size_t i, const struct qfile_rcpt *r)
 		return qfile_rec_done(x, i);
 	if (r->state == QFILE_FAILED)
 		return qfile_rec_failed(x, i, r->reason ? r->reason : "");
-	if (r->tries)
+	if (r->tries || r->next)
 		return qfile_rec_retry(x, i, r->tries, r->next);
 	return 0;	/* never tried: the envelope says it all */
 }

@@ -79,7 +79,8 @@ int qfile_rec_done(str *, size_t i);
 int qfile_rec_failed(str *, size_t i, const char *reason);
 int qfile_rec_retry(str *, size_t i, unsigned long long tries,
     unsigned long long next);
-/* qfile_rec_state - the one record that says the state of r, if any */
+/* qfile_rec_state - the one record that says the state of r (none for a
+ * recipient never tried) */
 int qfile_rec_state(str *, size_t i, const struct qfile_rcpt *r);
 /* qfile_info_encode - the compact form of a parsed info */
 int qfile_info_encode(str *, const struct qfile_info *);
