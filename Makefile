@@ -22,7 +22,7 @@ checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
-          recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o
+          recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o qfile.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -44,13 +44,17 @@ $(BUILT): %: %.o libqpost.a
 install: all
 	sh scripts/install-home "$(if $(QPOST_HOME),$(QPOST_HOME),$(HOME_DIR))"
 
-check: all
+# The unit-test driver of the queue's on-disk contract (tests/qfile.bats).
+tests/qfile-t: tests/qfile-t.c libqpost.a $(HDRS) conf-home Makefile
+	$(CC) $(ALLCFLAGS) -I. $(LDFLAGS) -o $@ $< libqpost.a $(LDLIBS)
+
+check: all tests/qfile-t
 	bats tests
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
 	$(MAKE) clean
-	$(MAKE) all CFLAGS='-O1 -g -fno-omit-frame-pointer' HARDEN= \
+	$(MAKE) all tests/qfile-t CFLAGS='-O1 -g -fno-omit-frame-pointer' HARDEN= \
 	    SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all'
 	QPOST_SANITIZE=1 bats tests
 	$(MAKE) clean
@@ -66,17 +70,18 @@ fuzz:
 	mkdir -p fuzz/bin
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    mkdir -p fuzz/bin/corpus/$$n fuzz/corpus/$$n; \
 	    $(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
 	        -fsanitize=fuzzer,address,undefined -o fuzz/bin/$$n $$t \
 	        $(FUZZSRC) $(LDLIBS) || exit 1; \
+	    mkdir -p fuzz/bin/corpus/$$n; \
+	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \
 	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 \
 	        -artifact_prefix=fuzz/bin/$$n-crash- \
-	        fuzz/bin/corpus/$$n fuzz/corpus/$$n || exit 1; \
+	        fuzz/bin/corpus/$$n $$seeds || exit 1; \
 	done
 
 clean:
-	rm -f *.o libqpost.a $(PROGS)
+	rm -f *.o libqpost.a $(PROGS) tests/qfile-t
 	rm -rf fuzz/bin
 
 .PHONY: all check sanitize install clean fuzz

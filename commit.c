@@ -10,7 +10,7 @@ int
 commit_file(int fd, const char *tmp, const char *dst, const char *dir,
     const char **step)
 {
-	int dfd, e;
+	int e;
 
 	*step = "write";
 	if (fsync(fd) < 0) {
@@ -27,6 +27,14 @@ commit_file(int fd, const char *tmp, const char *dst, const char *dir,
 	if (!dir)
 		return 0;	/* the caller syncs the directory later */
 	*step = "sync";
+	return commit_sync(dir);
+}
+
+int
+commit_sync(const char *dir)
+{
+	int dfd, e;
+
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;

@@ -11,5 +11,7 @@
  * "write", "rename" or "sync" */
 int commit_file(int fd, const char *tmp, const char *dst, const char *dir,
     const char **step);
+/* commit_sync - fsync the directory dir: 0, or -1 with errno */
+int commit_sync(const char *dir);
 
 #endif

@@ -61,12 +61,9 @@
 #include "home.h"
 #include "num.h"
 #include "passwd.h"
+#include "qfile.h"
 #include "str.h"
 
-#define TRAILER_LEN 32		/* "QPOSTENV " + 22 digits + "\n" */
-#define TRAILER_TAG "QPOSTENV "
-#define ENVELOPE_MAX (ENVELOPE_RCPT_MAX * 1010UL)	/* bytes we read */
-#define INFO_MAX (ENVELOPE_MAX * 2)
 
 static char outspace[BUF_SIZE];
 static buf out;
@@ -163,7 +160,9 @@ ids(const char *sub, str *x)
 		err_diesys(111, "unable to open ", path.s, (const char *)0);
 	errno = 0;
 	while ((de = readdir(d))) {
-		if (!isdigits(de->d_name))
+		unsigned long u;
+
+		if (qfile_id(de->d_name, &u) < 0)
 			continue;
 		if (str_puts(x, de->d_name) < 0 || str_putc(x, 0) < 0)
 			err_nomem();
@@ -176,51 +175,38 @@ ids(const char *sub, str *x)
 	return n;
 }
 
+/* qpath - the full path of queue/<dir>/<id>, id a name ids() listed */
+static void
+qpath(str *path, const char *dir, const char *id)
+{
+	static str rel;
+	unsigned long u;
+
+	if (qfile_id(id, &u) < 0 || qfile_path(&rel, dir, u, 0) < 0 ||
+	    home_path(path, rel.s) < 0)
+		err_nomem();
+}
+
 /* innew - is queue/new/<id> there too (a pick-up under way)?  One
  * lookup per message, so listing a queue of 100 000 stays linear. */
 static int
 innew(const char *id)
 {
-	static str rel, path;
+	static str path;
 
-	if (str_copys(&rel, "queue/new/") < 0 || str_puts(&rel, id) < 0 ||
-	    str_0(&rel) < 0 || home_path(&path, rel.s) < 0)
-		err_nomem();
+	qpath(&path, QFILE_NEW, id);
 	return access(path.s, F_OK) == 0;
 }
 
-/* readat - n bytes at off of fd into x; -1 on error or short file */
-static int
-readat(int fd, off_t off, size_t n, str *x)
-{
-	size_t got = 0;
-
-	x->len = 0;
-	if (str_ready(x, n + 1) < 0)
-		return -1;
-	while (got < n) {
-		ssize_t r = pread(fd, x->s + got, n - got, off + (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	x->len = n;
-	x->s[n] = 0;
-	return 0;
-}
-
-/* newenv - the envelope of queue/new/<id>; returns the message size, or
- * -1 when the file is gone (picked up meanwhile), -2 when it is malformed */
+/* newenv - the envelope of queue/new/<id> (qfile_newenv); returns the
+ * message size, or -1 when the file is gone (picked up meanwhile), -2 when
+ * it is malformed */
 static long long
 newenv(const char *path, str *env, struct stat *st)
 {
-	str t = STR_INIT;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 	unsigned long long off = 0;
-	size_t i, rc;
+	const char *why;
 
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -229,28 +215,11 @@ newenv(const char *path, str *env, struct stat *st)
 	}
 	if (fstat(fd, st) < 0)
 		err_diesys(111, "unable to stat ", path, (const char *)0);
-	if (st->st_size < TRAILER_LEN ||
-	    readat(fd, st->st_size - TRAILER_LEN, TRAILER_LEN, &t) < 0 ||
-	    memcmp(t.s, TRAILER_TAG, 9) || t.s[TRAILER_LEN - 1] != '\n')
-		goto bad;
-	for (i = 9; i < TRAILER_LEN - 1; i++) {
-		if (t.s[i] < '0' || t.s[i] > '9')
-			goto bad;
-		off = off * 10 + (unsigned)(t.s[i] - '0');
-	}
-	if (off > (unsigned long long)st->st_size - TRAILER_LEN ||
-	    (unsigned long long)st->st_size - TRAILER_LEN - off > ENVELOPE_MAX)
-		goto bad;
-	if (readat(fd, (off_t)off, (size_t)st->st_size - TRAILER_LEN - off,
-	    env) < 0 || envelope_check(env->s, env->len, &rc) != ENV_OK)
-		goto bad;
+	r = qfile_newenv(fd, (unsigned long long)st->st_size, env, &off, &why);
+	if (r == -1)
+		err_diesys(111, "unable to read ", path, (const char *)0);
 	close(fd);
-	str_free(&t);
-	return (long long)off;
-bad:
-	close(fd);
-	str_free(&t);
-	return -2;
+	return r < 0 ? -2 : (long long)off;
 }
 
 static void
@@ -297,163 +266,68 @@ outrcpt(const char *state, const char *rcpt)
 	outs(">\n");
 }
 
-/* num - a decimal number at *s up to a space or the end; -1 if none */
-static long long
-num(const char **s)
-{
-	long long u = 0;
-	const char *p = *s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (u > 100000000000000LL)
-			return -1;
-		u = u * 10 + (*p - '0');
-	}
-	if (*p == ' ')
-		p++;
-	*s = p;
-	return u;
-}
-
 /*
- * qread_info - send's state file info/<id> (docs/send.md): NUL-ended
- * records; "M birth msglen fullsize" first, the envelope (F, T..., an
- * empty record), then appended "d i" delivered, "f i reason" failed,
- * "r i tries next" deferred.  Later records win; unknown ones and a torn
- * last record are skipped, as send does.
+ * qread_info - send's state file info/<id>, read by the one parser send
+ * uses (qfile_info_parse; the records are in docs/queue.md): a
+ * recipient's first d or f record is final, unknown records and a torn
+ * last record are skipped.
  */
-struct rstate {
-	char st;		/* 0 pending, 'd', 'f', 'r' */
-	long long tries, next;
-	const char *reason;
-};
-
 static void
-qread_info(const char *id, const str *info, const struct stat *mst)
+qread_info(const char *id, const str *info)
 {
-	const char *e = info->s, *end = info->s + info->len;
-	const char *from = 0, *p;
-	struct rstate *rs = 0;
-	size_t nr = 0, i;
-	long long birth = mst->st_mtime, size = mst->st_size;
-	int inenv = 0;
+	struct qfile_info qi;
+	size_t k;
 
-	/* first pass: count recipients */
-	for (p = e; p < end;) {
-		size_t l = strnlen(p, (size_t)(end - p));
-
-		if (p + l >= end)
-			break;
-		if (p[0] == 'T')
-			nr++;
-		p += l + 1;
+	if (qfile_info_parse(info->s, info->len, &qi) < 0) {
+		outs(id);
+		outs("  unreadable info file (send leaves it alone)\n");
+		return;
 	}
-	rs = calloc(nr + 1, sizeof *rs);
-	if (!rs)
-		err_nomem();
-	for (p = e; p < end;) {
-		size_t l = strnlen(p, (size_t)(end - p));
-		const char *q = p + 1;
-		long long k;
+	outhead(id, (time_t)qi.birth, qi.msglen, envelope_sender(qi.env));
+	for (k = 0; k < qi.nr; k++) {
+		const struct qfile_rcpt *r = &qi.r[k];
 
-		if (p + l >= end)
-			break;		/* torn last record */
-		switch (l ? p[0] : 0) {
-		case 'M':
-			if (p == e) {
-				long long b = num(&q), m = num(&q);
+		if (r->state == QFILE_DONE)
+			outrcpt("done   ", r->addr);
+		else if (r->state == QFILE_FAILED) {
+			outrcpt("failed ", r->addr);
+			outs("           (to be bounced) ");
+			outsafe(r->reason);
+			outs("\n");
+		} else if (r->tries) {
+			time_t now = time(0);
 
-				if (b >= 0)
-					birth = b;
-				if (m >= 0)
-					size = m;
-			}
-			inenv = 1;
-			break;
-		case 'F':
-			if (inenv && !from)
-				from = p + 1;
-			break;
-		case 'd': case 'f': case 'r':
-			k = num(&q);
-			if (k < 0 || (size_t)k >= nr)
-				break;
-			rs[k].st = p[0];
-			if (p[0] == 'f')
-				rs[k].reason = q;
-			if (p[0] == 'r') {
-				rs[k].tries = num(&q);
-				rs[k].next = num(&q);
-			}
-			break;
-		default:
-			break;
-		}
-		p += l + 1;
+			outrcpt("retry  ", r->addr);
+			outs("           ");
+			outu(r->tries);
+			outs(" tries, next ");
+			if (r->next > (unsigned long long)now) {
+				outs("in ");
+				outage(now - (time_t)(r->next - (unsigned long long)now));
+			} else
+				outs("now");
+			outs("\n");
+		} else
+			outrcpt("pending", r->addr);
 	}
-	outhead(id, (time_t)birth, (unsigned long long)size, from ? from : "?");
-	i = 0;
-	for (p = e; p < end && i < nr;) {
-		size_t l = strnlen(p, (size_t)(end - p));
-
-		if (p + l >= end)
-			break;
-		if (p[0] == 'T') {
-			struct rstate *r = &rs[i++];
-
-			switch (r->st) {
-			case 'd':
-				outrcpt("done   ", p + 1);
-				break;
-			case 'f':
-				outrcpt("failed ", p + 1);
-				outs("           (to be bounced) ");
-				outsafe(r->reason);
-				outs("\n");
-				break;
-			case 'r': {
-				time_t now = time(0);
-
-				outrcpt("retry  ", p + 1);
-				outs("           ");
-				outu(r->tries < 0 ? 0 : (unsigned long long)r->tries);
-				outs(" tries, next ");
-				if (r->next > (long long)now) {
-					outs("in ");
-					outage(now - (time_t)(r->next - now));
-				} else
-					outs("now");
-				outs("\n");
-				break;
-			}
-			default:
-				outrcpt("pending", p + 1);
-			}
-		}
-		p += l + 1;
-	}
-	free(rs);
+	qfile_info_free(&qi);
 }
 
 static int
 do_qread(void)
 {
 	str newids = STR_INIT, messids = STR_INIT, path = STR_INIT;
-	str env = STR_INIT, info = STR_INIT, rel = STR_INIT;
+	str env = STR_INIT, info = STR_INIT;
 	struct stat st;
 	size_t pos = 0, p;
 	const char *id, *r;
 
-	ids("queue/new", &newids);
-	ids("queue/mess", &messids);
+	ids("queue/" QFILE_NEW, &newids);
+	ids("queue/" QFILE_MESS, &messids);
 	while ((id = control_next(&newids, &pos))) {
 		long long size;
 
-		if (str_copys(&rel, "queue/new/") < 0 || str_puts(&rel, id) < 0 ||
-		    str_0(&rel) < 0 || home_path(&path, rel.s) < 0)
-			err_nomem();
+		qpath(&path, QFILE_NEW, id);
 		size = newenv(path.s, &env, &st);
 		if (size == -1)
 			continue;
@@ -470,21 +344,14 @@ do_qread(void)
 	}
 	pos = 0;
 	while ((id = control_next(&messids, &pos))) {
-		struct stat ist;
 		int fd;
 
 		if (innew(id))
 			continue;	/* mid pick-up: listed above */
-		if (str_copys(&rel, "queue/mess/") < 0 ||
-		    str_puts(&rel, id) < 0 || str_0(&rel) < 0 ||
-		    home_path(&path, rel.s) < 0)
-			err_nomem();
-		if (stat(path.s, &st) < 0)
+		qpath(&path, QFILE_MESS, id);
+		if (access(path.s, F_OK) < 0)
 			continue;
-		if (str_copys(&rel, "queue/info/") < 0 ||
-		    str_puts(&rel, id) < 0 || str_0(&rel) < 0 ||
-		    home_path(&path, rel.s) < 0)
-			err_nomem();
+		qpath(&path, QFILE_INFO, id);
 		fd = open(path.s, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno != ENOENT)
@@ -492,12 +359,11 @@ do_qread(void)
 				    (const char *)0);
 			continue;	/* being removed */
 		}
-		if (fstat(fd, &ist) < 0 || ist.st_size > (off_t)INFO_MAX ||
-		    readat(fd, 0, (size_t)ist.st_size, &info) < 0)
+		if (qfile_info_read(fd, &info) < 0)
 			err_diesys(111, "unable to read ", path.s,
 			    (const char *)0);
 		close(fd);
-		qread_info(id, &info, &st);
+		qread_info(id, &info);
 	}
 	flush();
 	str_free(&newids);
@@ -505,7 +371,6 @@ do_qread(void)
 	str_free(&path);
 	str_free(&env);
 	str_free(&info);
-	str_free(&rel);
 	return 0;
 }
 

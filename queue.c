@@ -50,12 +50,12 @@
 #include "envelope.h"
 #include "err.h"
 #include "home.h"
+#include "qfile.h"
 #include "str.h"
 
 #define QUEUE_TIMEOUT 86400	/* seconds for reading all input (as qmail) */
 #define QUEUE_BUF (256 * 1024)	/* write buffer: few large writes */
 #define QUEUE_ENV_READ 65536	/* envelope read size */
-#define TRAILER_LEN 32		/* "QPOSTENV " 22 digits "\n" */
 #define NETWORK_USER "qpostd"	/* smtpd's user in a multi-user install */
 
 /* The tmp name lives in static storage so that the alarm handler can
@@ -265,7 +265,7 @@ main(void)
 	struct sigaction sa;
 	struct timespec ts;
 	struct stat st;
-	char newname[64], trailer[TRAILER_LEN + 1];
+	char newname[64], trailer[QFILE_TRAILER_LEN];
 	size_t rcpts;
 	int n, dfd, tfd;
 
@@ -287,7 +287,7 @@ main(void)
 		diesys(62, "unable to chdir to queue");
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(tmpname, sizeof tmpname, "tmp/%ld.%lld.%ld",
+	n = snprintf(tmpname, sizeof tmpname, QFILE_TMP "/%ld.%lld.%ld",
 	    (long)getpid(), (long long)ts.tv_sec, (long)ts.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof tmpname)
 		die(81, "tmp name too long");
@@ -318,10 +318,8 @@ main(void)
 	}
 	alarm(0);
 	put(env.s, env.len);
-	n = snprintf(trailer, sizeof trailer, "QPOSTENV %022llu\n", written);
-	if (n != TRAILER_LEN)
-		die(81, "trailer has the wrong length");
-	put(trailer, TRAILER_LEN);
+	qfile_trailer(trailer, written);
+	put(trailer, QFILE_TRAILER_LEN);
 	flush();
 
 	if (fsync(fd) < 0)
@@ -330,7 +328,7 @@ main(void)
 		diesys(81, "unable to fstat queue/tmp file");
 	if (close(fd) < 0)
 		die_write();
-	n = snprintf(newname, sizeof newname, "new/%llu",
+	n = snprintf(newname, sizeof newname, QFILE_NEW "/%llu",
 	    (unsigned long long)st.st_ino);
 	if (n < 0 || (size_t)n >= sizeof newname)
 		die(81, "new name too long");
@@ -341,7 +339,7 @@ main(void)
 	/* Only once the directory entry is durable is the message queued.
 	 * If that fails, take the message back out of new/: the client is
 	 * told it was not accepted (a duplicate is possible, a loss not). */
-	dfd = open("new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(QFILE_NEW, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		int e = errno;
 

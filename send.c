@@ -37,6 +37,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -62,15 +63,15 @@
 #include "err.h"
 #include "heap.h"
 #include "home.h"
+#include "num.h"
+#include "qfile.h"
 #include "qq.h"
 #include "recip.h"
 #include "str.h"
 
-#define TRAILER_LEN 32		/* "QPOSTENV " + 22 digits + "\n" */
 #define TMP_MAXAGE (36L * 3600)	/* queue/tmp files older than this go */
 #define TMP_SCAN_EVERY 3600
 #define PICKUP_BATCH 64		/* new messages per batch of fsyncs */
-#define INFO_MAX (160UL * 1024 * 1024)	/* largest info file read */
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
 #define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
 #define REASON_MAX 900		/* bytes of a failure reason kept */
@@ -88,7 +89,6 @@
 #define NEW_RESCAN 600		/* scan new/ this often anyway */
 #define NEW_RETRY 60		/* and this soon after a failed pick-up */
 #define TRIPLE "#@[]"		/* sender of a double bounce (qmail's) */
-#define ULEN 24			/* room for a decimal 64-bit number */
 
 enum { CH_LOCAL, CH_REMOTE };
 enum { RS_PENDING, RS_INFLIGHT, RS_DONE, RS_FAILED };
@@ -167,19 +167,6 @@ die_nomem(void)
 	err_nomem();
 }
 
-static const char *
-fmtu(char b[ULEN], unsigned long long u)
-{
-	size_t i = ULEN - 1;
-
-	b[i] = 0;
-	do {
-		b[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	return b + i;
-}
-
 static int64_t
 now_sec(void)
 {
@@ -187,27 +174,6 @@ now_sec(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec;
-}
-
-/* scan_u - a decimal number at s[*i..n), stopping at a non-digit */
-static int
-scan_u(const char *s, size_t n, size_t *i, unsigned long long *out)
-{
-	unsigned long long u = 0;
-	size_t j = *i;
-
-	if (j >= n || s[j] < '0' || s[j] > '9')
-		return -1;
-	for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
-		unsigned d = (unsigned)(s[j] - '0');
-
-		if (u > (~0ULL - d) / 10)
-			return -1;
-		u = u * 10 + d;
-	}
-	*i = j;
-	*out = u;
-	return 0;
 }
 
 static void *
@@ -334,7 +300,7 @@ control_load(int startup)
 {
 	str dbhost = STR_INIT;
 	unsigned long life = (unsigned long)cf.lifetime;
-	char b1[ULEN], b2[ULEN], b3[ULEN];
+	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN];
 
 	ctl_str(&cf.me, "me", "localhost", startup);
 	ctl_str(&cf.bouncefrom, "bouncefrom", "MAILER-DAEMON", startup);
@@ -352,80 +318,84 @@ control_load(int startup)
 	ctl_ulong(&cf.conc[CH_REMOTE], "concurrencyremote", startup);
 	ctl_ulong(&life, "queuelifetime", startup);
 	cf.lifetime = (int64_t)life;
-	err_info("control: concurrencylocal ", fmtu(b1, cf.conc[CH_LOCAL]),
-	    " concurrencyremote ", fmtu(b2, cf.conc[CH_REMOTE]),
-	    " queuelifetime ", fmtu(b3, (unsigned long long)cf.lifetime),
+	err_info("control: concurrencylocal ", num_fmt(b1, cf.conc[CH_LOCAL]),
+	    " concurrencyremote ", num_fmt(b2, cf.conc[CH_REMOTE]),
+	    " queuelifetime ", num_fmt(b3, (unsigned long long)cf.lifetime),
 	    (const char *)0);
 }
 
 /* ------------------------------------------------------ queue files */
 
+/* qpath - queue/<dir>/<id><suffix> (qfile_path) */
 static void
 qpath(str *p, const char *dir, unsigned long id, const char *suffix)
 {
-	char b[ULEN];
-
-	if (str_copys(p, "queue/") < 0 || str_puts(p, dir) < 0 ||
-	    str_putc(p, '/') < 0 || str_puts(p, fmtu(b, id)) < 0 ||
-	    (suffix && str_puts(p, suffix) < 0) || str_0(p) < 0)
+	if (qfile_path(p, dir, id, suffix) < 0)
 		die_nomem();
 }
 
-/* parse_id - a queue file name as an id; -1 if it is not one */
-static int
-parse_id(const char *name, unsigned long *id)
+/* info_compact - rewrite info/<id> (open on fd, size bytes) in compact
+ * form once appended records have bloated it: the file is read and
+ * parsed as at a restart and written back through the one encoder, so
+ * the state is exactly what a restart would load.  The old file stays
+ * until the new one is complete and synced (qfile_info_write). */
+static void
+info_compact(const struct msg *m, int fd, unsigned long long size)
 {
-	unsigned long long u;
-	size_t i = 0, n = strlen(name);
+	str x = STR_INIT, c = STR_INIT;
+	struct qfile_info qi;
+	const char *step;
+	char b[NUM_LEN];
 
-	if (scan_u(name, n, &i, &u) < 0 || i != n || u > (unsigned long)-1 ||
-	    (name[0] == '0' && n > 1))
-		return -1;
-	*id = (unsigned long)u;
-	return 0;
-}
-
-static int
-readall(int fd, char *s, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t r = pread(fd, s, n, off);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EIO;	/* shorter than it said */
-			return -1;
-		}
-		s += r;
-		n -= (size_t)r;
-		off += r;
+	/* The compact form holds at least the envelope. */
+	if (size <= m->envlen + QFILE_INFO_SLACK)
+		return;
+	if (qfile_info_read(fd, &x) < 0) {
+		err_warnsys("unable to read info of msg ", num_fmt(b, m->id),
+		    " to compact it", (const char *)0);
+		goto out;
 	}
-	return 0;
+	if (qfile_info_parse(x.s, x.len, &qi) < 0) {
+		err_warn("corrupt info file for msg ", num_fmt(b, m->id),
+		    (const char *)0);
+		goto out;
+	}
+	if (qfile_info_encode(&c, &qi) < 0)
+		die_nomem();
+	qfile_info_free(&qi);
+	if (qfile_info_bloated(x.len, c.len) &&
+	    qfile_info_write(m->id, c.s, c.len, 1, &step) < 0)
+		/* Either file, old or new, holds the same state. */
+		err_warnsys("unable to ", step, " compacted info of msg ",
+		    num_fmt(b, m->id), (const char *)0);
+out:
+	str_free(&x);
+	str_free(&c);
 }
 
-/* info_append - add state records to info/<id>; sync: fsync first */
+/* info_append - add state records to info/<id>; sync: fsync first.
+ * A file bloated by many appends is compacted (info_compact). */
 static void
 info_append(const struct msg *m, const str *rec, int sync)
 {
 	str p = STR_INIT;
+	struct stat st;
 	int fd;
-	char b[ULEN];
+	char b[NUM_LEN];
 
 	if (!rec->len)
 		return;
-	qpath(&p, "info", m->id, 0);
-	fd = open(p.s, O_WRONLY | O_APPEND | O_CLOEXEC);
+	qpath(&p, QFILE_INFO, m->id, 0);
+	fd = open(p.s, O_RDWR | O_APPEND | O_CLOEXEC);
 	str_free(&p);
 	if (fd < 0 || fd_writeall(fd, rec->s, rec->len, -1) < 0 ||
 	    (sync && fsync(fd) < 0))
 		/* The delivery stands; a crash before the next good record
 		 * can only repeat it. */
 		err_warnsys("unable to record state of msg ",
-		    fmtu(b, m->id), (const char *)0);
+		    num_fmt(b, m->id), (const char *)0);
+	else if (fstat(fd, &st) == 0)
+		info_compact(m, fd, (unsigned long long)st.st_size);
 	if (fd >= 0)
 		close(fd);
 }
@@ -454,105 +424,52 @@ move_aside(const char *name, const char *why)
 
 /* ------------------------------------------------------ messages */
 
-/* msg_parse - build a message from the bytes of info/<id>; *good is the
- * length of the complete records (a torn last record is dropped) and
- * *msglen the length recorded for mess/<id>.  0 if the file is corrupt. */
+/* msg_parse - build a message from the bytes of info/<id>
+ * (qfile_info_parse); *good is the length of the complete records (a
+ * torn last record is dropped) and *msglen the length recorded for
+ * mess/<id>.  0 if the file is corrupt. */
 static struct msg *
 msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
     unsigned long long *msglen, unsigned long long *fullsize)
 {
+	struct qfile_info qi;
 	struct msg *m;
-	unsigned long long birth;
-	size_t i = 0, e, k, nr;
-	const char *z;
+	size_t k, pos = 0;
+	const char *a;
 
-	if (n < 2 || s[0] != 'M')
-		return 0;
-	i = 1;
-	if (scan_u(s, n, &i, &birth) < 0 || i >= n || s[i++] != ' ' ||
-	    scan_u(s, n, &i, msglen) < 0 || i >= n || s[i++] != ' ' ||
-	    scan_u(s, n, &i, fullsize) < 0 || i >= n || s[i++] != 0)
-		return 0;
-	/* the envelope: F..NUL, T..NUL ..., NUL */
-	e = i;
-	for (;;) {
-		if (i >= n)
-			return 0;
-		if (!s[i])
-			break;
-		z = memchr(s + i, 0, n - i);
-		if (!z)
-			return 0;
-		i = (size_t)(z - s) + 1;
-	}
-	i++;
-	if (envelope_check(s + e, i - e, &nr) != ENV_OK)
+	if (qfile_info_parse(s, n, &qi) < 0)
 		return 0;
 	m = xcalloc(1, sizeof *m);
 	m->id = id;
-	m->birth = (int64_t)birth;
+	m->birth = (int64_t)qi.birth;
 	m->hpos = HEAP_NONE;
-	m->envlen = i - e;
+	m->envlen = qi.envlen;
 	m->env = xcalloc(m->envlen, 1);
-	memcpy(m->env, s + e, m->envlen);
-	m->r = xcalloc(nr, sizeof *m->r);
-	m->nr = nr;
-	m->left = nr;
-	{
-		size_t pos = 0;
-		const char *a;
+	memcpy(m->env, qi.env, m->envlen);
+	m->r = xcalloc(qi.nr, sizeof *m->r);
+	m->nr = qi.nr;
+	m->left = qi.nr;
+	for (k = 0; (a = envelope_next(m->env, m->envlen, &pos)); k++) {
+		const struct qfile_rcpt *q = &qi.r[k];
+		struct rcpt *r = &m->r[k];
 
-		for (k = 0; (a = envelope_next(m->env, m->envlen, &pos)); k++)
-			m->r[k].addr = a;
-	}
-	/* state records */
-	*good = i;
-	while (i < n) {
-		size_t start = i, end;
-
-		z = memchr(s + i, 0, n - i);
-		if (!z)
-			break;		/* torn: ignored and cut off */
-		end = (size_t)(z - s);
-		*good = end + 1;
-		i = end + 1;
-		if (end == start)
-			continue;	/* zero fill after a power loss */
-		{
-			char t = s[start];
-			size_t j = start + 1;
-			unsigned long long idx;
-
-			if (t != 'd' && t != 'f' && t != 'r')
-				continue;
-			if (scan_u(s, end, &j, &idx) < 0 || idx >= nr)
-				continue;
-			k = (size_t)idx;
-			if (m->r[k].state != RS_PENDING)
-				continue;
-			if (t == 'd') {
-				m->r[k].state = RS_DONE;
-				m->left--;
-			} else if (t == 'f') {
-				if (j < end && s[j] == ' ')
-					j++;
-				m->r[k].state = RS_FAILED;
-				m->r[k].reason = reason_clean(s + j, end - j);
-				m->left--;
-				m->failed++;
-			} else {
-				unsigned long long tries, next;
-
-				if (j >= end || s[j++] != ' ' ||
-				    scan_u(s, end, &j, &tries) < 0 ||
-				    j >= end || s[j++] != ' ' ||
-				    scan_u(s, end, &j, &next) < 0)
-					continue;
-				m->r[k].tries = (unsigned)tries;
-				m->r[k].next = (int64_t)next;
-			}
+		r->addr = a;
+		r->tries = (unsigned)q->tries;
+		r->next = (int64_t)q->next;
+		if (q->state == QFILE_DONE) {
+			r->state = RS_DONE;
+			m->left--;
+		} else if (q->state == QFILE_FAILED) {
+			r->state = RS_FAILED;
+			r->reason = reason_clean(q->reason, strlen(q->reason));
+			m->left--;
+			m->failed++;
 		}
 	}
+	*good = qi.good;
+	*msglen = qi.msglen;
+	*fullsize = qi.fullsize;
+	qfile_info_free(&qi);
 	return m;
 }
 
@@ -568,25 +485,19 @@ msg_free(struct msg *m)
 	free(m);
 }
 
-/* msg_remove - every recipient is done: info first, then mess
- * (docs/queue.md: a mess/<id> without info/<id> is garbage). */
+/* msg_remove - every recipient is done: info first, synced, then mess
+ * (qfile_remove; docs/queue.md says why this order is safe). */
 static void
 msg_remove(struct msg *m)
 {
-	str p = STR_INIT;
-	char b[ULEN];
+	const char *step;
+	char b[NUM_LEN];
 
-	qpath(&p, "info", m->id, 0);
-	if (unlink(p.s) < 0 && errno != ENOENT) {
-		err_warnsys("unable to remove ", p.s, (const char *)0);
-		/* leave it in memory-free limbo: a restart finishes it */
-	} else {
-		qpath(&p, "mess", m->id, 0);
-		if (unlink(p.s) < 0 && errno != ENOENT)
-			err_warnsys("unable to remove ", p.s, (const char *)0);
-	}
-	str_free(&p);
-	err_info("end msg ", fmtu(b, m->id), (const char *)0);
+	if (qfile_remove(m->id, &step) < 0)
+		/* left for a restart to finish */
+		err_warnsys("unable to ", step, " of msg ", num_fmt(b, m->id),
+		    (const char *)0);
+	err_info("end msg ", num_fmt(b, m->id), (const char *)0);
 	nmsgs--;
 	msg_free(m);
 }
@@ -608,7 +519,7 @@ msg_register(struct msg *m, int64_t now)
 /* ------------------------------------------------------ pick-up */
 
 struct pick {
-	char name[ULEN];
+	char name[NUM_LEN];
 	unsigned long id;
 	int fd;
 	int resumed;		/* info/<id> was already there */
@@ -623,13 +534,12 @@ info_load(unsigned long id, struct msg **mp, unsigned long long *msglen,
     unsigned long long *fullsize)
 {
 	str p = STR_INIT, x = STR_INIT;
-	struct stat st;
 	size_t good = 0;
 	int fd;
-	char b[ULEN];
+	char b[NUM_LEN];
 
 	*mp = 0;
-	qpath(&p, "info", id, 0);
+	qpath(&p, QFILE_INFO, id, 0);
 	fd = open(p.s, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -638,16 +548,11 @@ info_load(unsigned long id, struct msg **mp, unsigned long long *msglen,
 		errno = e;
 		return e == ENOENT ? 0 : -1;
 	}
-	if (fstat(fd, &st) < 0 || (unsigned long long)st.st_size > INFO_MAX)
+	if (qfile_info_read(fd, &x) < 0)
 		goto bad;
-	if (str_ready(&x, (size_t)st.st_size) < 0)
-		die_nomem();
-	if (readall(fd, x.s, (size_t)st.st_size, 0) < 0)
-		goto bad;
-	x.len = (size_t)st.st_size;
 	*mp = msg_parse(id, x.s, x.len, &good, msglen, fullsize);
 	if (!*mp) {
-		err_warn("corrupt info file for msg ", fmtu(b, id),
+		err_warn("corrupt info file for msg ", num_fmt(b, id),
 		    (const char *)0);
 		goto bad;
 	}
@@ -671,19 +576,15 @@ bad:
 static int
 pick_prepare(struct pick *pk, int64_t now)
 {
-	str p = STR_INIT, tmp = STR_INIT, info = STR_INIT;
+	str p = STR_INIT, env = STR_INIT, info = STR_INIT;
 	struct stat st;
-	char tr[TRAILER_LEN + 1], b[ULEN];
 	unsigned long long off;
-	size_t i, nr, envlen;
-	char *env = 0;
-	int fd = -1, r;
+	const char *why;
+	int r;
 
 	pk->fd = -1;
 	pk->m = 0;
-	if (str_copys(&p, "queue/new/") < 0 || str_puts(&p, pk->name) < 0 ||
-	    str_0(&p) < 0)
-		die_nomem();
+	qpath(&p, QFILE_NEW, pk->id, 0);
 	pk->fd = open(p.s, O_RDWR | O_CLOEXEC);
 	if (pk->fd < 0) {
 		if (errno != ENOENT)
@@ -719,61 +620,23 @@ pick_prepare(struct pick *pk, int64_t now)
 		pk->m = 0;
 	}
 	pk->resumed = 0;
-	if (st.st_size < TRAILER_LEN) {
-		move_aside(pk->name, "too short for a trailer");
-		goto skip;
-	}
-	if (readall(pk->fd, tr, TRAILER_LEN,
-	    st.st_size - TRAILER_LEN) < 0) {
+	switch (qfile_newenv(pk->fd, (unsigned long long)st.st_size, &env,
+	    &off, &why)) {
+	case -1:
 		err_warnsys("unable to read ", p.s, (const char *)0);
 		goto retry;
-	}
-	i = 9;
-	if (memcmp(tr, "QPOSTENV ", 9) || tr[TRAILER_LEN - 1] != '\n' ||
-	    scan_u(tr, TRAILER_LEN - 1, &i, &off) < 0 ||
-	    i != TRAILER_LEN - 1 ||
-	    off > (unsigned long long)st.st_size - TRAILER_LEN) {
-		move_aside(pk->name, "bad trailer");
-		goto skip;
-	}
-	envlen = (size_t)((unsigned long long)st.st_size - TRAILER_LEN - off);
-	if (envlen > INFO_MAX) {
-		move_aside(pk->name, "envelope too large");
-		goto skip;
-	}
-	env = xcalloc(envlen, 1);
-	if (readall(pk->fd, env, envlen, (off_t)off) < 0) {
-		err_warnsys("unable to read ", p.s, (const char *)0);
-		goto retry;
-	}
-	if (envelope_check(env, envlen, &nr) != ENV_OK) {
-		move_aside(pk->name, "bad envelope");
+	case -2:
+		move_aside(pk->name, why);
 		goto skip;
 	}
 	pk->msglen = off;
 	pk->fullsize = (unsigned long long)st.st_size;
-	/* info/<id>: "M" birth msglen fullsize NUL, then the envelope */
-	if (str_putc(&info, 'M') < 0 ||
-	    str_puts(&info, fmtu(b, (unsigned long long)st.st_mtime)) < 0 ||
-	    str_putc(&info, ' ') < 0 || str_puts(&info, fmtu(b, off)) < 0 ||
-	    str_putc(&info, ' ') < 0 ||
-	    str_puts(&info, fmtu(b, pk->fullsize)) < 0 ||
-	    str_putc(&info, 0) < 0 || str_put(&info, env, envlen) < 0)
+	if (qfile_info_head(&info, (unsigned long long)st.st_mtime, off,
+	    pk->fullsize, env.s, env.len) < 0)
 		die_nomem();
-	qpath(&tmp, "info", pk->id, ".tmp");
-	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || fd_writeall(fd, info.s, info.len, -1) < 0 || fsync(fd) < 0) {
-		err_warnsys("unable to write ", tmp.s, (const char *)0);
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp.s);
-		goto retry;
-	}
-	close(fd);
-	qpath(&p, "info", pk->id, 0);
-	if (rename(tmp.s, p.s) < 0) {
-		err_warnsys("unable to rename ", tmp.s, (const char *)0);
-		unlink(tmp.s);
+	if (qfile_info_write(pk->id, info.s, info.len, 0, &why) < 0) {
+		err_warnsys("unable to ", why, " queue/info/", pk->name,
+		    (const char *)0);
 		goto retry;
 	}
 	{
@@ -785,9 +648,8 @@ pick_prepare(struct pick *pk, int64_t now)
 			err_die(111, "internal error: unparsable info written",
 			    (const char *)0);
 	}
-	free(env);
+	str_free(&env);
 	str_free(&p);
-	str_free(&tmp);
 	str_free(&info);
 	return 0;
 retry:
@@ -795,50 +657,38 @@ retry:
 	if (rescan_at > now + NEW_RETRY)
 		rescan_at = now + NEW_RETRY;
 skip:
-	free(env);
 	if (pk->fd >= 0)
 		close(pk->fd);
 	pk->fd = -1;
+	str_free(&env);
 	str_free(&p);
-	str_free(&tmp);
 	str_free(&info);
 	return -1;
 }
 
 /* pick_finish - steps 3 and 4: cut new/<id> to the message, sync it and
- * rename it into mess/ (the caller syncs mess/). */
+ * rename it into mess/ (qfile_pick_move; the caller syncs the
+ * directories). */
 static int
 pick_finish(struct pick *pk)
 {
-	str from = STR_INIT, to = STR_INIT;
-	int ok = -1;
+	const char *step;
+	int fd = pk->fd;
 
-	if (ftruncate(pk->fd, (off_t)pk->msglen) < 0 || fsync(pk->fd) < 0) {
-		err_warnsys("unable to truncate queue/new/", pk->name,
-		    (const char *)0);
-		goto out;
-	}
-	if (str_copys(&from, "queue/new/") < 0 ||
-	    str_puts(&from, pk->name) < 0 || str_0(&from) < 0)
-		die_nomem();
-	qpath(&to, "mess", pk->id, 0);
-	if (rename(from.s, to.s) < 0) {
-		err_warnsys("unable to rename ", from.s, (const char *)0);
-		goto out;
-	}
-	ok = 0;
-out:
-	close(pk->fd);
 	pk->fd = -1;
-	str_free(&from);
-	str_free(&to);
-	return ok;
+	if (qfile_pick_move(fd, pk->id, pk->msglen, &step) < 0) {
+		err_warnsys("unable to ", step, " queue/new/", pk->name,
+		    (const char *)0);
+		return -1;
+	}
+	return 0;
 }
 
+/* dir_sync - sync queue/<name>; without it nothing after is safe */
 static void
-dir_sync(int fd, const char *name)
+dir_sync(const char *name)
 {
-	if (fsync(fd) < 0)
+	if (qfile_sync(name) < 0)
 		err_diesys(111, "unable to sync queue/", name, (const char *)0);
 }
 
@@ -847,14 +697,15 @@ static void
 pick_batch(struct pick *pk, size_t n, int64_t now)
 {
 	size_t k, good = 0;
-	char b1[ULEN], b2[ULEN], b3[ULEN];
+	const char *dir;
+	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN];
 
 	for (k = 0; k < n; k++)
 		if (pick_prepare(&pk[k], now) == 0)
 			good++;
 	if (!good)
 		return;
-	dir_sync(infodir, "info");
+	dir_sync(QFILE_INFO);
 	for (k = 0; k < n; k++)
 		if (pk[k].m && pick_finish(&pk[k]) < 0) {
 			/* info/<id> stays beside new/<id>: resumed later */
@@ -863,17 +714,20 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 			msg_free(pk[k].m);
 			pk[k].m = 0;
 		}
-	dir_sync(messdir, "mess");
+	/* mess/ gains the name and new/ loses it: both are synced
+	 * before a delivery can start (qfile_pick_sync). */
+	if (qfile_pick_sync(&dir) < 0)
+		err_diesys(111, "unable to sync queue/", dir, (const char *)0);
 	for (k = 0; k < n; k++) {
 		struct msg *m = pk[k].m;
 
 		if (!m)
 			continue;
 		if (!pk[k].resumed)
-			err_info("new msg ", fmtu(b1, m->id), " from <",
+			err_info("new msg ", num_fmt(b1, m->id), " from <",
 			    envelope_sender(m->env), "> size ",
-			    fmtu(b2, pk[k].msglen), " rcpts ",
-			    fmtu(b3, m->nr), (const char *)0);
+			    num_fmt(b2, pk[k].msglen), " rcpts ",
+			    num_fmt(b3, m->nr), (const char *)0);
 		msg_register(m, now);
 	}
 }
@@ -898,13 +752,13 @@ scan_new(int64_t now)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (parse_id(de->d_name, &id) < 0) {
+		if (qfile_id(de->d_name, &id) < 0) {
 			move_aside(de->d_name, "not a queue id");
 			continue;
 		}
 		memset(&pk[n], 0, sizeof pk[n]);
 		pk[n].id = id;
-		/* parse_id took only canonical names: this is the name */
+		/* qfile_id took only canonical names: this is the name */
 		strcpy(pk[n].name, de->d_name);
 		if (++n == PICKUP_BATCH) {
 			pick_batch(pk, n, now);
@@ -924,7 +778,7 @@ startup(int64_t now)
 	struct dirent *de;
 	str p = STR_INIT;
 	struct stat st;
-	char b[ULEN];
+	char b[NUM_LEN];
 
 	d = opendir("queue/info");
 	if (!d)
@@ -936,7 +790,7 @@ startup(int64_t now)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (parse_id(de->d_name, &id) < 0) {
+		if (qfile_id(de->d_name, &id) < 0) {
 			/* a temporary from an interrupted pick-up */
 			if (str_copys(&p, "queue/info/") < 0 ||
 			    str_puts(&p, de->d_name) < 0 || str_0(&p) < 0)
@@ -960,25 +814,28 @@ startup(int64_t now)
 			continue;
 		unsure:
 			/* only a file known to be gone lets info go */
-			err_warnsys("leaving msg ", fmtu(b, id),
+			err_warnsys("leaving msg ", num_fmt(b, id),
 			    " alone: unable to stat it", (const char *)0);
 			continue;
 		}
 		if (info_load(id, &m, &msglen, &fullsize) <= 0) {
-			err_warn("leaving msg ", fmtu(b, id), " alone: "
+			err_warn("leaving msg ", num_fmt(b, id), " alone: "
 			    "unreadable info", (const char *)0);
 			continue;
 		}
 		msg_register(m, now);
 	}
 	closedir(d);
+	/* Whatever removal left its info/<id> unlink unsynced is made
+	 * durable before the mess/<id> files below go (docs/queue.md). */
+	dir_sync(QFILE_INFO);
 	d = opendir("queue/mess");
 	if (!d)
 		err_diesys(111, "unable to open queue/mess", (const char *)0);
 	while ((de = readdir(d))) {
 		unsigned long id;
 
-		if (de->d_name[0] == '.' || parse_id(de->d_name, &id) < 0)
+		if (de->d_name[0] == '.' || qfile_id(de->d_name, &id) < 0)
 			continue;
 		qpath(&p, "info", id, 0);
 		if (stat(p.s, &st) == 0 || errno != ENOENT)
@@ -1173,11 +1030,11 @@ spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 	} cm;
 	struct cmsghdr *c;
 	int fds[2];
-	char b[ULEN];
+	char b[NUM_LEN];
 	ssize_t w;
 	size_t k;
 
-	if (str_puts(&req, fmtu(b, j->number)) < 0 || str_putc(&req, 0) < 0 ||
+	if (str_puts(&req, num_fmt(b, j->number)) < 0 || str_putc(&req, 0) < 0 ||
 	    str_puts(&req, chname[j->ch]) < 0 || str_putc(&req, 0) < 0)
 		die_nomem();
 	for (k = 1; argv[k]; k++)
@@ -1359,7 +1216,7 @@ static void
 start_jobs(int64_t now)
 {
 	int ch;
-	char b1[ULEN], b2[ULEN], b3[ULEN], b4[ULEN], b5[ULEN], b6[ULEN];
+	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN], b5[NUM_LEN], b6[NUM_LEN];
 
 	if (ready[CH_LOCAL].head)
 		routes_refresh(now, 0);
@@ -1374,8 +1231,8 @@ start_jobs(int64_t now)
 			j->number = ++jobnumber;
 			for (k = 0; k < j->nri; k++)
 				err_info("starting delivery ",
-				    fmtu(b1, j->number), ": msg ",
-				    fmtu(b2, j->m->id), " to ", chname[ch],
+				    num_fmt(b1, j->number), ": msg ",
+				    num_fmt(b2, j->m->id), " to ", chname[ch],
 				    " <", j->m->r[j->ri[k]].addr, ">",
 				    (const char *)0);
 			if (ch == CH_LOCAL && local_lookup(j) < 0) {
@@ -1402,10 +1259,10 @@ start_jobs(int64_t now)
 				continue;
 			}
 			run_add(j);
-			err_info("status: local ", fmtu(b3, running[CH_LOCAL]),
-			    "/", fmtu(b4, cf.conc[CH_LOCAL]), " remote ",
-			    fmtu(b5, running[CH_REMOTE]), "/",
-			    fmtu(b6, cf.conc[CH_REMOTE]), (const char *)0);
+			err_info("status: local ", num_fmt(b3, running[CH_LOCAL]),
+			    "/", num_fmt(b4, cf.conc[CH_LOCAL]), " remote ",
+			    num_fmt(b5, running[CH_REMOTE]), "/",
+			    num_fmt(b6, cf.conc[CH_REMOTE]), (const char *)0);
 		}
 	}
 }
@@ -1462,16 +1319,16 @@ static char *
 status_text(int status, const char *who)
 {
 	str x = STR_INIT;
-	char b[ULEN];
+	char b[NUM_LEN];
 	char *r;
 
 	if (WIFSIGNALED(status)) {
 		if (str_puts(&x, who) < 0 || str_puts(&x, " crashed (signal ")
-		    < 0 || str_puts(&x, fmtu(b, (unsigned)WTERMSIG(status))) <
+		    < 0 || str_puts(&x, num_fmt(b, (unsigned)WTERMSIG(status))) <
 		    0 || str_putc(&x, ')') < 0)
 			die_nomem();
 	} else if (str_puts(&x, who) < 0 || str_puts(&x, " exited ") < 0 ||
-	    str_puts(&x, fmtu(b, (unsigned)WEXITSTATUS(status))) < 0 ||
+	    str_puts(&x, num_fmt(b, (unsigned)WEXITSTATUS(status))) < 0 ||
 	    str_puts(&x, " without a reason") < 0)
 		die_nomem();
 	r = reason_clean(x.s, x.len);
@@ -1535,12 +1392,12 @@ dsn_encode(const struct dsn *d, char cls)
 		size_t ml = d->mtalen < DSN_MTA_MAX ? d->mtalen : DSN_MTA_MAX;
 		size_t dl = d->diaglen < DSN_DIAG_MAX ? d->diaglen :
 		    DSN_DIAG_MAX;
-		char b[ULEN];
+		char b[NUM_LEN];
 
 		if (str_putc(&x, '@') < 0)
 			die_nomem();
 		dsn_put(&x, d->mta, ml, 1);
-		if (str_puts(&x, " =") < 0 || str_puts(&x, fmtu(b, dl)) < 0 ||
+		if (str_puts(&x, " =") < 0 || str_puts(&x, num_fmt(b, dl)) < 0 ||
 		    str_putc(&x, ' ') < 0)
 			die_nomem();
 		dsn_put(&x, d->diag, dl, 0);
@@ -1586,7 +1443,7 @@ dsn_decode(const char *s, struct dsn *d)
 		for (m = i + 1; m < n && s[m] != ' '; m++)
 			;
 		j = m + 2;
-		if (j < n && s[m + 1] == '=' && scan_u(s, n, &j, &dl) == 0 &&
+		if (j < n && s[m + 1] == '=' && num_scan(s, n, &j, ULLONG_MAX, &dl) == 0 &&
 		    j < n && s[j] == ' ') {
 			j++;
 			if (dl > n - j)	/* cut by REASON_MAX */
@@ -1785,7 +1642,7 @@ local_info(const struct job *j, const char *addr)
 	static const char tag[] = "local: info: ";
 	const char *s = j->out.s;
 	size_t n = j->out.len, i = 0, e, shown = 0;
-	char b1[ULEN], b2[ULEN];
+	char b1[NUM_LEN], b2[NUM_LEN];
 
 	for (; i < n && shown < LOCAL_INFO_MAX; i = e + 1) {
 		char *x;
@@ -1797,8 +1654,8 @@ local_info(const struct job *j, const char *addr)
 			continue;
 		x = reason_clean(s + i + sizeof tag - 1, e - i -
 		    (sizeof tag - 1));
-		err_info("delivery ", fmtu(b1, j->number), ": info: msg ",
-		    fmtu(b2, j->m->id), " to <", addr, ">: ", x,
+		err_info("delivery ", num_fmt(b1, j->number), ": info: msg ",
+		    num_fmt(b2, j->m->id), " to <", addr, ">: ", x,
 		    (const char *)0);
 		free(x);
 		shown++;
@@ -1816,7 +1673,7 @@ job_done(struct job *j, int64_t now)
 	str rec = STR_INIT;
 	size_t k, done_after = 0;
 	int sync = 0, completes;
-	char b1[ULEN], b2[ULEN], b3[ULEN], b4[ULEN];
+	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN];
 
 	results(j, res, why);
 	/* expiry: a temporary failure after queuelifetime is permanent */
@@ -1860,7 +1717,7 @@ job_done(struct job *j, int64_t now)
 			m->left--;
 			if (!completes) {
 				if (str_putc(&rec, 'd') < 0 ||
-				    str_puts(&rec, fmtu(b1, i)) < 0 ||
+				    str_puts(&rec, num_fmt(b1, i)) < 0 ||
 				    str_putc(&rec, 0) < 0)
 					die_nomem();
 				sync = 1;
@@ -1872,7 +1729,7 @@ job_done(struct job *j, int64_t now)
 			m->left--;
 			m->failed++;
 			if (str_putc(&rec, 'f') < 0 ||
-			    str_puts(&rec, fmtu(b1, i)) < 0 ||
+			    str_puts(&rec, num_fmt(b1, i)) < 0 ||
 			    str_putc(&rec, ' ') < 0 ||
 			    str_puts(&rec, r->reason) < 0 ||
 			    str_putc(&rec, 0) < 0)
@@ -1889,11 +1746,11 @@ job_done(struct job *j, int64_t now)
 			r->next = next;
 			wait[k] = next - now;
 			if (str_putc(&rec, 'r') < 0 ||
-			    str_puts(&rec, fmtu(b1, i)) < 0 ||
+			    str_puts(&rec, num_fmt(b1, i)) < 0 ||
 			    str_putc(&rec, ' ') < 0 ||
-			    str_puts(&rec, fmtu(b2, r->tries)) < 0 ||
+			    str_puts(&rec, num_fmt(b2, r->tries)) < 0 ||
 			    str_putc(&rec, ' ') < 0 ||
-			    str_puts(&rec, fmtu(b3, (unsigned long long)next))
+			    str_puts(&rec, num_fmt(b3, (unsigned long long)next))
 			    < 0 || str_putc(&rec, 0) < 0)
 				die_nomem();
 		}
@@ -1906,18 +1763,18 @@ job_done(struct job *j, int64_t now)
 		if (j->ch == CH_LOCAL && res[k] != RES_OK)
 			local_info(j, r->addr);
 		if (res[k] == RES_OK)
-			err_info("delivery ", fmtu(b1, j->number), ": success: "
-			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
+			err_info("delivery ", num_fmt(b1, j->number), ": success: "
+			    "msg ", num_fmt(b2, m->id), " to <", r->addr, ">: ",
 			    dsn_text(why[k]), (const char *)0);
 		else if (res[k] == RES_PERM)
-			err_info("delivery ", fmtu(b1, j->number), ": failure: "
-			    "msg ", fmtu(b2, m->id), " to <", r->addr, ">: ",
+			err_info("delivery ", num_fmt(b1, j->number), ": failure: "
+			    "msg ", num_fmt(b2, m->id), " to <", r->addr, ">: ",
 			    dsn_text(r->reason), (const char *)0);
 		else
-			err_info("delivery ", fmtu(b1, j->number),
-			    ": deferral: msg ", fmtu(b2, m->id), " to <",
+			err_info("delivery ", num_fmt(b1, j->number),
+			    ": deferral: msg ", num_fmt(b2, m->id), " to <",
 			    r->addr, "> retry in ",
-			    fmtu(b4, (unsigned long long)wait[k]), "s: ",
+			    num_fmt(b4, (unsigned long long)wait[k]), "s: ",
 			    dsn_text(why[k]), (const char *)0);
 		free(why[k]);
 	}
@@ -2011,8 +1868,8 @@ spawn_read(void)
 		if (r == 0)
 			err_die(111, "qpost-spawn went away", (const char *)0);
 		b[r] = 0;
-		if (scan_u(b, (size_t)r, &i, &num) < 0 || i >= (size_t)r ||
-		    b[i++] != ' ' || scan_u(b, (size_t)r, &i, &st) < 0) {
+		if (num_scan(b, (size_t)r, &i, ULLONG_MAX, &num) < 0 || i >= (size_t)r ||
+		    b[i++] != ' ' || num_scan(b, (size_t)r, &i, ULLONG_MAX, &st) < 0) {
 			err_warn("bad report from qpost-spawn",
 			    (const char *)0);
 			continue;
@@ -2100,14 +1957,14 @@ bounce(struct msg *m, int64_t now)
 {
 	const char *sender = envelope_sender(m->env), *to, *envfrom;
 	str b = STR_INIT, hdr = STR_INIT, bnd = STR_INIT;
-	char d[DATE_LEN], u1[ULEN], u2[ULEN];
+	char d[DATE_LEN], u1[NUM_LEN], u2[NUM_LEN];
 	size_t k;
 	qq q;
 	int code, dbl;
 	pid_t qp;
 
 	if (!strcmp(sender, TRIPLE)) {
-		err_info("triple bounce: discarding msg ", fmtu(u1, m->id),
+		err_info("triple bounce: discarding msg ", num_fmt(u1, m->id),
 		    (const char *)0);
 		return 0;
 	}
@@ -2117,7 +1974,7 @@ bounce(struct msg *m, int64_t now)
 		envfrom = TRIPLE;
 		if (!*to) {
 			err_info("double bounce: discarding msg ",
-			    fmtu(u1, m->id), " (no doublebounceto)",
+			    num_fmt(u1, m->id), " (no doublebounceto)",
 			    (const char *)0);
 			return 0;
 		}
@@ -2127,8 +1984,8 @@ bounce(struct msg *m, int64_t now)
 	}
 	orig_header(m, &hdr);
 	if (str_copys(&bnd, "qpost-dsn-") < 0 ||
-	    str_puts(&bnd, fmtu(u1, m->id)) < 0 || str_putc(&bnd, '-') < 0 ||
-	    str_puts(&bnd, fmtu(u2, (unsigned long long)now)) < 0 ||
+	    str_puts(&bnd, num_fmt(u1, m->id)) < 0 || str_putc(&bnd, '-') < 0 ||
+	    str_puts(&bnd, num_fmt(u2, (unsigned long long)now)) < 0 ||
 	    str_puts(&bnd, "=_") < 0)
 		die_nomem();
 	while (hdr.len && memmem(hdr.s, hdr.len, bnd.s, bnd.len))
@@ -2149,9 +2006,9 @@ bounce(struct msg *m, int64_t now)
 	P("\nDate: ");
 	P(d);
 	P("\nMessage-ID: <");
-	P(fmtu(u1, (unsigned long long)now));
+	P(num_fmt(u1, (unsigned long long)now));
 	P(".");
-	P(fmtu(u2, m->id));
+	P(num_fmt(u2, m->id));
 	P(".bounce@");
 	P(cf.me.s);
 	P(">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
@@ -2227,7 +2084,7 @@ bounce(struct msg *m, int64_t now)
 	str_free(&bnd);
 	if (qq_open(&q) < 0) {
 		err_warnsys("unable to run the queue program for a bounce of "
-		    "msg ", fmtu(u1, m->id), (const char *)0);
+		    "msg ", num_fmt(u1, m->id), (const char *)0);
 		str_free(&b);
 		return -1;
 	}
@@ -2239,17 +2096,17 @@ bounce(struct msg *m, int64_t now)
 	str_free(&b);
 	if (code == 0) {
 		err_info(dbl ? "double bounce msg " : "bounce msg ",
-		    fmtu(u1, m->id), " qp ", fmtu(u2, (unsigned long long)qp),
+		    num_fmt(u1, m->id), " qp ", num_fmt(u2, (unsigned long long)qp),
 		    " to <", to, ">", (const char *)0);
 		return 0;
 	}
 	if (!qq_temp(code)) {
-		err_info("bounce of msg ", fmtu(u1, m->id), " refused for "
+		err_info("bounce of msg ", num_fmt(u1, m->id), " refused for "
 		    "good: ", qq_status(code), "; discarding",
 		    (const char *)0);
 		return 0;
 	}
-	err_info("bounce of msg ", fmtu(u1, m->id), " deferred: ",
+	err_info("bounce of msg ", num_fmt(u1, m->id), " deferred: ",
 	    qq_status(code), (const char *)0);
 	return -1;
 }
@@ -2434,9 +2291,8 @@ main(int argc, char **argv)
 	sfd = getenv("QPOST_SPAWN_FD");
 	if (sfd && *sfd) {
 		unsigned long long u;
-		size_t i = 0;
 
-		if (scan_u(sfd, strlen(sfd), &i, &u) < 0 || sfd[i] || u > 65535)
+		if (num_whole(sfd, strlen(sfd), 65535, &u) < 0)
 			err_die(100, "bad QPOST_SPAWN_FD", (const char *)0);
 		spawnfd = (int)u;
 		fcntl(spawnfd, F_SETFD, FD_CLOEXEC);
@@ -2472,16 +2328,16 @@ main(int argc, char **argv)
 			retry_all();
 		}
 		if (got_term && !stopby) {
-			char b1[ULEN];
+			char b1[NUM_LEN];
 
-			err_info("stopping: waiting for ", fmtu(b1, nrun),
+			err_info("stopping: waiting for ", num_fmt(b1, nrun),
 			    " deliveries", (const char *)0);
 			stopby = now + STOP_WAIT;
 		}
 		if (stopby && (nrun == 0 || now >= stopby)) {
-			char b1[ULEN];
+			char b1[NUM_LEN];
 
-			err_info("exiting with ", fmtu(b1, nrun),
+			err_info("exiting with ", num_fmt(b1, nrun),
 			    " deliveries unfinished", (const char *)0);
 			_exit(0);
 		}

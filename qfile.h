@@ -1,0 +1,120 @@
+/* qfile - the queue's on-disk contract, in one place: the directories
+ * and file names under queue/, the 32-byte trailer of a file in new/, the
+ * records of info/<id>, the one size limit, and the steps that commit a
+ * pick-up or a removal with their fsync order.  queue, send and
+ * qpost-tool use it; nothing else touches these formats.  docs/queue.md
+ * describes the formats and why each order is safe. */
+#ifndef QFILE_H
+#define QFILE_H
+#include <stddef.h>
+#include "str.h"
+
+/* Directories under queue/ (paths are relative to the home). */
+#define QFILE_TMP "tmp"
+#define QFILE_NEW "new"
+#define QFILE_MESS "mess"
+#define QFILE_INFO "info"
+
+#define QFILE_TRAILER_LEN 32	/* "QPOSTENV " + 22 digits + "\n" */
+#define QFILE_TRAILER_TAG "QPOSTENV "
+
+/* The one size limit: the largest info/<id> read, and so the largest
+ * envelope taken from new/.  A valid envelope is at most about 100 MB
+ * (ENVELOPE_RCPT_MAX addresses of ADDR_MAX), its f records at most about
+ * 91 MB more, and compaction keeps the growth under QFILE_INFO_GROW_MAX. */
+#define QFILE_INFO_MAX (256UL * 1024 * 1024)
+/* An info file is rewritten compactly when it has grown past its compact
+ * form by the larger of QFILE_INFO_SLACK bytes and its compact size, but
+ * never by more than QFILE_INFO_GROW_MAX. */
+#define QFILE_INFO_SLACK 1024
+#define QFILE_INFO_GROW_MAX (1024UL * 1024)
+
+/* recipient states in info/<id> */
+enum { QFILE_PENDING, QFILE_DONE, QFILE_FAILED };
+
+struct qfile_rcpt {
+	const char *addr;	/* into the envelope */
+	const char *reason;	/* QFILE_FAILED: NUL-ended, into the bytes */
+	unsigned long long tries;	/* from the last r record */
+	unsigned long long next;
+	unsigned char state;
+};
+
+/* A parsed info/<id>: pointers into the bytes given to the parser. */
+struct qfile_info {
+	unsigned long long birth;	/* mtime of new/<id> */
+	unsigned long long msglen;	/* length of mess/<id> */
+	unsigned long long fullsize;	/* length of new/<id> before the cut */
+	const char *env;		/* the checked envelope */
+	size_t envlen;
+	struct qfile_rcpt *r;		/* one per recipient, in order */
+	size_t nr;
+	size_t good;	/* bytes of complete records: a torn tail follows */
+};
+
+/* qfile_path - "queue/" dir "/" id suffix, NUL-ended; -1 out of memory */
+int qfile_path(str *, const char *dir, unsigned long id, const char *suffix);
+/* qfile_id - a canonical decimal file name as an id; -1 if not one */
+int qfile_id(const char *name, unsigned long *id);
+
+/* qfile_trailer - the trailer naming the envelope at offset off */
+void qfile_trailer(char t[QFILE_TRAILER_LEN], unsigned long long off);
+/* qfile_trailer_parse - the envelope offset of a file of size bytes
+ * ending in t; -1 if t is not a trailer or the envelope it names does not
+ * fit the file or QFILE_INFO_MAX */
+int qfile_trailer_parse(const char *t, unsigned long long size,
+    unsigned long long *off);
+/* qfile_newenv - the checked envelope of the new/ file on fd (size bytes)
+ * into env, its offset into *off: 0; -1 a read failed (errno); -2 the
+ * file is malformed and *why says how */
+int qfile_newenv(int fd, unsigned long long size, str *env,
+    unsigned long long *off, const char **why);
+
+/* Encoding info/<id>: the head (M record and envelope), then state
+ * records.  Each returns -1 when out of memory. */
+int qfile_info_head(str *, unsigned long long birth,
+    unsigned long long msglen, unsigned long long fullsize,
+    const char *env, size_t envlen);
+int qfile_rec_done(str *, size_t i);
+int qfile_rec_failed(str *, size_t i, const char *reason);
+int qfile_rec_retry(str *, size_t i, unsigned long long tries,
+    unsigned long long next);
+/* qfile_rec_state - the one record that says the state of r (none for a
+ * recipient never tried) */
+int qfile_rec_state(str *, size_t i, const struct qfile_rcpt *r);
+/* qfile_info_encode - the compact form of a parsed info */
+int qfile_info_encode(str *, const struct qfile_info *);
+
+/* qfile_info_parse - parse n bytes of info/<id>: 0, or -1 if corrupt.
+ * A recipient's first d or f record is final; r records before it set
+ * tries and next (the last one wins), later records are ignored. */
+int qfile_info_parse(const char *s, size_t n, struct qfile_info *);
+void qfile_info_free(struct qfile_info *);
+/* qfile_info_read - the whole file on fd into x; -1 with errno (EFBIG
+ * over QFILE_INFO_MAX) */
+int qfile_info_read(int fd, str *x);
+/* qfile_info_bloated - should a file of size bytes whose compact form
+ * is compact bytes be rewritten? */
+int qfile_info_bloated(unsigned long long size, size_t compact);
+
+/* The commit steps.  Each returns 0, or -1 with errno and *step naming
+ * the step that failed. */
+/* qfile_info_write - info/<id> becomes exactly s: written to
+ * info/<id>.tmp, fsynced, renamed; with sync, info/ is fsynced too */
+int qfile_info_write(unsigned long id, const char *s, size_t n, int sync,
+    const char **step);
+/* qfile_pick_move - cut new/<id> (open on fd) to msglen, fsync it and
+ * rename it into mess/; fd is closed */
+int qfile_pick_move(int fd, unsigned long id, unsigned long long msglen,
+    const char **step);
+/* qfile_sync - fsync the directory queue/<dir>: 0, or -1 with errno */
+int qfile_sync(const char *dir);
+/* qfile_pick_sync - after a batch of qfile_pick_move: fsync mess/, then
+ * new/ (so the name can neither be lost nor come back); -1 with errno
+ * and *dir the directory that failed */
+int qfile_pick_sync(const char **dir);
+/* qfile_remove - the message is done: unlink info/<id>, fsync info/,
+ * then unlink mess/<id> */
+int qfile_remove(unsigned long id, const char **step);
+
+#endif
