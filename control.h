@@ -31,9 +31,9 @@ extern const struct control_num control_nums[];
 
 /* control_number - *out from control/NAME (a name in control_nums):
  * the default when the file is missing, or holds 0 where 0 is below
- * min (qmail's "unset"), else the number kept within min..max.  1 read, 0 default, -1 error
- * (unreadable, or not a decimal number: errno EINVAL) with *out the
- * default. */
+ * min (qmail's "unset"), else the number kept within min..max.
+ * 1 read, 0 default, -1 error (unreadable, or not a decimal number:
+ * errno EINVAL) with *out the default. */
 int control_number(const char *name, unsigned long *out);
 /* every item, each NUL-terminated, one after another */
 int control_readlist(str *out, const char *name);

@@ -43,10 +43,9 @@ int
 qfile_id(const char *name, unsigned long *id)
 {
 	unsigned long long u;
-	size_t i = 0, n = strlen(name);
+	size_t n = strlen(name);
 
-	if (num_scan(name, n, &i, ULLONG_MAX, &u) < 0 || i != n || u > (unsigned long)-1 ||
-	    (name[0] == '0' && n > 1))
+	if (num_whole(name, n, ULONG_MAX, &u) < 0 || (name[0] == '0' && n > 1))
 		return -1;
 	*id = (unsigned long)u;
 	return 0;
@@ -234,9 +233,10 @@ record(struct qfile_info *qi, const char *s, size_t start, size_t end)
 			return;
 		r->state = QFILE_FAILED;
 		r->reason = s + j;	/* the record's NUL ends it */
-	} else if (space(s, end, &j) == 0 && num_scan(s, end, &j, ULLONG_MAX, &tries) == 0 &&
-	    space(s, end, &j) == 0 && num_scan(s, end, &j, ULLONG_MAX, &next) == 0 &&
-	    j == end) {
+	} else if (space(s, end, &j) == 0 &&
+	    num_scan(s, end, &j, ULLONG_MAX, &tries) == 0 &&
+	    space(s, end, &j) == 0 &&
+	    num_scan(s, end, &j, ULLONG_MAX, &next) == 0 && j == end) {
 		r->tries = tries;
 		r->next = next;
 	}
@@ -252,9 +252,12 @@ qfile_info_parse(const char *s, size_t n, struct qfile_info *qi)
 	if (n < 2 || s[0] != 'M')
 		return -1;
 	i = 1;
-	if (num_scan(s, n, &i, ULLONG_MAX, &qi->birth) < 0 || space(s, n, &i) < 0 ||
-	    num_scan(s, n, &i, ULLONG_MAX, &qi->msglen) < 0 || space(s, n, &i) < 0 ||
-	    num_scan(s, n, &i, ULLONG_MAX, &qi->fullsize) < 0 || i >= n || s[i++] != 0)
+	if (num_scan(s, n, &i, ULLONG_MAX, &qi->birth) < 0 ||
+	    space(s, n, &i) < 0 ||
+	    num_scan(s, n, &i, ULLONG_MAX, &qi->msglen) < 0 ||
+	    space(s, n, &i) < 0 ||
+	    num_scan(s, n, &i, ULLONG_MAX, &qi->fullsize) < 0 ||
+	    i >= n || s[i++] != 0)
 		return -1;
 	/* the envelope: F..NUL, T..NUL ..., NUL */
 	e = i;

@@ -158,10 +158,12 @@ ids(const char *sub, str *x)
 	d = opendir(path.s);
 	if (!d)
 		err_diesys(111, "unable to open ", path.s, (const char *)0);
-	errno = 0;
-	while ((de = readdir(d))) {
+	for (;;) {
 		unsigned long u;
 
+		errno = 0;	/* readdir's only way to tell an error */
+		if (!(de = readdir(d)))
+			break;
 		if (qfile_id(de->d_name, &u) < 0)
 			continue;
 		if (str_puts(x, de->d_name) < 0 || str_putc(x, 0) < 0)

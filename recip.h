@@ -92,9 +92,9 @@ int recip_id(const char *s, size_t n, unsigned long *out);
 
 /* recip_find - recip_lookup against a context of the process's own,
  * loaded at the first call (smtpd: once per connection) and reloaded
- * only after a failed load.  classify addr ("local@domain"); -1 is a temporary error
- * (an unreadable control file or cdb), with errno.  The struct is
- * overwritten (it need not be initialised): recip_free it after use. */
+ * only after a failed load: classify addr ("local@domain").  -1 is a
+ * temporary error (an unreadable control file or cdb), with errno.  The
+ * struct is overwritten (it need not be initialised): recip_free it after use. */
 int recip_find(const char *addr, struct recip *);
 void recip_free(struct recip *);
 

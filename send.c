@@ -1216,7 +1216,8 @@ static void
 start_jobs(int64_t now)
 {
 	int ch;
-	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN], b5[NUM_LEN], b6[NUM_LEN];
+	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN];
+	char b5[NUM_LEN], b6[NUM_LEN];
 
 	if (ready[CH_LOCAL].head)
 		routes_refresh(now, 0);
