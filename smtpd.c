@@ -43,6 +43,9 @@
  * in CRLF; a bare CR or LF in a command refuses the line, and inside DATA
  * marks the message, which is then refused after the final dot with
  * nothing queued.  Only CR LF "." CR LF ends a message (no smuggling).
+ * What local would refuse after a 250 (a recipient's own Delivered-To
+ * line: a loop) and too many hops are refused at the dot instead, so that
+ * no bounce quoting the client's text is ever made.
  */
 #include <cdb.h>
 #include <errno.h>
@@ -117,6 +120,9 @@ static str tlsproto = STR_INIT, tlscipher = STR_INIT;
 static str tlsuse = STR_INIT, tlsalg = STR_INIT;	/* key sizes */
 static unsigned long nrcpt, nmsg, nbad;
 static struct recip rcptinfo;
+static str dtrcpts = STR_INIT;	/* the Delivered-To addresses local will
+				 * check for this message's recipients */
+static str looped = STR_INIT;	/* the one found in the header */
 
 /* Replies.  Output waits in out until the client has nothing more for us
  * to read (in_fill), so a pipelined group gets its replies in one write. */
@@ -339,6 +345,7 @@ reset(void)
 	nrcpt = 0;
 	mailfrom.len = 0;
 	rcpts.len = 0;
+	dtrcpts.len = 0;
 }
 
 static void
@@ -722,6 +729,30 @@ done:
 	str_free(&pass);
 }
 
+/* Mail loops.  local refuses a message whose header already holds
+ * "Delivered-To: " and its recipient (local@domain as send's lookup gives
+ * it, local.c check_loop) with #5.4.6, and send then bounces it, quoting
+ * the header, to a sender who may be forged.  smtpd refuses such a
+ * message at the final dot instead, with the same test: for every
+ * accepted recipient that local would deliver (RECIP_FOUND), the address
+ * local writes is remembered here and compared, ignoring ASCII case and
+ * the spaces and tabs around it, with each Delivered-To header line. */
+#define DT_MAX 2048		/* longest Delivered-To value compared */
+
+/* dt_note - remember the Delivered-To address of a recipient that r, the
+ * lookup of the address as queued, says local delivers */
+static void
+dt_note(int r, const struct recip *ri)
+{
+	if (r != RECIP_FOUND || ri->local.len + 1 + ri->domain.len > DT_MAX)
+		return;		/* longer than any value we compare */
+	if (str_put(&dtrcpts, ri->local.s, ri->local.len) < 0 ||
+	    str_putc(&dtrcpts, '@') < 0 ||
+	    str_put(&dtrcpts, ri->domain.s, ri->domain.len) < 0 ||
+	    str_putc(&dtrcpts, 0) < 0)
+		die_nomem();
+}
+
 static void
 smtp_mail(const char *arg)
 {
@@ -791,6 +822,7 @@ smtp_mail(const char *arg)
 	seenmail = 1;
 	nrcpt = 0;
 	rcpts.len = 0;
+	dtrcpts.len = 0;
 	out_puts("250 2.1.0 sender ok\r\n");
 }
 
@@ -830,6 +862,11 @@ smtp_rcpt(const char *arg)
 		if (str_copys(&addr, "postmaster@") < 0 ||
 		    str_put(&addr, me.s, me.len) < 0 || str_0(&addr) < 0)
 			die_nomem();
+		r = recip_find(addr.s, &rcptinfo);
+		if (r < 0) {
+			recip_free(&rcptinfo);
+			goto lookupfail;
+		}
 		goto accept;
 	}
 	/* "user@foreign"@here unquotes to user@foreign@here: whatever
@@ -849,28 +886,40 @@ smtp_rcpt(const char *arg)
 		return;
 	}
 	r = recip_find(addr.s, &rcptinfo);
-	recip_free(&rcptinfo);
 	switch (r) {
 	case RECIP_NOUSER:
 		if (rejectunknown && !pm) {
+			recip_free(&rcptinfo);
 			out_puts("550 5.1.1 no such user here\r\n");
 			return;
 		}
 		break;
 	case -1:
-		err_warnsys("unable to look up ", addr.s, (const char *)0);
-		out_puts("451 4.3.0 temporary failure looking up the "
-		    "recipient\r\n");
-		return;
+		recip_free(&rcptinfo);
+		goto lookupfail;
 	}
-	if (relayclient && (str_puts(&addr, relayclient) < 0 ||
-	    str_0(&addr) < 0))
-		die_nomem();
+	if (relayclient && *relayclient) {
+		/* send looks up the address as queued, suffix and all */
+		recip_free(&rcptinfo);
+		if (str_puts(&addr, relayclient) < 0 || str_0(&addr) < 0)
+			die_nomem();
+		r = recip_find(addr.s, &rcptinfo);
+		if (r < 0) {
+			recip_free(&rcptinfo);
+			goto lookupfail;
+		}
+	}
 accept:
+	dt_note(r, &rcptinfo);
+	recip_free(&rcptinfo);
 	if (str_put(&rcpts, addr.s, addr.len + 1) < 0)
 		die_nomem();
 	nrcpt++;
 	out_puts("250 2.1.5 recipient ok\r\n");
+	return;
+lookupfail:
+	err_warnsys("unable to look up ", addr.s, (const char *)0);
+	out_puts("451 4.3.0 temporary failure looking up the recipient\r\n");
 }
 
 /* DATA: the message as a state machine over the raw bytes.  Only
@@ -881,17 +930,62 @@ accept:
 
 enum { D_BOL, D_LINE, D_CR, D_DOT, D_DOTCR, D_END };
 
-/* Hop counting over the header (qmail-smtpd's loop check): the state of
- * the header line being read, kept across reads. */
+/* Hop counting over the header (qmail-smtpd's loop check) and the
+ * Delivered-To check above: the state of the header line being read,
+ * kept across reads. */
 static struct {
 	int inhdr;		/* still in the header */
 	size_t len;		/* bytes of the current line */
 	char start[16];		/* its first bytes */
 	unsigned long hops;
+	int dt;			/* the line is a Delivered-To: line */
+	int dtlong;		/* its value is longer than DT_MAX */
+	size_t vlen;		/* bytes of the value held in val */
+	size_t vend;		/* the value without its trailing blanks */
+	char val[DT_MAX];
+	int loop;		/* a recipient's Delivered-To was seen */
 } hdr;
 
-/* hdr_scan - count hops; returns the bytes of o that are header (all
- * k while the header goes on; up to and including the empty line) */
+/* dt_char - one byte of a Delivered-To line's value */
+static void
+dt_char(char c)
+{
+	int blank = c == ' ' || c == '\t';
+
+	if (blank && !hdr.vlen)
+		return;		/* before the value */
+	if (hdr.vlen >= sizeof hdr.val) {
+		if (!blank)
+			hdr.dtlong = 1;
+		return;
+	}
+	hdr.val[hdr.vlen++] = c;
+	if (!blank)
+		hdr.vend = hdr.vlen;
+}
+
+/* dt_check - the Delivered-To line just ended: is it a recipient's? */
+static void
+dt_check(void)
+{
+	size_t pos = 0;
+	const char *r;
+
+	if (hdr.dtlong || hdr.loop)
+		return;
+	while ((r = control_next(&dtrcpts, &pos)))
+		if (strlen(r) == hdr.vend &&
+		    !strncasecmp(r, hdr.val, hdr.vend)) {
+			hdr.loop = 1;
+			if (str_copys(&looped, r) < 0 || str_0(&looped) < 0)
+				die_nomem();
+			return;
+		}
+}
+
+/* hdr_scan - count hops and look for a recipient's Delivered-To; returns
+ * the bytes of o that are header (all k while the header goes on; up to
+ * and including the empty line) */
 static size_t
 hdr_scan(const char *o, size_t k)
 {
@@ -902,15 +996,24 @@ hdr_scan(const char *o, size_t k)
 			if (hdr.len < sizeof hdr.start)
 				hdr.start[hdr.len] = o[i];
 			hdr.len++;
+			if (hdr.dt)
+				dt_char(o[i]);
+			else if (hdr.len == 13 &&
+			    !strncasecmp(hdr.start, "delivered-to:", 13)) {
+				hdr.dt = 1;
+				hdr.dtlong = 0;
+				hdr.vlen = hdr.vend = 0;
+			}
 			continue;
 		}
 		if (!hdr.len)
 			hdr.inhdr = 0;		/* the empty line */
 		else if ((hdr.len >= 9 &&
-		    !strncasecmp(hdr.start, "received:", 9)) ||
-		    (hdr.len >= 13 &&
-		    !strncasecmp(hdr.start, "delivered-to:", 13)))
+		    !strncasecmp(hdr.start, "received:", 9)) || hdr.dt)
 			hdr.hops++;
+		if (hdr.dt)
+			dt_check();
+		hdr.dt = 0;
 		hdr.len = 0;
 	}
 	return i;
@@ -1107,6 +1210,8 @@ smtp_data(const char *arg)
 	hdr.inhdr = 1;
 	hdr.len = 0;
 	hdr.hops = 0;
+	hdr.dt = 0;
+	hdr.loop = 0;
 	subhdr.len = 0;
 	subdone = 0;
 	received(&q);
@@ -1146,7 +1251,7 @@ smtp_data(const char *arg)
 		buf_skip(&in, i);
 		size += k;
 		h = hdr_scan(o, k);
-		if (bare || size > databytes || hdr.hops > MAXHOPS)
+		if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop)
 			continue;
 		if (submission && !subdone) {
 			sub_put(&q, o, h, !hdr.inhdr);
@@ -1156,7 +1261,7 @@ smtp_data(const char *arg)
 	}
 	if (submission && !subdone)
 		sub_finish(&q, 0);	/* a header without a body */
-	if (bare || size > databytes || hdr.hops > MAXHOPS) {
+	if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
 		(void)qq_close(&q);
 		if (bare) {
@@ -1167,10 +1272,21 @@ smtp_data(const char *arg)
 			logmsg("refused too big", size);
 			out_puts("552 5.3.4 message size exceeds fixed "
 			    "limit\r\n");
-		} else {
-			logmsg("refused looping", size);
+		} else if (hdr.hops > MAXHOPS) {
+			logmsg("refused too many hops", size);
 			out_puts("554 5.4.6 too many hops, this message is "
 			    "looping\r\n");
+		} else {
+			str why = STR_INIT;
+
+			if (str_puts(&why, "refused delivered-to loop <") < 0 ||
+			    str_put(&why, looped.s, looped.len) < 0 ||
+			    str_putc(&why, '>') < 0 || str_0(&why) < 0)
+				die_nomem();
+			logmsg(why.s, size);
+			str_free(&why);
+			out_puts("554 5.4.6 this message is looping: it "
+			    "already has my Delivered-To line\r\n");
 		}
 		reset();
 		nmsg++;
