@@ -130,6 +130,8 @@ control_readline(str *out, const char *name)
 
 const struct control_num control_nums[] = {
 	{ "concurrencylocal", 10, 1, 65535, "local deliveries at once" },
+	{ "concurrencyperip", 10, 0, 65535,
+	    "smtpd sessions at once per client IP (IPv6: /64), 0 no limit" },
 	{ "concurrencyremote", 20, 1, 65535, "remote deliveries at once" },
 	{ "databytes", 10240000, 1, ULONG_MAX, "largest message smtpd takes" },
 	{ "maxrcpt", 100, 1, ULONG_MAX, "recipients per message smtpd takes" },
@@ -139,9 +141,13 @@ const struct control_num control_nums[] = {
 	{ "timeoutcheckpw", 30, 1, 86400,
 	    "seconds smtpd gives the password checker" },
 	{ "timeoutconnect", 60, 1, 86400, "remote connect timeout, seconds" },
+	{ "timeoutdata", 1800, 1, 86400,
+	    "seconds smtpd allows for one message's DATA" },
 	{ "timeoutdovecot", 10, 1, 86400,
 	    "seconds checkdovecot waits for Dovecot" },
 	{ "timeoutremote", 1200, 1, 86400, "remote read timeout, seconds" },
+	{ "timeoutsession", 3600, 1, 604800,
+	    "seconds smtpd allows for a whole session" },
 	{ "timeoutsmtpd", 1200, 1, 86400, "smtpd idle timeout, seconds" },
 	{ "timeouttls", 30, 1, 86400, "tlsd handshake timeout, seconds" },
 	{ 0, 0, 0, 0, 0 }

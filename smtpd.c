@@ -23,8 +23,11 @@
  *          completion (RFC 6409); QPOST_HOME, QPOST_QUEUE.  Sets
  *          SMTPAUTHUSER for the queue program after AUTH.
  *   control/  me, smtpgreeting, rcpthosts, morercpthosts.cdb, databytes,
- *          timeoutsmtpd, maxrcpt, rejectunknown, timeoutcheckpw,
- *          senderlogins (docs/smtpd.md, docs/auth.md).
+ *          timeoutsmtpd, timeoutsession, timeoutdata, concurrencyperip,
+ *          maxrcpt, rejectunknown, timeoutcheckpw, senderlogins
+ *          (docs/smtpd.md, docs/auth.md).
+ *   run/smtpd/  per-address session counts: one fcntl lock per session
+ *          (made when missing; docs/smtpd.md).
  *
  * STARTTLS (docs/tls.md): smtpd answers 220, flushes it, drops every byte
  * it holds from the client (CVE-2011-0411), writes 'Y' to SSLCTLFD and
@@ -33,9 +36,10 @@
  * plain text of the TLS stream; EOF there means the handshake failed.
  *
  * Exit codes: 0 after QUIT; 111 when the controls cannot be read, the
- * client timed out, dropped the connection, wrote too many bad commands
- * or failed AUTH too often (after a 421 where the connection still
- * works), or the TLS handshake failed.
+ * client timed out or reached the session or DATA deadline, dropped the
+ * connection, wrote too many bad commands, failed AUTH too often or has
+ * too many sessions open (after a 421 where the connection still works),
+ * or the TLS handshake failed.
  *
  * Privilege: none.  Runs as an unprivileged user; never as root.
  *
@@ -43,6 +47,9 @@
  * in CRLF; a bare CR or LF in a command refuses the line, and inside DATA
  * marks the message, which is then refused after the final dot with
  * nothing queued.  Only CR LF "." CR LF ends a message (no smuggling).
+ * What local would refuse after a 250 (a recipient's own Delivered-To
+ * line: a loop) and too many hops are refused at the dot instead, so that
+ * no bounce quoting the client's text is ever made.
  */
 #include <cdb.h>
 #include <errno.h>
@@ -54,7 +61,9 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +94,11 @@
 #define HELO_SHOW_MAX 255		/* HELO bytes put in Received: */
 #define MAXHOPS 100			/* Received:/Delivered-To: lines before
 					 * a message is taken as looping */
+#define PERIP_DIR "run/smtpd"		/* the per-IP session counts, under
+					 * the home */
+#define PERIP_NAME_MAX 64		/* "submission-" and an address */
+#define PERIP_TRIES 5			/* opens of a count file that another
+					 * session removed meanwhile */
 
 static buf in, out;
 static char inspace[BUF_SIZE], outspace[BUF_SIZE];
@@ -116,16 +130,28 @@ static const char *relayclient_env;
 static str tlsproto = STR_INIT, tlscipher = STR_INIT;
 static str tlsuse = STR_INIT, tlsalg = STR_INIT;	/* key sizes */
 static unsigned long nrcpt, nmsg, nbad;
+static unsigned long perip;		/* control/concurrencyperip */
+static int peripfd = -1;		/* the count file we hold a slot in */
+static str peripfile = STR_INIT;	/* its path */
+static long long idlems;		/* control/timeoutsmtpd, in ms */
+static long long sessionend, dataend;	/* deadlines (now_ms); 0: none */
+static unsigned long datasecs;		/* control/timeoutdata */
 static struct recip rcptinfo;
+static str dtrcpts = STR_INIT;	/* the Delivered-To addresses local will
+				 * check for this message's recipients */
+static str looped = STR_INIT;	/* the one found in the header */
 
 /* Replies.  Output waits in out until the client has nothing more for us
  * to read (in_fill), so a pipelined group gets its replies in one write. */
+
+static void perip_release(void);
 
 static noreturn void
 bye(const char *why, int code)
 {
 	char num[NUM_LEN];
 
+	perip_release();
 	err_info("end ip ", remoteip, " helo ", helo.len ? helo.s : "-",
 	    " msgs ", num_fmt(num, nmsg), " ", why, (const char *)0);
 	_exit(code);
@@ -168,6 +194,42 @@ die_nomem(void)
 	    "out of memory");
 }
 
+/* Deadlines.  timeoutsmtpd bounds each read and write; a client sending
+ * one byte just inside it would still hold the session (and, in DATA, a
+ * queue process and its tmp file) for ever, so the whole session
+ * (timeoutsession) and each DATA phase (timeoutdata) have deadlines too.
+ * Each wait is the idle timeout cut to what is left of them. */
+
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* deadline_check - end the session when a deadline has passed; else set
+ * the wait for the next read and write */
+static void
+deadline_check(int indata)
+{
+	long long now = now_ms(), w = idlems;
+
+	if (now >= sessionend)
+		die_close("421 4.4.2 session time limit exceeded, closing "
+		    "connection\r\n", indata ? "session time limit in DATA"
+		    : "session time limit");
+	if (indata && dataend && now >= dataend)
+		die_close("421 4.4.2 DATA time limit exceeded, closing "
+		    "connection\r\n", "DATA time limit");
+	if (sessionend - now < w)
+		w = sessionend - now;
+	if (indata && dataend && dataend - now < w)
+		w = dataend - now;
+	in.timeout = out.timeout = (int)w;
+}
+
 /* in_fill - make input available, flushing our replies first when the
  * client has sent nothing more yet.  Returns >0, or ends the session. */
 static size_t
@@ -175,14 +237,19 @@ in_fill(int indata)
 {
 	ssize_t r;
 
-	if (in.p >= in.n)
+	if (in.p >= in.n) {
+		deadline_check(indata);
 		out_flush();
+	}
+	deadline_check(indata);
 	r = buf_fill(&in);
 	if (r > 0)
 		return (size_t)r;
-	if (r < 0 && errno == ETIMEDOUT)
+	if (r < 0 && errno == ETIMEDOUT) {
+		deadline_check(indata);		/* which one it was */
 		die_close("421 4.4.2 timeout, closing connection\r\n",
 		    indata ? "timeout in DATA" : "timeout");
+	}
 	bye(r == 0 ? (indata ? "dropped in DATA" : "dropped")
 	    : "read failed", 111);
 }
@@ -264,9 +331,15 @@ read_controls(void)
 	if (control_number("databytes", &databytes) < 0 ||
 	    control_number("timeoutsmtpd", &u) < 0 ||
 	    control_number("timeoutcheckpw", &checktimeout) < 0 ||
-	    control_number("maxrcpt", &maxrcpt) < 0)
+	    control_number("maxrcpt", &maxrcpt) < 0 ||
+	    control_number("concurrencyperip", &perip) < 0 ||
+	    control_number("timeoutdata", &datasecs) < 0)
 		die_control();
-	in.timeout = out.timeout = (int)(u * 1000);
+	idlems = (long long)u * 1000;
+	in.timeout = out.timeout = (int)idlems;
+	if (control_number("timeoutsession", &u) < 0)
+		die_control();
+	sessionend = now_ms() + (long long)u * 1000;
 	r = control_readline(&x, "rejectunknown");
 	if (r < 0)
 		die_control();
@@ -284,6 +357,154 @@ read_controls(void)
 		have_morercpt = 1;
 	}
 	str_free(&x);
+}
+
+/* Sessions per client address.  tcpserver -c bounds all sessions
+ * together; so that one address cannot hold them all, each session takes
+ * one of control/concurrencyperip slots, a one-byte fcntl lock in the
+ * address's file under PERIP_DIR.  The kernel drops the lock when the
+ * process ends, however it ends, so no count goes stale.  An IPv4 address
+ * (or an IPv4-mapped one) is counted alone, an IPv6 address by its /64;
+ * submission (SUBMISSION set) has counts of its own; clients the rules
+ * trust (RELAYCLIENT) are not counted.  No new process: an open and a few
+ * fcntl calls per session (docs/smtpd.md). */
+
+/* perip_name - the count file's name for ip; 0 when ip is no address */
+static int
+perip_name(const char *ip, char *name, size_t n)
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+	const char *kind = submission ? "submission-" : "smtp-";
+	size_t kn = strlen(kind), tn;
+
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		if (!inet_ntop(AF_INET, a, text, sizeof text))
+			return 0;
+	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
+		    0, 0, 0, 0, 0xff, 0xff };
+
+		if (!memcmp(a, mapped, sizeof mapped)) {
+			if (!inet_ntop(AF_INET, a + 12, text, sizeof text))
+				return 0;
+		} else {
+			memset(a + 8, 0, 8);	/* the /64 */
+			if (!inet_ntop(AF_INET6, a, text, sizeof text))
+				return 0;
+		}
+	} else
+		return 0;
+	tn = strlen(text);
+	if (kn + tn + 1 > n)
+		return 0;
+	memcpy(name, kind, kn);
+	memcpy(name + kn, text, tn + 1);
+	return 1;
+}
+
+/* perip_open - open (creating it and PERIP_DIR) the count file */
+static int
+perip_open(void)
+{
+	int fd = open(peripfile.s, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	str d = STR_INIT;
+
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	/* made lazily in a home of one user; install-services makes it,
+	 * the smtpd user's, in the multi-user one */
+	if (home_path(&d, "run") < 0)
+		die_nomem();
+	(void)mkdir(d.s, 0755);
+	if (home_path(&d, PERIP_DIR) < 0)
+		die_nomem();
+	(void)mkdir(d.s, 0700);
+	str_free(&d);
+	return open(peripfile.s, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+}
+
+/* perip_take - take a slot for this session's address, or refuse the
+ * session with 421.  A count that cannot be kept (an unwritable
+ * directory) is logged and the session goes on: the limit protects the
+ * service, it must not stop it. */
+static void
+perip_take(void)
+{
+	char name[PERIP_NAME_MAX];
+	unsigned long slot = 0, tries;
+	struct stat a, b;
+
+	if (!perip || relayclient || !perip_name(remoteip, name, sizeof name))
+		return;
+	if (home_path(&peripfile, PERIP_DIR) < 0 ||
+	    str_putc(&peripfile, '/') < 0 || str_puts(&peripfile, name) < 0 ||
+	    str_0(&peripfile) < 0)
+		die_nomem();
+	for (tries = 0; tries < PERIP_TRIES; tries++) {
+		int fd = perip_open();
+
+		if (fd < 0) {
+			err_warnsys("unable to count sessions in ",
+			    peripfile.s, (const char *)0);
+			return;
+		}
+		for (slot = 0; slot < perip; slot++) {
+			struct flock l = { .l_type = F_WRLCK,
+			    .l_whence = SEEK_SET, .l_start = (off_t)slot,
+			    .l_len = 1 };
+
+			if (fcntl(fd, F_SETLK, &l) == 0)
+				break;
+			if (errno != EACCES && errno != EAGAIN) {
+				err_warnsys("unable to lock ", peripfile.s,
+				    (const char *)0);
+				close(fd);
+				return;
+			}
+		}
+		/* The file may have been removed (perip_release) between
+		 * our open and our lock: then count in the new one. */
+		if (fstat(fd, &a) < 0 || stat(peripfile.s, &b) < 0 ||
+		    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+			close(fd);
+			continue;
+		}
+		if (slot == perip) {
+			char num[NUM_LEN];
+
+			close(fd);
+			err_warn("too many sessions ip ", remoteip, " limit ",
+			    num_fmt(num, perip), (const char *)0);
+			die_close("421 4.7.0 too many connections from your "
+			    "address, closing connection\r\n",
+			    "too many connections");
+		}
+		peripfd = fd;
+		return;
+	}
+	err_warn("unable to count sessions in ", peripfile.s,
+	    ": it keeps being removed", (const char *)0);
+}
+
+/* perip_release - at the end: remove the count file when no other
+ * session holds a slot in it, so the directory holds only the addresses
+ * connected now.  A session that opened it meanwhile notices (perip_take)
+ * and counts in a new file. */
+static void
+perip_release(void)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+	    .l_start = 0, .l_len = 0 };
+
+	if (peripfd < 0)
+		return;
+	if (fcntl(peripfd, F_GETLK, &l) == 0 && l.l_type == F_UNLCK)
+		(void)unlink(peripfile.s);
+	close(peripfd);
+	peripfd = -1;
 }
 
 /* rcpthosts_has - is domain d (lower case) ours to receive mail for? */
@@ -339,6 +560,7 @@ reset(void)
 	nrcpt = 0;
 	mailfrom.len = 0;
 	rcpts.len = 0;
+	dtrcpts.len = 0;
 }
 
 static void
@@ -722,6 +944,30 @@ done:
 	str_free(&pass);
 }
 
+/* Mail loops.  local refuses a message whose header already holds
+ * "Delivered-To: " and its recipient (local@domain as send's lookup gives
+ * it, local.c check_loop) with #5.4.6, and send then bounces it, quoting
+ * the header, to a sender who may be forged.  smtpd refuses such a
+ * message at the final dot instead, with the same test: for every
+ * accepted recipient that local would deliver (RECIP_FOUND), the address
+ * local writes is remembered here and compared, ignoring ASCII case and
+ * the spaces and tabs around it, with each Delivered-To header line. */
+#define DT_MAX 2048		/* longest Delivered-To value compared */
+
+/* dt_note - remember the Delivered-To address of a recipient that r, the
+ * lookup of the address as queued, says local delivers */
+static void
+dt_note(int r, const struct recip *ri)
+{
+	if (r != RECIP_FOUND || ri->local.len + 1 + ri->domain.len > DT_MAX)
+		return;		/* longer than any value we compare */
+	if (str_put(&dtrcpts, ri->local.s, ri->local.len) < 0 ||
+	    str_putc(&dtrcpts, '@') < 0 ||
+	    str_put(&dtrcpts, ri->domain.s, ri->domain.len) < 0 ||
+	    str_putc(&dtrcpts, 0) < 0)
+		die_nomem();
+}
+
 static void
 smtp_mail(const char *arg)
 {
@@ -791,6 +1037,7 @@ smtp_mail(const char *arg)
 	seenmail = 1;
 	nrcpt = 0;
 	rcpts.len = 0;
+	dtrcpts.len = 0;
 	out_puts("250 2.1.0 sender ok\r\n");
 }
 
@@ -830,6 +1077,11 @@ smtp_rcpt(const char *arg)
 		if (str_copys(&addr, "postmaster@") < 0 ||
 		    str_put(&addr, me.s, me.len) < 0 || str_0(&addr) < 0)
 			die_nomem();
+		r = recip_find(addr.s, &rcptinfo);
+		if (r < 0) {
+			recip_free(&rcptinfo);
+			goto lookupfail;
+		}
 		goto accept;
 	}
 	/* "user@foreign"@here unquotes to user@foreign@here: whatever
@@ -849,28 +1101,40 @@ smtp_rcpt(const char *arg)
 		return;
 	}
 	r = recip_find(addr.s, &rcptinfo);
-	recip_free(&rcptinfo);
 	switch (r) {
 	case RECIP_NOUSER:
 		if (rejectunknown && !pm) {
+			recip_free(&rcptinfo);
 			out_puts("550 5.1.1 no such user here\r\n");
 			return;
 		}
 		break;
 	case -1:
-		err_warnsys("unable to look up ", addr.s, (const char *)0);
-		out_puts("451 4.3.0 temporary failure looking up the "
-		    "recipient\r\n");
-		return;
+		recip_free(&rcptinfo);
+		goto lookupfail;
 	}
-	if (relayclient && (str_puts(&addr, relayclient) < 0 ||
-	    str_0(&addr) < 0))
-		die_nomem();
+	if (relayclient && *relayclient) {
+		/* send looks up the address as queued, suffix and all */
+		recip_free(&rcptinfo);
+		if (str_puts(&addr, relayclient) < 0 || str_0(&addr) < 0)
+			die_nomem();
+		r = recip_find(addr.s, &rcptinfo);
+		if (r < 0) {
+			recip_free(&rcptinfo);
+			goto lookupfail;
+		}
+	}
 accept:
+	dt_note(r, &rcptinfo);
+	recip_free(&rcptinfo);
 	if (str_put(&rcpts, addr.s, addr.len + 1) < 0)
 		die_nomem();
 	nrcpt++;
 	out_puts("250 2.1.5 recipient ok\r\n");
+	return;
+lookupfail:
+	err_warnsys("unable to look up ", addr.s, (const char *)0);
+	out_puts("451 4.3.0 temporary failure looking up the recipient\r\n");
 }
 
 /* DATA: the message as a state machine over the raw bytes.  Only
@@ -881,17 +1145,62 @@ accept:
 
 enum { D_BOL, D_LINE, D_CR, D_DOT, D_DOTCR, D_END };
 
-/* Hop counting over the header (qmail-smtpd's loop check): the state of
- * the header line being read, kept across reads. */
+/* Hop counting over the header (qmail-smtpd's loop check) and the
+ * Delivered-To check above: the state of the header line being read,
+ * kept across reads. */
 static struct {
 	int inhdr;		/* still in the header */
 	size_t len;		/* bytes of the current line */
 	char start[16];		/* its first bytes */
 	unsigned long hops;
+	int dt;			/* the line is a Delivered-To: line */
+	int dtlong;		/* its value is longer than DT_MAX */
+	size_t vlen;		/* bytes of the value held in val */
+	size_t vend;		/* the value without its trailing blanks */
+	char val[DT_MAX];
+	int loop;		/* a recipient's Delivered-To was seen */
 } hdr;
 
-/* hdr_scan - count hops; returns the bytes of o that are header (all
- * k while the header goes on; up to and including the empty line) */
+/* dt_char - one byte of a Delivered-To line's value */
+static void
+dt_char(char c)
+{
+	int blank = c == ' ' || c == '\t';
+
+	if (blank && !hdr.vlen)
+		return;		/* before the value */
+	if (hdr.vlen >= sizeof hdr.val) {
+		if (!blank)
+			hdr.dtlong = 1;
+		return;
+	}
+	hdr.val[hdr.vlen++] = c;
+	if (!blank)
+		hdr.vend = hdr.vlen;
+}
+
+/* dt_check - the Delivered-To line just ended: is it a recipient's? */
+static void
+dt_check(void)
+{
+	size_t pos = 0;
+	const char *r;
+
+	if (hdr.dtlong || hdr.loop)
+		return;
+	while ((r = control_next(&dtrcpts, &pos)))
+		if (strlen(r) == hdr.vend &&
+		    !strncasecmp(r, hdr.val, hdr.vend)) {
+			hdr.loop = 1;
+			if (str_copys(&looped, r) < 0 || str_0(&looped) < 0)
+				die_nomem();
+			return;
+		}
+}
+
+/* hdr_scan - count hops and look for a recipient's Delivered-To; returns
+ * the bytes of o that are header (all k while the header goes on; up to
+ * and including the empty line) */
 static size_t
 hdr_scan(const char *o, size_t k)
 {
@@ -902,15 +1211,24 @@ hdr_scan(const char *o, size_t k)
 			if (hdr.len < sizeof hdr.start)
 				hdr.start[hdr.len] = o[i];
 			hdr.len++;
+			if (hdr.dt)
+				dt_char(o[i]);
+			else if (hdr.len == 13 &&
+			    !strncasecmp(hdr.start, "delivered-to:", 13)) {
+				hdr.dt = 1;
+				hdr.dtlong = 0;
+				hdr.vlen = hdr.vend = 0;
+			}
 			continue;
 		}
 		if (!hdr.len)
 			hdr.inhdr = 0;		/* the empty line */
 		else if ((hdr.len >= 9 &&
-		    !strncasecmp(hdr.start, "received:", 9)) ||
-		    (hdr.len >= 13 &&
-		    !strncasecmp(hdr.start, "delivered-to:", 13)))
+		    !strncasecmp(hdr.start, "received:", 9)) || hdr.dt)
 			hdr.hops++;
+		if (hdr.dt)
+			dt_check();
+		hdr.dt = 0;
 		hdr.len = 0;
 	}
 	return i;
@@ -1104,9 +1422,12 @@ smtp_data(const char *arg)
 		return;
 	}
 	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
+	dataend = now_ms() + (long long)datasecs * 1000;
 	hdr.inhdr = 1;
 	hdr.len = 0;
 	hdr.hops = 0;
+	hdr.dt = 0;
+	hdr.loop = 0;
 	subhdr.len = 0;
 	subdone = 0;
 	received(&q);
@@ -1146,7 +1467,7 @@ smtp_data(const char *arg)
 		buf_skip(&in, i);
 		size += k;
 		h = hdr_scan(o, k);
-		if (bare || size > databytes || hdr.hops > MAXHOPS)
+		if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop)
 			continue;
 		if (submission && !subdone) {
 			sub_put(&q, o, h, !hdr.inhdr);
@@ -1154,9 +1475,10 @@ smtp_data(const char *arg)
 		} else
 			qq_put(&q, o, k);
 	}
+	dataend = 0;
 	if (submission && !subdone)
 		sub_finish(&q, 0);	/* a header without a body */
-	if (bare || size > databytes || hdr.hops > MAXHOPS) {
+	if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
 		(void)qq_close(&q);
 		if (bare) {
@@ -1167,10 +1489,21 @@ smtp_data(const char *arg)
 			logmsg("refused too big", size);
 			out_puts("552 5.3.4 message size exceeds fixed "
 			    "limit\r\n");
-		} else {
-			logmsg("refused looping", size);
+		} else if (hdr.hops > MAXHOPS) {
+			logmsg("refused too many hops", size);
 			out_puts("554 5.4.6 too many hops, this message is "
 			    "looping\r\n");
+		} else {
+			str why = STR_INIT;
+
+			if (str_puts(&why, "refused delivered-to loop <") < 0 ||
+			    str_put(&why, looped.s, looped.len) < 0 ||
+			    str_putc(&why, '>') < 0 || str_0(&why) < 0)
+				die_nomem();
+			logmsg(why.s, size);
+			str_free(&why);
+			out_puts("554 5.4.6 this message is looping: it "
+			    "already has my Delivered-To line\r\n");
 		}
 		reset();
 		nmsg++;
@@ -1381,6 +1714,7 @@ main(int argc, char **argv)
 	err_info("start ip ", remoteip, " host ", remotehost,
 	    relayclient ? " relayclient" : "", tls ? " tls" : "",
 	    (const char *)0);
+	perip_take();
 	out_puts("220 ");
 	out_puts(greeting.s);
 	out_puts(" ESMTP\r\n");

@@ -9,16 +9,18 @@ smtpd_setup() {
 	smtpd_start
 }
 
-# smtpd_start [ADDR] - tcpserver + smtpd on ADDR (default 127.0.0.1) and a
-# free port, with the project's rules; the log goes to $LOG.
+# smtpd_start [ADDR] - tcpserver (-c $SMTPD_CONC, default 100) + smtpd on
+# ADDR (default 127.0.0.1) and a free port, with the project's rules; the
+# log goes to $LOG.
 smtpd_start() {
 	local ip=${1:-127.0.0.1}
 	PORT=$(free_port)
 	LOG=$BATS_TEST_TMPDIR/smtpd.log
 	tcprules "$BATS_TEST_TMPDIR/rules.cdb" "$BATS_TEST_TMPDIR/rules.tmp" \
 	    < "${RULES:-$QPOST_SRC/rules}"
-	spawn tcpserver -x "$BATS_TEST_TMPDIR/rules.cdb" -R -H -l0 -c 100 \
-	    "$ip" "$PORT" "$QPOST_HOME/bin/smtpd" 2>>"$LOG"
+	spawn tcpserver -x "$BATS_TEST_TMPDIR/rules.cdb" -R -H -l0 \
+	    -c "${SMTPD_CONC:-100}" "$ip" "$PORT" "$QPOST_HOME/bin/smtpd" \
+	    2>>"$LOG" 3>&-
 	wait_port "$PORT" "$ip"
 }
 

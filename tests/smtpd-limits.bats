@@ -198,7 +198,7 @@ EOF
 	[ "$(queue_count)" = 0 ]
 	# a body line looking like one does not count; 100 in the header pass
 	hops=
-	for i in $(seq 1 50); do hops="${hops}Received: from hop$i\\r\\n\\tby x\\r\\nDelivered-To: u@test.example\\r\\n"; done
+	for i in $(seq 1 50); do hops="${hops}Received: from hop$i\\r\\n\\tby x\\r\\nDelivered-To: hop$i@elsewhere.example\\r\\n"; done
 	body=
 	for i in $(seq 1 10); do body="${body}Received: in the body\\r\\n"; done
 	run raw "${TXN}${hops}Subject: ok\\r\\n\\r\\n${body}.\\r\\nQUIT\\r\\n"
