@@ -42,7 +42,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -58,6 +57,7 @@
 #include "home.h"
 #include "num.h"
 #include "recip.h"
+#include "spawn.h"
 #include "str.h"
 
 #define LOCAL_FIELDS 11		/* number, type, local's 9 arguments */
@@ -66,6 +66,8 @@
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
 #define SPAWN_MAX_MAX 65535
+#define REMOTE_FAILED "Z4.3.0 unable to start remote"	/* with
+				 * its NUL: remote's report format */
 
 struct kid {
 	pid_t pid;
@@ -96,41 +98,6 @@ on_signal(int sig)
 	errno = e;
 }
 
-static noreturn void
-run_send(int fd, const char *account, char **argv)
-{
-	char b[NUM_LEN];
-
-	if (setenv("QPOST_SPAWN_FD", num_fmt(b, (unsigned)fd), 1) < 0)
-		err_nomem();
-	if (account) {
-		struct passwd *pw = getpwnam(account);
-
-		if (!pw)
-			err_die(100, "unknown account ", account,
-			    (const char *)0);
-		if (pw->pw_uid == 0)
-			err_die(100, "refusing to run send as root",
-			    (const char *)0);
-		if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-		    setuid(pw->pw_uid) < 0)
-			err_diesys(111, "unable to become ", account,
-			    (const char *)0);
-		if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
-		    setuid(0) == 0)
-			err_die(111, "unable to drop root", (const char *)0);
-	}
-	execv(argv[0], argv);
-	err_diesys(111, "unable to run ", argv[0], (const char *)0);
-}
-
-/* zreport - a remote that never ran says so in remote's own format */
-static void
-zreport(const char *s)
-{
-	(void)!write(1, s, strlen(s) + 1);
-}
-
 /* account_ids - an account's uid and gid; never root */
 static void
 account_ids(const char *account, uid_t *u, gid_t *g)
@@ -145,6 +112,32 @@ account_ids(const char *account, uid_t *u, gid_t *g)
 	*u = pw->pw_uid;
 	*g = pw->pw_gid;
 }
+
+/* start_send - program (bin/send) as account (or as we are, without
+ * one), with the socket fd in $QPOST_SPAWN_FD */
+static pid_t
+start_send(int fd, const char *account, char **argv)
+{
+	char b[NUM_LEN];
+	str env = STR_INIT;
+	struct spawn_fd keep = { fd, fd };	/* survives the exec */
+	struct spawn sp = { .fds = &keep, .nfds = 1, .env = &env,
+	    .failcode = 111 };
+	pid_t pid;
+
+	if (str_puts(&env, "QPOST_SPAWN_FD=") < 0 ||
+	    str_puts(&env, num_fmt(b, (unsigned)fd)) < 0 ||
+	    str_putc(&env, 0) < 0 || str_putc(&env, 0) < 0)
+		err_nomem();
+	if (account) {
+		account_ids(account, &sp.uid, &sp.gid);
+		sp.ids = 1;
+	}
+	pid = spawn_run(argv, &sp);
+	str_free(&env);
+	return pid;
+}
+
 
 static noreturn void
 die_usage(void)
@@ -185,6 +178,9 @@ request(const char *local, const char *remote)
 	int fds[2] = { -1, -1 };
 	ssize_t r;
 	const char *f[REQ_FIELDS];
+	char *argv[REQ_FIELDS];
+	struct spawn_fd map[3];
+	struct spawn sp = { .fds = map, .failcode = 111 };
 	unsigned long uid = 0, gid = 0;
 	int islocal = 1;
 	size_t i, k;
@@ -260,44 +256,32 @@ request(const char *local, const char *remote)
 		kids = nk;
 		akids = na;
 	}
-	pid = fork();
+	/* local reports on fd 1 and 2; remote's fd 2 is our log.  The
+	 * child becomes the recipient (local) or the remote account, the
+	 * one gid as its only group, each id checked (spawn.c). */
+	map[0].from = fds[0];
+	map[0].to = 0;
+	map[1].from = map[2].from = fds[1];
+	map[1].to = 1;
+	map[2].to = 2;
+	sp.nfds = islocal ? 3 : 2;
+	sp.ids = islocal || rset;
+	sp.uid = (uid_t)uid;
+	sp.gid = (gid_t)gid;
+	if (!islocal) {
+		/* a remote that never ran says so in its own format */
+		sp.failmsg = REMOTE_FAILED;
+		sp.failmsglen = sizeof REMOTE_FAILED;
+	}
+	argv[0] = (char *)(unsigned long)(islocal ? local : remote);
+	for (i = 1; i + 1 < k; i++)
+		argv[i] = (char *)(unsigned long)f[i + 1];
+	argv[i] = 0;
+	pid = spawn_run(argv, &sp);
 	if (pid < 0) {
 		err_warnsys("unable to fork", (const char *)0);
 		reply(f[0], 111 << 8);
 		goto out;
-	}
-	if (pid == 0) {
-		char *argv[REQ_FIELDS];
-		uid_t u = (uid_t)uid;
-		gid_t g = (gid_t)gid;
-
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGALRM, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		/* local reports on fd 1 and 2; remote's fd 2 is our log */
-		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
-		    (islocal && dup2(fds[1], 2) < 0))
-			_exit(111);
-		/* qmail's prot_gid, prot_uid: the one gid as the only group,
-		 * then the gid, then the uid, each checked */
-		if ((islocal || rset) && (setgroups(1, &g) < 0 ||
-		    setgid(g) < 0 || getgid() != g || getegid() != g ||
-		    setuid(u) < 0 || getuid() != u || geteuid() != u)) {
-			if (!islocal)
-				zreport("Zunable to change uid (#4.3.0)");
-			err_diesys(111, "unable to become ", f[2],
-			    " (#4.3.0)", (const char *)0);
-		}
-		argv[0] = (char *)(unsigned long)(islocal ? local : remote);
-		for (i = 1; i + 1 < k; i++)
-			argv[i] = (char *)(unsigned long)f[i + 1];
-		argv[i] = 0;
-		execv(argv[0], argv);
-		if (!islocal)
-			zreport("Zunable to run remote (#4.3.0)");
-		err_diesys(111, "unable to run ", argv[0], (const char *)0);
 	}
 	kids[nkids].pid = pid;
 	memcpy(kids[nkids].number, f[0], strlen(f[0]) + 1);
@@ -364,18 +348,9 @@ main(int argc, char **argv)
 		sigaction(fwd[k], &sa, 0);
 	sigaction(SIGCHLD, &sa, 0);
 	signal(SIGPIPE, SIG_IGN);
-	sendpid = fork();
+	sendpid = start_send(sv[1], account, argv + 1);
 	if (sendpid < 0)
 		err_diesys(111, "unable to fork", (const char *)0);
-	if (sendpid == 0) {
-		close(sv[0]);
-		fcntl(sv[1], F_SETFD, 0);
-		for (k = 0; k < 3; k++)
-			signal(fwd[k], SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		run_send(sv[1], account, argv + 1);
-	}
 	close(sv[1]);
 	sock = sv[0];
 	for (;;) {

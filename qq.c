@@ -18,6 +18,7 @@
 
 #include "home.h"
 #include "qq.h"
+#include "spawn.h"
 
 /* sigchld_ignored - would the kernel reap our children unwaited? */
 static int
@@ -37,6 +38,9 @@ qq_open(qq *q)
 {
 	int mp[2], ep[2], e;
 	char *argv[2];
+	struct spawn_fd fds[2];
+	struct spawn sp = { .fds = fds, .nfds = 2,
+	    .failcode = QQ_EXEC_FAILED };
 	const char *prog = getenv("QPOST_QUEUE");
 	str path = STR_INIT;
 
@@ -60,21 +64,13 @@ qq_open(qq *q)
 		goto fail1;
 	argv[0] = (char *)(unsigned long)prog;	/* execv wants char * */
 	argv[1] = 0;
-	/* vfork: the child only dup2s, execs or _exits; no copy of our
-	 * page tables per message */
-	q->pid = vfork();
+	fds[0].from = mp[0];
+	fds[0].to = 0;
+	fds[1].from = ep[0];
+	fds[1].to = 1;
+	q->pid = spawn_run(argv, &sp);
 	if (q->pid < 0)
 		goto fail2;
-	if (q->pid == 0) {
-		/* Only the child's dispositions change: vfork shares
-		 * memory, not signal actions. */
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		if (dup2(mp[0], 0) < 0 || dup2(ep[0], 1) < 0)
-			_exit(QQ_EXEC_FAILED);
-		execv(argv[0], argv);
-		_exit(QQ_EXEC_FAILED);
-	}
 	close(mp[0]);
 	close(ep[0]);
 	q->msgfd = mp[1];

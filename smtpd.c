@@ -80,6 +80,7 @@
 #include "num.h"
 #include "qq.h"
 #include "recip.h"
+#include "spawn.h"
 #include "str.h"
 
 #define SMTP_LINE_MAX 1000		/* octets per command line, CRLF included
@@ -725,9 +726,12 @@ static int
 check(const str *user, const str *pass)
 {
 	str ck = STR_INIT;
-	int p[2], pfd, st, r;
+	int p[2], pfd, st, r, null;
 	pid_t pid;
 	struct pollfd w;
+	struct spawn_fd fds[3];
+	struct spawn sp = { .fds = fds, .nfds = 3, .failcode = 111,
+	    .what = "the password checker " };
 
 	if (str_put(&ck, user->s, user->len) < 0 || str_putc(&ck, 0) < 0 ||
 	    str_put(&ck, pass->s, pass->len) < 0 || str_putc(&ck, 0) < 0 ||
@@ -738,22 +742,17 @@ check(const str *user, const str *pass)
 		str_free(&ck);
 		return CHECK_TEMP;
 	}
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		/* p[0] may be 3 already: then dup2 would keep its
-		 * close-on-exec flag */
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-		    (p[0] == 3 ? fcntl(3, F_SETFD, 0) :
-		    dup2(p[0], 3)) < 0)
-			_exit(111);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(checker[0], checker);
-		err_warnsys("unable to run the password checker ", checker[0],
-		    (const char *)0);
-		_exit(111);
-	}
+	/* the checkpassword interface: fd 3 carries user and password,
+	 * nothing on fd 0 and 1 */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	fds[0].from = fds[1].from = null;
+	fds[0].to = 0;
+	fds[1].to = 1;
+	fds[2].from = p[0];
+	fds[2].to = 3;
+	pid = null < 0 ? -1 : spawn_run(checker, &sp);
+	if (null >= 0)
+		close(null);
 	close(p[0]);
 	if (pid > 0)
 		(void)fd_writeall(p[1], ck.s, ck.len, 1000);

@@ -81,6 +81,7 @@
 #include "control.h"
 #include "err.h"
 #include "home.h"
+#include "spawn.h"
 #include "str.h"
 
 #define EXIT_TEMP 111
@@ -424,30 +425,13 @@ relay(SSL *ssl, int a, unsigned long idle)
 static pid_t
 run(char **prog, const str *env, int io)
 {
-	pid_t pid = fork();
-	size_t pos = 0;
+	struct spawn_fd fds[2] = { { io, 0 }, { io, 1 } };
+	struct spawn sp = { .fds = fds, .nfds = io >= 0 ? 2 : 0, .env = env };
+	pid_t pid = spawn_run(prog, &sp);
 
 	if (pid < 0)
 		err_diesys(EXIT_TEMP, "unable to fork", (const char *)0);
-	if (pid)
-		return pid;
-	signal(SIGPIPE, SIG_DFL);
-	while (env && pos < env->len && env->s[pos]) {
-		const char *v = env->s + pos;
-
-		if (putenv((char *)(size_t)v) != 0)
-			_exit(EXIT_TEMP);
-		pos += strlen(v) + 1;
-	}
-	if (io >= 0) {
-		if (dup2(io, 0) < 0 || dup2(io, 1) < 0)
-			_exit(EXIT_TEMP);
-		if (io > 2)
-			close(io);
-	}
-	execvp(prog[0], prog);
-	err_diesys(errno == ENOENT ? 127 : 126, "unable to run ", prog[0],
-	    (const char *)0);
+	return pid;
 }
 
 static int

@@ -1,0 +1,130 @@
+/* spawn - starting a child program (see spawn.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "spawn.h"
+
+/* the signals a qpost program may catch or ignore: the child gets them
+ * back at their defaults (an ignored SIGPIPE or SIGCHLD survives exec) */
+static const int reset[] = {
+	SIGPIPE, SIGCHLD, SIGHUP, SIGALRM, SIGTERM, SIGINT, SIGQUIT, SIGUSR1,
+	SIGUSR2
+};
+
+static noreturn void
+child_fail(const struct spawn *sp, int e, const char *what, const char *arg)
+{
+	if (sp && sp->failmsg)
+		(void)!write(1, sp->failmsg, sp->failmsglen);
+	errno = e;
+	err_diesys(sp && sp->failcode ? sp->failcode :
+	    e == ENOENT ? 127 : 126, what, arg, (const char *)0);
+}
+
+static void
+child_fds(const struct spawn *sp)
+{
+	size_t i;
+	int top = 2, *tmp;
+
+	if (!sp->nfds)
+		return;
+	for (i = 0; i < sp->nfds; i++)
+		if (sp->fds[i].to > top)
+			top = sp->fds[i].to;
+	tmp = calloc(sp->nfds, sizeof *tmp);
+	if (!tmp)
+		child_fail(sp, ENOMEM, "unable to set up descriptors", "");
+	/* first out of the way of every target, then onto it: a source
+	 * that is another's target, or its own, survives; dup2 clears
+	 * close-on-exec on the target */
+	for (i = 0; i < sp->nfds; i++) {
+		tmp[i] = fcntl(sp->fds[i].from, F_DUPFD_CLOEXEC, top + 1);
+		if (tmp[i] < 0)
+			child_fail(sp, errno, "unable to set up descriptors",
+			    "");
+	}
+	for (i = 0; i < sp->nfds; i++)
+		if (dup2(tmp[i], sp->fds[i].to) < 0)
+			child_fail(sp, errno, "unable to set up descriptors",
+			    "");
+}
+
+static void
+child_env(const struct spawn *sp)
+{
+	size_t pos = 0;
+
+	while (pos < sp->env->len && sp->env->s[pos]) {
+		char *v = sp->env->s + pos;
+
+		if (putenv(v) != 0)
+			child_fail(sp, ENOMEM, "unable to set the environment",
+			    "");
+		pos += strlen(v) + 1;
+	}
+}
+
+/* child_ids - qmail's prot_gid then prot_uid: the one gid as the only
+ * group, the gid, then the uid, each checked */
+static void
+child_ids(const struct spawn *sp)
+{
+	gid_t g = sp->gid;
+	uid_t u = sp->uid;
+
+	if (setgroups(1, &g) < 0 || setgid(g) < 0 || getgid() != g ||
+	    getegid() != g)
+		child_fail(sp, errno ? errno : EPERM, "unable to change the "
+		    "group", "");
+	if (setuid(u) < 0 || getuid() != u || geteuid() != u ||
+	    (u != 0 && setuid(0) == 0))
+		child_fail(sp, errno ? errno : EPERM, "unable to change the "
+		    "user", "");
+}
+
+pid_t
+spawn_run(char *const argv[], const struct spawn *sp)
+{
+	struct sigaction sa;
+	sigset_t none;
+	size_t i;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof reset / sizeof reset[0]; i++)
+		(void)sigaction(reset[i], &sa, 0);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, 0);
+	if (sp) {
+		if (sp->pgrp && setpgid(0, 0) < 0)
+			child_fail(sp, errno, "unable to start a process group",
+			    "");
+		child_fds(sp);
+		if (sp->env)
+			child_env(sp);
+		if (sp->ids)
+			child_ids(sp);
+	}
+	execvp(argv[0], argv);
+	if (sp && sp->what) {
+		int e = errno;
+
+		if (sp->failmsg)
+			(void)!write(1, sp->failmsg, sp->failmsglen);
+		errno = e;
+		err_diesys(sp->failcode ? sp->failcode : e == ENOENT ? 127 :
+		    126, "unable to run ", sp->what, argv[0], (const char *)0);
+	}
+	child_fail(sp, errno, "unable to run ", argv[0]);
+}

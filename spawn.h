@@ -1,0 +1,46 @@
+/* spawn - the one way a qpost program starts another: fork, then in the
+ * child put every signal back to its default and unblock them, move the
+ * descriptors the caller names onto their places, optionally start a
+ * process group of its own, add environment variables, change to a uid
+ * and a single gid, and exec.  The parent's signal dispositions are never
+ * touched (see qq.c for why that matters).
+ *
+ * Whatever fails in the child before the exec is told on fd 2 as
+ * "prog: fatal: unable to ..." and ends the child with the caller's
+ * failcode (0: 127 when the program does not exist, else 126, as a
+ * shell does), after failmsg (if any) is written to fd 1 — remote's
+ * report channel wants its own format there. */
+#ifndef SPAWN_H
+#define SPAWN_H
+
+#include <sys/types.h>
+
+#include "str.h"
+
+struct spawn_fd {
+	int from;		/* a descriptor of the parent */
+	int to;			/* the number it has in the child */
+};
+
+struct spawn {
+	const struct spawn_fd *fds;	/* moved in the child, overlaps
+					 * and from == to handled */
+	size_t nfds;
+	const str *env;		/* "VAR=value" NUL ... added, or 0 */
+	int pgrp;		/* a process group of its own */
+	int ids;		/* become uid and gid (the one group) */
+	uid_t uid;
+	gid_t gid;
+	int failcode;
+	const char *failmsg;
+	size_t failmsglen;
+	const char *what;	/* "unable to run " what argv[0]: a name
+				 * for the log, e.g. "the password checker " */
+};
+
+/* spawn_run - start argv[0] (searched in PATH when it has no '/') with
+ * argv; the child's pid, or -1 with errno when fork fails.  sp may be 0
+ * (no descriptors moved, nothing else changed). */
+pid_t spawn_run(char *const argv[], const struct spawn *sp);
+
+#endif
