@@ -141,6 +141,8 @@ const struct control_num control_nums[] = {
 	{ "timeoutconnect", 60, 1, 86400, "remote connect timeout, seconds" },
 	{ "timeoutdovecot", 10, 1, 86400,
 	    "seconds checkdovecot waits for Dovecot" },
+	{ "timeoutprogram", 1000, 1, 86400,
+	    "seconds local gives a |program delivery" },
 	{ "timeoutremote", 1200, 1, 86400, "remote read timeout, seconds" },
 	{ "timeoutsmtpd", 1200, 1, 86400, "smtpd idle timeout, seconds" },
 	{ "timeouttls", 30, 1, 86400, "tlsd handshake timeout, seconds" },

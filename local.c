@@ -33,6 +33,7 @@
  * uid of argv (in that order, each checked) before it opens any of the
  * user's files; it refuses uid 0 and gid 0 and ids that do not fit.  Run
  * as anybody else it delivers with its own rights (a single-user home). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -52,6 +53,7 @@
 #include "dsn.h"
 #include "err.h"
 #include "home.h"
+#include "num.h"
 #include "qq.h"
 #include "recip.h"
 #include "str.h"
@@ -59,6 +61,8 @@
 #define DOTQMAIL_MAX (256 * 1024)	/* longest .qmail file read */
 #define MSG_READ_MAX (1024UL * 1024 * 1024)	/* non-file fd 0 */
 #define MAILDIR_TRIES 5		/* unique-name attempts in tmp/ */
+#define MAILDIR_TMP_OLD (36 * 3600)	/* the protocol's 36 hours, seconds */
+#define MAILDIR_TMP_SCAN 64	/* tmp/ entries looked at per delivery */
 #define LOCK_TRIES 60		/* x LOCK_WAIT_MS: waiting for an mbox lock */
 #define LOCK_WAIT_MS 250
 #define DOTLOCK_STALE 600	/* seconds: an older dotlock is removed */
@@ -67,6 +71,7 @@
 				 * domain sender */
 #define PROG_TAIL_MAX 2048	/* tail of a program's output kept */
 #define PROG_TEXT_MAX 400	/* bytes of it in the reason (the bounce) */
+#define PROG_KILL_AGAIN 1	/* seconds between kills after a timeout */
 
 static const char *msg;		/* the message, as read from fd 0 */
 static size_t msglen;
@@ -74,6 +79,9 @@ static str rpline = STR_INIT;	/* "Return-Path: <sender>\n" */
 static str dtline = STR_INIT;	/* "Delivered-To: local@domain\n" */
 static str ufline = STR_INIT;	/* "From sender date\n" for mboxes */
 static unsigned long nfile, nforward, nprog;
+static unsigned long prog_timeout;	/* control/timeoutprogram, seconds */
+static volatile pid_t prog_group;	/* the running program's group */
+static volatile sig_atomic_t prog_expired;
 
 static noreturn void
 die_nomem(void)
@@ -201,6 +209,47 @@ hostname(str *out)
 	}
 }
 
+/* maildir_clean - the Maildir protocol's rule for tmp/: a file neither
+ * read nor changed for 36 hours was left by a killed delivery and is
+ * removed.  tmp/ is normally all but empty; at most MAILDIR_TMP_SCAN
+ * entries are looked at per delivery, so a crowded tmp/ costs a bounded
+ * amount, and every error is ignored: cleaning is a courtesy, never a
+ * reason to fail a delivery. */
+static void
+maildir_clean(const char *dir)
+{
+	str t = STR_INIT;
+	const struct dirent *e;
+	struct stat st;
+	DIR *d;
+	time_t old = time(0) - MAILDIR_TMP_OLD;
+	size_t n = 0;
+	int dfd;
+
+	if (str_copys(&t, dir) < 0 || str_puts(&t, "tmp") < 0 ||
+	    str_0(&t) < 0)
+		die_nomem();
+	dfd = open(t.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	str_free(&t);
+	if (dfd < 0)
+		return;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while (n++ < MAILDIR_TMP_SCAN && (e = readdir(d)) != 0) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_atime < old && st.st_mtime < old)
+			(void)unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* maildir - the Maildir protocol: a unique name in tmp/, write, fsync,
  * link into new/, fsync new/, remove the tmp/ name.  Nothing is left in
  * new/ unless all of it is there and durable. */
@@ -215,6 +264,7 @@ maildir(const char *dir)
 
 	if (!host.len)
 		hostname(&host);
+	maildir_clean(dir);
 	for (tries = 0;; tries++) {
 		gettimeofday(&tv, 0);
 		name.len = 0;
@@ -535,11 +585,25 @@ prog_fail(int code, const char *what, int n, const char *cmd,
  * Its output is passed on, and its tail kept for the reason if it fails
  * (qmail-local's way: ezmlm, maildrop and vacation explain themselves
  * there). */
+/* prog_alarm - the program's time is up: kill its whole process group
+ * (grandchildren too) and come back every PROG_KILL_AGAIN seconds, so
+ * that a read or wait entered just before this still ends. */
+static void
+prog_alarm(int sig)
+{
+	(void)sig;
+	prog_expired = 1;
+	if (prog_group > 0)
+		(void)kill(-prog_group, SIGKILL);
+	alarm(PROG_KILL_AGAIN);
+}
+
 static int
 program(const char *cmd)
 {
 	static str tail = STR_INIT;
 	char b[4096], last = '\n';
+	struct sigaction sa;
 	pid_t pid;
 	ssize_t r;
 	int st, p[2], cut = 0;
@@ -555,6 +619,9 @@ program(const char *cmd)
 	if (pid == 0) {
 		char *argv[4];
 
+		/* A group of its own: a timeout kills what it started too. */
+		if (setpgid(0, 0) < 0)
+			_exit(111);
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
 			_exit(111);
@@ -565,13 +632,26 @@ program(const char *cmd)
 		execv("/bin/sh", argv);
 		err_diesys(111, "unable to run /bin/sh", (const char *)0);
 	}
+	/* Both sides set the group, so it exists before the alarm can
+	 * fire (EACCES: the child has already run exec, and set it). */
+	(void)setpgid(pid, pid);
+	prog_group = pid;
+	prog_expired = 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = prog_alarm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: read and waitpid see EINTR */
+	if (sigaction(SIGALRM, &sa, 0) < 0)
+		err_diesys(111, "unable to set a timer (#4.3.0)",
+		    (const char *)0);
+	alarm((unsigned int)prog_timeout);
 	/* The program's output goes on to our report channel, ended with
 	 * a newline so that our own last line stays a line of its own. */
 	close(p[1]);
 	tail.len = 0;
 	for (;;) {
 		r = read(p[0], b, sizeof b);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && !prog_expired)
 			continue;
 		if (r <= 0)
 			break;
@@ -593,7 +673,18 @@ program(const char *cmd)
 		if (errno != EINTR)
 			err_diesys(111, "unable to wait for the program",
 			    (const char *)0);
+	/* Reaped: the group's number may be reused from now on. */
+	prog_group = 0;
+	alarm(0);
 	nprog++;
+	if (prog_expired) {
+		char n[NUM_LEN];
+
+		err_info("info: program timed out: ", cmd, (const char *)0);
+		err_die(111, "program timed out after ",
+		    num_fmt(n, prog_timeout), " seconds and was killed "
+		    "(control/timeoutprogram) (#4.3.0)", (const char *)0);
+	}
 	if (!WIFEXITED(st))
 		prog_fail(111, "crashed (signal ", WTERMSIG(st), cmd, &tail,
 		    cut, "4.3.0", 0);
@@ -930,6 +1021,9 @@ main(int argc, char **argv)
 		    (const char *)0);
 	if (!x && str_copys(&dd, "./Maildir/\n") < 0)
 		die_nomem();
+	if (control_number("timeoutprogram", &prog_timeout) < 0)
+		err_diesys(111, "unable to read control/timeoutprogram "
+		    "(#4.3.0)", (const char *)0);
 	become(&r);
 
 	if (chdir(r.home.s) < 0)
