@@ -65,6 +65,7 @@
 #define MAILDIR_TMP_SCAN 64	/* tmp/ entries looked at per delivery */
 #define LOCK_TRIES 60		/* x LOCK_WAIT_MS: waiting for an mbox lock */
 #define LOCK_WAIT_MS 250
+#define MBOX_OPEN_TRIES 5	/* open-or-create races lost in a row */
 #define DOTLOCK_STALE 600	/* seconds: an older dotlock is removed */
 #define HOST_MAX 256
 #define LOCAL_ARGC 10		/* local user uid gid home local dash ext
@@ -438,6 +439,33 @@ dotlock(const char *path, str *lock)
 	return 1;
 }
 
+/* dir_sync - fsync the directory holding path (a name just made) */
+static int
+dir_sync(const char *path)
+{
+	str d = STR_INIT;
+	const char *slash = strrchr(path, '/');
+	int fd, r, e;
+
+	if (!slash) {
+		if (str_copys(&d, ".") < 0)
+			die_nomem();
+	} else if (str_copy(&d, path, slash == path ? 1 :
+	    (size_t)(slash - path)) < 0)
+		die_nomem();
+	if (str_0(&d) < 0)
+		die_nomem();
+	fd = open(d.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	str_free(&d);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 /* mbox - append with a From_ line, fcntl lock and a dotlock where the
  * directory allows; a failure truncates the mbox back to where it was. */
 static void
@@ -446,10 +474,22 @@ mbox(const char *path)
 	str lock = STR_INIT;
 	struct flock fl;
 	off_t pos;
-	int fd, i, dot;
+	int fd = -1, i, dot, created = 0;
 
 	dot = dotlock(path, &lock);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* Made here, the file's name must be made durable too: so know
+	 * whether this open created it. */
+	for (i = 0; i < MBOX_OPEN_TRIES; i++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST) {
+			created = fd >= 0;
+			break;
+		}
+	}
 	if (fd < 0) {
 		int e = errno;
 
@@ -472,7 +512,8 @@ mbox(const char *path)
 		nap();
 	}
 	pos = lseek(fd, 0, SEEK_END);
-	if (pos < 0 || mbox_write(fd) < 0 || fsync(fd) < 0) {
+	if (pos < 0 || mbox_write(fd) < 0 || fsync(fd) < 0 ||
+	    (created && dir_sync(path) < 0)) {
 		int e = errno;
 
 		if (pos >= 0 && ftruncate(fd, pos) == 0)

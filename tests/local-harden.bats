@@ -56,3 +56,53 @@ teardown() { local_teardown; }
 	# and nothing of the delivery itself is left there
 	assert_equal "$(ls "$t" | tr '\n' ' ')" "day fresh olddir "
 }
+
+# traced SENDER RECIPIENT - deliver as deliver does, under strace, the
+# trace in $BATS_TEST_TMPDIR/trace
+traced() {
+	local f
+	"$QPOST_HOME/bin/route" "$2" > "$BATS_TEST_TMPDIR/route"
+	mapfile -d '' f < "$BATS_TEST_TMPDIR/route"
+	run strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
+	    -e trace=openat,fsync,fdatasync,close \
+	    "$L" "${f[@]}" "$1" < "$MSG"
+}
+
+# dir_synced DIR - the trace shows DIR opened as a directory and that
+# descriptor fsynced before it was closed
+dir_synced() {
+	"$PY" - "$BATS_TEST_TMPDIR/trace" "$1" <<'PYEOF'
+import re, sys
+fds = set()
+for line in open(sys.argv[1]):
+    m = re.search(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)', line)
+    if m and m.group(1).rstrip("/") == sys.argv[2].rstrip("/"):
+        fds.add(m.group(2))
+    m = re.search(r'\bclose\((\d+)\)', line)
+    if m:
+        fds.discard(m.group(1))
+    m = re.search(r'\bf(?:data)?sync\((\d+)\) += 0', line)
+    if m and m.group(1) in fds:
+        sys.exit(0)
+sys.exit(1)
+PYEOF
+}
+
+@test "local: a new mbox's directory is fsynced, and a Maildir's new/ (issue 17)" {
+	command -v strace > /dev/null || skip "no strace"
+	printf '%s\n' "$U/joe/box/mbox" "$U/joe/Maildir/" | dotqmail joe
+	mkdir "$U/joe/box"
+	[ "$(id -u)" = 0 ] && chown "$RUID:$RGID" "$U/joe/box"
+	traced s@x.example joe@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 2+0+0"
+	grep -q '^Delivered-To: joe@test.example$' "$U/joe/box/mbox"
+	dir_synced "$U/joe/box"
+	dir_synced "$U/joe/Maildir/new"
+	# an mbox that exists needs no directory fsync
+	echo "$U/joe/box/mbox" | dotqmail joe
+	traced s@x.example joe@test.example
+	assert_success
+	run dir_synced "$U/joe/box"
+	assert_failure
+}
