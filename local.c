@@ -50,6 +50,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "control.h"
+#include "dotqmail.h"
 #include "dsn.h"
 #include "err.h"
 #include "home.h"
@@ -58,7 +59,6 @@
 #include "recip.h"
 #include "str.h"
 
-#define DOTQMAIL_MAX (256 * 1024)	/* longest .qmail file read */
 #define MSG_READ_MAX (1024UL * 1024 * 1024)	/* non-file fd 0 */
 #define MAILDIR_TRIES 5		/* unique-name attempts in tmp/ */
 #define MAILDIR_TMP_OLD (36 * 3600)	/* the protocol's 36 hours, seconds */
@@ -849,9 +849,9 @@ checkhome(void)
 		    "his .qmail file (#4.2.1)", (const char *)0);
 }
 
-/* dotqmail - the .qmail file's contents; 0 when there is none */
+/* qmail_read - the .qmail file's contents; 0 when there is none */
 static int
-dotqmail(const struct recip *r, str *cmds)
+qmail_read(const struct recip *r, str *cmds)
 {
 	str name = STR_INIT;
 	struct stat st;
@@ -1039,8 +1039,10 @@ main(int argc, char **argv)
 {
 	struct recip r;
 	str rcpt = STR_INIT, cmds = STR_INIT, fwd = STR_INIT, dd = STR_INIT;
-	const char *sender, *line;
-	size_t i, j, k, nfwd = 0;
+	str arg = STR_INIT;
+	struct dotqmail_line line;
+	const char *sender;
+	size_t i, pos = 0, nfwd = 0;
 	int x, stop = 0;
 
 	err_prog = "local";
@@ -1083,62 +1085,43 @@ main(int argc, char **argv)
 	read_message();
 	check_loop(rcpt.s, rcpt.len);
 
-	if (!dotqmail(&r, &cmds)) {
+	if (!qmail_read(&r, &cmds)) {
 		if (r.dash.len)
 			err_die(100, "Sorry, no mailbox here by that name. "
 			    "(#5.1.1)", (const char *)0);
 	}
 	if (!cmds.len && str_put(&cmds, dd.s, dd.len) < 0)
 		die_nomem();
-	if ((!cmds.len || cmds.s[cmds.len - 1] != '\n') &&
-	    str_putc(&cmds, '\n') < 0)
-		die_nomem();
-
-	/* The lines in order; forwards are gathered and sent at the end as
-	 * one message, as qmail-local does. */
-	for (i = 0, j = 0; j < cmds.len && !stop; j++) {
-		if (cmds.s[j] != '\n')
-			continue;
-		cmds.s[j] = 0;
-		for (k = j; k > i && (cmds.s[k - 1] == ' ' ||
-		    cmds.s[k - 1] == '\t'); k--)
-			cmds.s[k - 1] = 0;
-		line = cmds.s + i;
-		if (memchr(line, 0, k - i))
-			err_die(111, "NUL byte in .qmail file (#4.7.0)",
-			    (const char *)0);
-		switch (line[0]) {
-		case 0:
-			if (i == 0)
-				err_die(111, "first line of .qmail file is "
-				    "blank (#4.2.1)", (const char *)0);
+	/* The whole file is checked before any line is followed: a broken
+	 * file defers with nothing delivered (a retry would duplicate). */
+	while (dotqmail_next(cmds.s, cmds.len, &pos, &line))
+		if (line.kind == DOTQMAIL_ERROR)
+			err_die(111, line.err, (const char *)0);
+	pos = 0;
+	/* The lines in order (dotqmail.h); forwards are gathered and sent
+	 * at the end as one message, as qmail-local does. */
+	while (!stop && dotqmail_next(cmds.s, cmds.len, &pos, &line)) {
+		if (str_copy(&arg, line.arg, line.len) < 0 ||
+		    str_0(&arg) < 0)
+			die_nomem();
+		switch (line.kind) {
+		case DOTQMAIL_MAILDIR:
+			maildir(arg.s);
 			break;
-		case '#':
-		case '+':	/* qmail's "+list"; forward-only is not kept */
+		case DOTQMAIL_MBOX:
+			mbox(arg.s);
 			break;
-		case '.':
-		case '/':
-			if (line[k - i - 1] == '/')
-				maildir(line);
-			else
-				mbox(line);
+		case DOTQMAIL_PROGRAM:
+			stop = program(arg.s);
 			break;
-		case '|':
-			stop = program(line + 1);
-			break;
-		case '&':
-			line++;
-			/* FALLTHROUGH */
-		default:
-			if (!*line || strlen(line) > ADDR_MAX)
-				err_die(111, "bad forward address in .qmail "
-				    "file (#4.7.0)", (const char *)0);
-			if (str_puts(&fwd, line) < 0 || str_putc(&fwd, 0) < 0)
+		case DOTQMAIL_FORWARD:
+			if (str_put(&fwd, arg.s, arg.len + 1) < 0)
 				die_nomem();
 			nfwd++;
 			break;
+		default:	/* nothing to do; errors are gone above */
+			break;
 		}
-		i = j + 1;
 	}
 	forward(sender, &fwd, nfwd);
 

@@ -106,3 +106,24 @@ PYEOF
 	run dir_synced "$U/joe/box"
 	assert_failure
 }
+
+# broken REASON - joe's .qmail (stdin) defers with REASON, nothing
+# delivered (the whole file is checked before any line is followed)
+broken() {
+	dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: $1"
+	[ "$(count "$U/joe/Maildir/new")" = 0 ]
+}
+
+@test "local: .qmail syntax errors (dotqmail.c) defer: a blank first line, a NUL byte, an empty forward" {
+	printf '\n./Maildir/\n' | broken "first line of .qmail file is blank (#4.2.1)"
+	printf './Maildir/\n|echo \0x\n' | broken "NUL byte in .qmail file (#4.7.0)"
+	printf './Maildir/\n# c\n&\n' | broken "bad forward address in .qmail file (#4.7.0)"
+	# later blank lines, "+list", trailing blanks and no final LF are fine
+	printf './Maildir/  \n\n+list\n\t\n./Maildir/' | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 2+0+0"
+}
