@@ -73,6 +73,7 @@
 #define PROG_TAIL_MAX 2048	/* tail of a program's output kept */
 #define PROG_TEXT_MAX 400	/* bytes of it in the reason (the bounce) */
 #define PROG_KILL_AGAIN 1	/* seconds between kills after a timeout */
+#define TRUSTED_GROUPS_MAX 64	/* entries of control/trustedgroups used */
 
 static const char *msg;		/* the message, as read from fd 0 */
 static size_t msglen;
@@ -83,6 +84,8 @@ static unsigned long nfile, nforward, nprog;
 static unsigned long prog_timeout;	/* control/timeoutprogram, seconds */
 static volatile pid_t prog_group;	/* the running program's group */
 static volatile sig_atomic_t prog_expired;
+static gid_t trusted[TRUSTED_GROUPS_MAX];	/* control/trustedgroups */
+static size_t ntrusted;
 
 static noreturn void
 die_nomem(void)
@@ -831,8 +834,53 @@ become(const struct recip *r)
 		err_diesys(111, "unable to set uid", (const char *)0);
 }
 
-/* checkhome - qmail-local's: a home others may write to, or one marked
- * sticky (the user is editing .qmail), is not delivered to now */
+/* trusted_read - control/trustedgroups: the groups (names or numbers)
+ * whose members the admin trusts with users' homes and .qmail files, a
+ * group-writable one is accepted when it belongs to one of them.  Read
+ * as root, before the uid change; a name nobody knows is skipped. */
+static void
+trusted_read(void)
+{
+	str list = STR_INIT;
+	const char *g;
+	const struct group *gr;
+	unsigned long id;
+	size_t pos = 0;
+	int x = control_readlist(&list, "trustedgroups");
+
+	if (x < 0)
+		err_diesys(111, "unable to read control/trustedgroups "
+		    "(#4.3.0)", (const char *)0);
+	while ((g = control_next(&list, &pos)) != 0 &&
+	    ntrusted < TRUSTED_GROUPS_MAX) {
+		if (recip_id(g, strlen(g), &id) == 0)
+			trusted[ntrusted++] = (gid_t)id;
+		else if ((gr = getgrnam(g)) != 0)
+			trusted[ntrusted++] = gr->gr_gid;
+	}
+	str_free(&list);
+}
+
+/* writable - may somebody but the owner change what st describes?  By
+ * others always; by its group unless the admin trusts that group. */
+static int
+writable(const struct stat *st)
+{
+	size_t i;
+
+	if (st->st_mode & S_IWOTH)
+		return 1;
+	if (!(st->st_mode & S_IWGRP))
+		return 0;
+	for (i = 0; i < ntrusted; i++)
+		if (trusted[i] == st->st_gid)
+			return 0;
+	return 1;
+}
+
+/* checkhome - qmail-local's: a home others may write to (its group too,
+ * unless trusted), or one marked sticky (the user is editing .qmail), is
+ * not delivered to now */
 static void
 checkhome(void)
 {
@@ -841,9 +889,10 @@ checkhome(void)
 	if (stat(".", &st) < 0)
 		err_diesys(111, "unable to stat the home directory (#4.3.0)",
 		    (const char *)0);
-	if (st.st_mode & S_IWOTH)
-		err_die(111, "home directory is writable by others (#4.7.0)",
-		    (const char *)0);
+	if (writable(&st))
+		err_die(111, "Uh-oh: home directory is writable by ",
+		    st.st_mode & S_IWOTH ? "others" : "its group (not in "
+		    "control/trustedgroups)", " (#4.7.0)", (const char *)0);
 	if (st.st_mode & S_ISVTX)
 		err_die(111, "home directory is sticky: user is editing "
 		    "his .qmail file (#4.2.1)", (const char *)0);
@@ -881,8 +930,13 @@ qmail_read(const struct recip *r, str *cmds)
 		str_free(&name);
 		return 0;
 	}
-	if (st.st_mode & S_IWOTH)
-		err_die(111, name.s, " is writable by others (#4.7.0)",
+	if (writable(&st))
+		err_die(111, name.s, " is writable by ", st.st_mode & S_IWOTH ?
+		    "others" : "its group (not in control/trustedgroups)",
+		    " (#4.7.0)", (const char *)0);
+	/* Only the user and root may say what runs as the user. */
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		err_die(111, name.s, " is owned by another user (#4.7.0)",
 		    (const char *)0);
 	if (def != (size_t)-1 && def <= r->ext.len)
 		envs("DEFAULT", r->ext.s + def);
@@ -1067,6 +1121,7 @@ main(int argc, char **argv)
 	if (control_number("timeoutprogram", &prog_timeout) < 0)
 		err_diesys(111, "unable to read control/timeoutprogram "
 		    "(#4.3.0)", (const char *)0);
+	trusted_read();
 	become(&r);
 
 	if (chdir(r.home.s) < 0)

@@ -127,3 +127,51 @@ broken() {
 	assert_success
 	assert_equal "$(lastline)" "local: did 2+0+0"
 }
+
+@test "local: a group-writable home or .qmail defers unless control/trustedgroups names the group (issue 17)" {
+	g=$(stat -c %g "$U/joe")
+	chmod g+w "$U/joe"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: Uh-oh: home directory is writable by its group (not in control/trustedgroups) (#4.7.0)"
+	[ "$(count "$U/joe/Maildir/new")" = 0 ]
+	printf '# the admin says\n%s\n' "$g" > "$QPOST_HOME/control/trustedgroups"
+	deliver s@x.example joe@test.example
+	assert_success
+	chmod g-w "$U/joe"
+	rm "$QPOST_HOME/control/trustedgroups"
+	echo ./Maildir/ | dotqmail joe
+	chmod 664 "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: .qmail is writable by its group (not in control/trustedgroups) (#4.7.0)"
+	# by name too
+	getent group "$(stat -c %g "$U/joe/.qmail")" | cut -d: -f1 > "$QPOST_HOME/control/trustedgroups"
+	deliver s@x.example joe@test.example
+	assert_success
+	# others: never
+	chmod 666 "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: .qmail is writable by others (#4.7.0)"
+	chmod 757 "$U/joe"
+	deliver s@x.example joe@test.example
+	assert_equal "$(lastline)" "local: fatal: Uh-oh: home directory is writable by others (#4.7.0)"
+}
+
+@test "local: a .qmail owned by somebody but the user and root defers (issue 17)" {
+	[ "$(id -u)" = 0 ] || skip "chown needs root"
+	echo ./Maildir/ | dotqmail joe
+	chown daemon "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: .qmail is owned by another user (#4.7.0)"
+	[ "$(count "$U/joe/Maildir/new")" = 0 ]
+	# the user's own and root's are fine
+	chown "$RUID" "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_success
+	chown 0 "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_success
+}
