@@ -209,3 +209,21 @@ logged() {	# logged REGEX - send's log has a matching line
 	wait_for 5 all_gone "$P"
 	[ "$(queue_count)" -eq 1 ]
 }
+
+@test "local+send: postmaster@me and bare postmaster stay local when me is not in control/locals (issue 17)" {
+	# a fresh single-user home: me is the host's name, locals another
+	echo host.example > "$QPOST_HOME/control/me"
+	"$QPOST_HOME/bin/route" Postmaster@HOST.example > /dev/null
+	run "$QPOST_HOME/bin/route" joe@host.example
+	assert_failure 1
+	enqueue s@x.example Postmaster@HOST.example postmaster < "$MSG"
+	start_send
+	wait_for 20 queue_empty
+	[ "$(count "$QPOST_HOME/alias/Maildir/new")" = 2 ]
+	grep -lq '^Delivered-To: postmaster@host.example$' "$QPOST_HOME"/alias/Maildir/new/*
+	logged 'success: msg [0-9]+ to <Postmaster@HOST\.example>'
+	logged 'success: msg [0-9]+ to <postmaster>'
+	run logged 'to remote <'
+	assert_failure
+	[ ! -e "$T/bounce.env" ]
+}
