@@ -86,6 +86,7 @@ static volatile pid_t prog_group;	/* the running program's group */
 static volatile sig_atomic_t prog_expired;
 static gid_t trusted[TRUSTED_GROUPS_MAX];	/* control/trustedgroups */
 static size_t ntrusted;
+static int dropped;		/* started as root, now the recipient */
 
 static noreturn void
 die_nomem(void)
@@ -768,9 +769,25 @@ forward(const char *sender, const str *to, size_t count)
 		pos += strlen(to->s + pos) + 1;
 	}
 	code = qq_close(&q);
-	if (code)
+	if (code) {
+		const char *t = qq_status(code), *sp = strchr(t, ' ');
+		const char *hint = "";
+		str st = STR_INIT;
+
+		if (!sp)
+			sp = t + strlen(t);
+		if (str_copy(&st, t, (size_t)(sp - t)) < 0 || str_0(&st) < 0)
+			die_nomem();
+		/* A single-user home run by root: the queue is root's and
+		 * bin/queue is not set-uid, so a recipient local became
+		 * cannot queue (docs/local.md, "Forwards"). */
+		if (qq_temp(code) && dropped && !getenv("QPOST_QUEUE") &&
+		    strcmp(home_dir(), CONF_HOME))
+			hint = ": in a single-user home run by root only the "
+			    "alias user (root) can forward";
 		err_die(qq_temp(code) ? 111 : 100, "unable to forward: ",
-		    qq_status(code), (const char *)0);
+		    *sp ? sp + 1 : t, hint, " (#", st.s, ")", (const char *)0);
+	}
 	nforward += count;
 }
 
@@ -832,6 +849,7 @@ become(const struct recip *r)
 		err_diesys(111, "unable to set gid", (const char *)0);
 	if (setuid(r->uid) < 0 || getuid() != r->uid || geteuid() != r->uid)
 		err_diesys(111, "unable to set uid", (const char *)0);
+	dropped = 1;
 }
 
 /* trusted_read - control/trustedgroups: the groups (names or numbers)

@@ -175,3 +175,21 @@ broken() {
 	deliver s@x.example joe@test.example
 	assert_success
 }
+
+@test "local: as root in a single-user home, the alias user forwards; another user's forward defers saying why (issue 17)" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	unset QPOST_QUEUE
+	# the home make install QPOST_HOME=DIR leaves when root runs it
+	chown -R 0:0 "$QPOST_HOME/alias"
+	echo '&joe@test.example' > "$QPOST_HOME/alias/.qmail-postmaster"
+	deliver s@x.example postmaster@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 0+1+0"
+	[ "$(queue_count)" = 1 ]
+	# joe's local runs as joe: root's queue is closed to it
+	echo '&bob@test.example' | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_output --regexp 'local: fatal: unable to forward: qq [^(]*: in a single-user home run by root only the alias user \(root\) can forward \(#4\.3\.0\)$'
+	[ "$(queue_count)" = 1 ]
+}
