@@ -26,7 +26,10 @@
  *
  * Exit codes: 0 delivered, 100 permanent failure (bounce), 111 temporary
  * failure (try again later).  Disk full, an unwritable mailbox, a missing
- * Maildir or a crashed program are temporary.
+ * Maildir, a crashed program or one over control/timeoutprogram (killed
+ * with its whole process group), a home or .qmail writable by others or
+ * by an untrusted group (control/trustedgroups) and a .qmail owned by
+ * neither the user nor root are temporary.
  *
  * Privilege: qpost-spawn runs it as the recipient already.  Started as
  * root (a single-user home run by root), local sets the groups, gid and
