@@ -145,6 +145,8 @@ const struct control_num control_nums[] = {
 	    "seconds smtpd allows for one message's DATA" },
 	{ "timeoutdovecot", 10, 1, 86400,
 	    "seconds checkdovecot waits for Dovecot" },
+	{ "timeoutprogram", 1000, 1, 86400,
+	    "seconds local gives a |program delivery" },
 	{ "timeoutremote", 1200, 1, 86400, "remote read timeout, seconds" },
 	{ "timeoutsession", 3600, 1, 604800,
 	    "seconds smtpd allows for a whole session" },

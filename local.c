@@ -26,13 +26,17 @@
  *
  * Exit codes: 0 delivered, 100 permanent failure (bounce), 111 temporary
  * failure (try again later).  Disk full, an unwritable mailbox, a missing
- * Maildir or a crashed program are temporary.
+ * Maildir, a crashed program or one over control/timeoutprogram (killed
+ * with its whole process group), a home or .qmail writable by others or
+ * by an untrusted group (control/trustedgroups) and a .qmail owned by
+ * neither the user nor root are temporary.
  *
  * Privilege: qpost-spawn runs it as the recipient already.  Started as
  * root (a single-user home run by root), local sets the groups, gid and
  * uid of argv (in that order, each checked) before it opens any of the
  * user's files; it refuses uid 0 and gid 0 and ids that do not fit.  Run
  * as anybody else it delivers with its own rights (a single-user home). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -49,24 +53,30 @@
 #include "addr.h"
 #include "buf.h"
 #include "control.h"
+#include "dotqmail.h"
 #include "dsn.h"
 #include "err.h"
 #include "home.h"
+#include "num.h"
 #include "qq.h"
 #include "recip.h"
 #include "str.h"
 
-#define DOTQMAIL_MAX (256 * 1024)	/* longest .qmail file read */
 #define MSG_READ_MAX (1024UL * 1024 * 1024)	/* non-file fd 0 */
 #define MAILDIR_TRIES 5		/* unique-name attempts in tmp/ */
+#define MAILDIR_TMP_OLD (36 * 3600)	/* the protocol's 36 hours, seconds */
+#define MAILDIR_TMP_SCAN 64	/* tmp/ entries looked at per delivery */
 #define LOCK_TRIES 60		/* x LOCK_WAIT_MS: waiting for an mbox lock */
 #define LOCK_WAIT_MS 250
+#define MBOX_OPEN_TRIES 5	/* open-or-create races lost in a row */
 #define DOTLOCK_STALE 600	/* seconds: an older dotlock is removed */
 #define HOST_MAX 256
 #define LOCAL_ARGC 10		/* local user uid gid home local dash ext
 				 * domain sender */
 #define PROG_TAIL_MAX 2048	/* tail of a program's output kept */
 #define PROG_TEXT_MAX 400	/* bytes of it in the reason (the bounce) */
+#define PROG_KILL_AGAIN 1	/* seconds between kills after a timeout */
+#define TRUSTED_GROUPS_MAX 64	/* entries of control/trustedgroups used */
 
 static const char *msg;		/* the message, as read from fd 0 */
 static size_t msglen;
@@ -74,6 +84,12 @@ static str rpline = STR_INIT;	/* "Return-Path: <sender>\n" */
 static str dtline = STR_INIT;	/* "Delivered-To: local@domain\n" */
 static str ufline = STR_INIT;	/* "From sender date\n" for mboxes */
 static unsigned long nfile, nforward, nprog;
+static unsigned long prog_timeout;	/* control/timeoutprogram, seconds */
+static volatile pid_t prog_group;	/* the running program's group */
+static volatile sig_atomic_t prog_expired;
+static gid_t trusted[TRUSTED_GROUPS_MAX];	/* control/trustedgroups */
+static size_t ntrusted;
+static int dropped;		/* started as root, now the recipient */
 
 static noreturn void
 die_nomem(void)
@@ -201,6 +217,47 @@ hostname(str *out)
 	}
 }
 
+/* maildir_clean - the Maildir protocol's rule for tmp/: a file neither
+ * read nor changed for 36 hours was left by a killed delivery and is
+ * removed.  tmp/ is normally all but empty; at most MAILDIR_TMP_SCAN
+ * entries are looked at per delivery, so a crowded tmp/ costs a bounded
+ * amount, and every error is ignored: cleaning is a courtesy, never a
+ * reason to fail a delivery. */
+static void
+maildir_clean(const char *dir)
+{
+	str t = STR_INIT;
+	const struct dirent *e;
+	struct stat st;
+	DIR *d;
+	time_t old = time(0) - MAILDIR_TMP_OLD;
+	size_t n = 0;
+	int dfd;
+
+	if (str_copys(&t, dir) < 0 || str_puts(&t, "tmp") < 0 ||
+	    str_0(&t) < 0)
+		die_nomem();
+	dfd = open(t.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	str_free(&t);
+	if (dfd < 0)
+		return;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while (n++ < MAILDIR_TMP_SCAN && (e = readdir(d)) != 0) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_atime < old && st.st_mtime < old)
+			(void)unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* maildir - the Maildir protocol: a unique name in tmp/, write, fsync,
  * link into new/, fsync new/, remove the tmp/ name.  Nothing is left in
  * new/ unless all of it is there and durable. */
@@ -215,6 +272,7 @@ maildir(const char *dir)
 
 	if (!host.len)
 		hostname(&host);
+	maildir_clean(dir);
 	for (tries = 0;; tries++) {
 		gettimeofday(&tv, 0);
 		name.len = 0;
@@ -388,6 +446,33 @@ dotlock(const char *path, str *lock)
 	return 1;
 }
 
+/* dir_sync - fsync the directory holding path (a name just made) */
+static int
+dir_sync(const char *path)
+{
+	str d = STR_INIT;
+	const char *slash = strrchr(path, '/');
+	int fd, r, e;
+
+	if (!slash) {
+		if (str_copys(&d, ".") < 0)
+			die_nomem();
+	} else if (str_copy(&d, path, slash == path ? 1 :
+	    (size_t)(slash - path)) < 0)
+		die_nomem();
+	if (str_0(&d) < 0)
+		die_nomem();
+	fd = open(d.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	str_free(&d);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 /* mbox - append with a From_ line, fcntl lock and a dotlock where the
  * directory allows; a failure truncates the mbox back to where it was. */
 static void
@@ -396,10 +481,22 @@ mbox(const char *path)
 	str lock = STR_INIT;
 	struct flock fl;
 	off_t pos;
-	int fd, i, dot;
+	int fd = -1, i, dot, created = 0;
 
 	dot = dotlock(path, &lock);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* Made here, the file's name must be made durable too: so know
+	 * whether this open created it. */
+	for (i = 0; i < MBOX_OPEN_TRIES; i++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST) {
+			created = fd >= 0;
+			break;
+		}
+	}
 	if (fd < 0) {
 		int e = errno;
 
@@ -422,7 +519,8 @@ mbox(const char *path)
 		nap();
 	}
 	pos = lseek(fd, 0, SEEK_END);
-	if (pos < 0 || mbox_write(fd) < 0 || fsync(fd) < 0) {
+	if (pos < 0 || mbox_write(fd) < 0 || fsync(fd) < 0 ||
+	    (created && dir_sync(path) < 0)) {
 		int e = errno;
 
 		if (pos >= 0 && ftruncate(fd, pos) == 0)
@@ -535,11 +633,25 @@ prog_fail(int code, const char *what, int n, const char *cmd,
  * Its output is passed on, and its tail kept for the reason if it fails
  * (qmail-local's way: ezmlm, maildrop and vacation explain themselves
  * there). */
+/* prog_alarm - the program's time is up: kill its whole process group
+ * (grandchildren too) and come back every PROG_KILL_AGAIN seconds, so
+ * that a read or wait entered just before this still ends. */
+static void
+prog_alarm(int sig)
+{
+	(void)sig;
+	prog_expired = 1;
+	if (prog_group > 0)
+		(void)kill(-prog_group, SIGKILL);
+	alarm(PROG_KILL_AGAIN);
+}
+
 static int
 program(const char *cmd)
 {
 	static str tail = STR_INIT;
 	char b[4096], last = '\n';
+	struct sigaction sa;
 	pid_t pid;
 	ssize_t r;
 	int st, p[2], cut = 0;
@@ -555,6 +667,9 @@ program(const char *cmd)
 	if (pid == 0) {
 		char *argv[4];
 
+		/* A group of its own: a timeout kills what it started too. */
+		if (setpgid(0, 0) < 0)
+			_exit(111);
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
 			_exit(111);
@@ -565,13 +680,26 @@ program(const char *cmd)
 		execv("/bin/sh", argv);
 		err_diesys(111, "unable to run /bin/sh", (const char *)0);
 	}
+	/* Both sides set the group, so it exists before the alarm can
+	 * fire (EACCES: the child has already run exec, and set it). */
+	(void)setpgid(pid, pid);
+	prog_group = pid;
+	prog_expired = 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = prog_alarm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: read and waitpid see EINTR */
+	if (sigaction(SIGALRM, &sa, 0) < 0)
+		err_diesys(111, "unable to set a timer (#4.3.0)",
+		    (const char *)0);
+	alarm((unsigned int)prog_timeout);
 	/* The program's output goes on to our report channel, ended with
 	 * a newline so that our own last line stays a line of its own. */
 	close(p[1]);
 	tail.len = 0;
 	for (;;) {
 		r = read(p[0], b, sizeof b);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && !prog_expired)
 			continue;
 		if (r <= 0)
 			break;
@@ -593,7 +721,18 @@ program(const char *cmd)
 		if (errno != EINTR)
 			err_diesys(111, "unable to wait for the program",
 			    (const char *)0);
+	/* Reaped: the group's number may be reused from now on. */
+	prog_group = 0;
+	alarm(0);
 	nprog++;
+	if (prog_expired) {
+		char n[NUM_LEN];
+
+		err_info("info: program timed out: ", cmd, (const char *)0);
+		err_die(111, "program timed out after ",
+		    num_fmt(n, prog_timeout), " seconds and was killed "
+		    "(control/timeoutprogram) (#4.3.0)", (const char *)0);
+	}
 	if (!WIFEXITED(st))
 		prog_fail(111, "crashed (signal ", WTERMSIG(st), cmd, &tail,
 		    cut, "4.3.0", 0);
@@ -633,9 +772,25 @@ forward(const char *sender, const str *to, size_t count)
 		pos += strlen(to->s + pos) + 1;
 	}
 	code = qq_close(&q);
-	if (code)
+	if (code) {
+		const char *t = qq_status(code), *sp = strchr(t, ' ');
+		const char *hint = "";
+		str st = STR_INIT;
+
+		if (!sp)
+			sp = t + strlen(t);
+		if (str_copy(&st, t, (size_t)(sp - t)) < 0 || str_0(&st) < 0)
+			die_nomem();
+		/* A single-user home run by root: the queue is root's and
+		 * bin/queue is not set-uid, so a recipient local became
+		 * cannot queue (docs/local.md, "Forwards"). */
+		if (qq_temp(code) && dropped && !getenv("QPOST_QUEUE") &&
+		    strcmp(home_dir(), CONF_HOME))
+			hint = ": in a single-user home run by root only the "
+			    "alias user (root) can forward";
 		err_die(qq_temp(code) ? 111 : 100, "unable to forward: ",
-		    qq_status(code), (const char *)0);
+		    *sp ? sp + 1 : t, hint, " (#", st.s, ")", (const char *)0);
+	}
 	nforward += count;
 }
 
@@ -697,10 +852,56 @@ become(const struct recip *r)
 		err_diesys(111, "unable to set gid", (const char *)0);
 	if (setuid(r->uid) < 0 || getuid() != r->uid || geteuid() != r->uid)
 		err_diesys(111, "unable to set uid", (const char *)0);
+	dropped = 1;
 }
 
-/* checkhome - qmail-local's: a home others may write to, or one marked
- * sticky (the user is editing .qmail), is not delivered to now */
+/* trusted_read - control/trustedgroups: the groups (names or numbers)
+ * whose members the admin trusts with users' homes and .qmail files, a
+ * group-writable one is accepted when it belongs to one of them.  Read
+ * as root, before the uid change; a name nobody knows is skipped. */
+static void
+trusted_read(void)
+{
+	str list = STR_INIT;
+	const char *g;
+	const struct group *gr;
+	unsigned long id;
+	size_t pos = 0;
+	int x = control_readlist(&list, "trustedgroups");
+
+	if (x < 0)
+		err_diesys(111, "unable to read control/trustedgroups "
+		    "(#4.3.0)", (const char *)0);
+	while ((g = control_next(&list, &pos)) != 0 &&
+	    ntrusted < TRUSTED_GROUPS_MAX) {
+		if (recip_id(g, strlen(g), &id) == 0)
+			trusted[ntrusted++] = (gid_t)id;
+		else if ((gr = getgrnam(g)) != 0)
+			trusted[ntrusted++] = gr->gr_gid;
+	}
+	str_free(&list);
+}
+
+/* writable - may somebody but the owner change what st describes?  By
+ * others always; by its group unless the admin trusts that group. */
+static int
+writable(const struct stat *st)
+{
+	size_t i;
+
+	if (st->st_mode & S_IWOTH)
+		return 1;
+	if (!(st->st_mode & S_IWGRP))
+		return 0;
+	for (i = 0; i < ntrusted; i++)
+		if (trusted[i] == st->st_gid)
+			return 0;
+	return 1;
+}
+
+/* checkhome - qmail-local's: a home others may write to (its group too,
+ * unless trusted), or one marked sticky (the user is editing .qmail), is
+ * not delivered to now */
 static void
 checkhome(void)
 {
@@ -709,17 +910,18 @@ checkhome(void)
 	if (stat(".", &st) < 0)
 		err_diesys(111, "unable to stat the home directory (#4.3.0)",
 		    (const char *)0);
-	if (st.st_mode & S_IWOTH)
-		err_die(111, "home directory is writable by others (#4.7.0)",
-		    (const char *)0);
+	if (writable(&st))
+		err_die(111, "Uh-oh: home directory is writable by ",
+		    st.st_mode & S_IWOTH ? "others" : "its group (not in "
+		    "control/trustedgroups)", " (#4.7.0)", (const char *)0);
 	if (st.st_mode & S_ISVTX)
 		err_die(111, "home directory is sticky: user is editing "
 		    "his .qmail file (#4.2.1)", (const char *)0);
 }
 
-/* dotqmail - the .qmail file's contents; 0 when there is none */
+/* qmail_read - the .qmail file's contents; 0 when there is none */
 static int
-dotqmail(const struct recip *r, str *cmds)
+qmail_read(const struct recip *r, str *cmds)
 {
 	str name = STR_INIT;
 	struct stat st;
@@ -749,8 +951,13 @@ dotqmail(const struct recip *r, str *cmds)
 		str_free(&name);
 		return 0;
 	}
-	if (st.st_mode & S_IWOTH)
-		err_die(111, name.s, " is writable by others (#4.7.0)",
+	if (writable(&st))
+		err_die(111, name.s, " is writable by ", st.st_mode & S_IWOTH ?
+		    "others" : "its group (not in control/trustedgroups)",
+		    " (#4.7.0)", (const char *)0);
+	/* Only the user and root may say what runs as the user. */
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		err_die(111, name.s, " is owned by another user (#4.7.0)",
 		    (const char *)0);
 	if (def != (size_t)-1 && def <= r->ext.len)
 		envs("DEFAULT", r->ext.s + def);
@@ -907,8 +1114,10 @@ main(int argc, char **argv)
 {
 	struct recip r;
 	str rcpt = STR_INIT, cmds = STR_INIT, fwd = STR_INIT, dd = STR_INIT;
-	const char *sender, *line;
-	size_t i, j, k, nfwd = 0;
+	str arg = STR_INIT;
+	struct dotqmail_line line;
+	const char *sender;
+	size_t i, pos = 0, nfwd = 0;
 	int x, stop = 0;
 
 	err_prog = "local";
@@ -930,6 +1139,10 @@ main(int argc, char **argv)
 		    (const char *)0);
 	if (!x && str_copys(&dd, "./Maildir/\n") < 0)
 		die_nomem();
+	if (control_number("timeoutprogram", &prog_timeout) < 0)
+		err_diesys(111, "unable to read control/timeoutprogram "
+		    "(#4.3.0)", (const char *)0);
+	trusted_read();
 	become(&r);
 
 	if (chdir(r.home.s) < 0)
@@ -948,62 +1161,43 @@ main(int argc, char **argv)
 	read_message();
 	check_loop(rcpt.s, rcpt.len);
 
-	if (!dotqmail(&r, &cmds)) {
+	if (!qmail_read(&r, &cmds)) {
 		if (r.dash.len)
 			err_die(100, "Sorry, no mailbox here by that name. "
 			    "(#5.1.1)", (const char *)0);
 	}
 	if (!cmds.len && str_put(&cmds, dd.s, dd.len) < 0)
 		die_nomem();
-	if ((!cmds.len || cmds.s[cmds.len - 1] != '\n') &&
-	    str_putc(&cmds, '\n') < 0)
-		die_nomem();
-
-	/* The lines in order; forwards are gathered and sent at the end as
-	 * one message, as qmail-local does. */
-	for (i = 0, j = 0; j < cmds.len && !stop; j++) {
-		if (cmds.s[j] != '\n')
-			continue;
-		cmds.s[j] = 0;
-		for (k = j; k > i && (cmds.s[k - 1] == ' ' ||
-		    cmds.s[k - 1] == '\t'); k--)
-			cmds.s[k - 1] = 0;
-		line = cmds.s + i;
-		if (memchr(line, 0, k - i))
-			err_die(111, "NUL byte in .qmail file (#4.7.0)",
-			    (const char *)0);
-		switch (line[0]) {
-		case 0:
-			if (i == 0)
-				err_die(111, "first line of .qmail file is "
-				    "blank (#4.2.1)", (const char *)0);
+	/* The whole file is checked before any line is followed: a broken
+	 * file defers with nothing delivered (a retry would duplicate). */
+	while (dotqmail_next(cmds.s, cmds.len, &pos, &line))
+		if (line.kind == DOTQMAIL_ERROR)
+			err_die(111, line.err, (const char *)0);
+	pos = 0;
+	/* The lines in order (dotqmail.h); forwards are gathered and sent
+	 * at the end as one message, as qmail-local does. */
+	while (!stop && dotqmail_next(cmds.s, cmds.len, &pos, &line)) {
+		if (str_copy(&arg, line.arg, line.len) < 0 ||
+		    str_0(&arg) < 0)
+			die_nomem();
+		switch (line.kind) {
+		case DOTQMAIL_MAILDIR:
+			maildir(arg.s);
 			break;
-		case '#':
-		case '+':	/* qmail's "+list"; forward-only is not kept */
+		case DOTQMAIL_MBOX:
+			mbox(arg.s);
 			break;
-		case '.':
-		case '/':
-			if (line[k - i - 1] == '/')
-				maildir(line);
-			else
-				mbox(line);
+		case DOTQMAIL_PROGRAM:
+			stop = program(arg.s);
 			break;
-		case '|':
-			stop = program(line + 1);
-			break;
-		case '&':
-			line++;
-			/* FALLTHROUGH */
-		default:
-			if (!*line || strlen(line) > ADDR_MAX)
-				err_die(111, "bad forward address in .qmail "
-				    "file (#4.7.0)", (const char *)0);
-			if (str_puts(&fwd, line) < 0 || str_putc(&fwd, 0) < 0)
+		case DOTQMAIL_FORWARD:
+			if (str_put(&fwd, arg.s, arg.len + 1) < 0)
 				die_nomem();
 			nfwd++;
 			break;
+		default:	/* nothing to do; errors are gone above */
+			break;
 		}
-		i = j + 1;
 	}
 	forward(sender, &fwd, nfwd);
 

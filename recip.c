@@ -70,6 +70,17 @@ is_locals(const struct recip_ctx *c, const char *d, size_t n)
 	return 0;
 }
 
+/* postmaster_me - is addr (local part ln bytes, domain d, n bytes)
+ * postmaster at control/me?  That mail stays here whatever the tables
+ * say (RFC 5321 4.5.1; smtpd stores <postmaster> so). */
+static int
+postmaster_me(const struct recip_ctx *c, const char *addr, size_t ln,
+    const char *d, size_t n)
+{
+	return c->me.len && ieq(addr, ln, "postmaster", 10) &&
+	    ieq(c->me.s, c->me.len, d, n);
+}
+
 /* virtual - qmail-send's virtualdomains lookup: the exact domain, then
  * ".suffix" entries from the longest suffix down, then the empty domain.
  * 1 with prefix set (empty prefix: explicitly not ours), 0 no entry. */
@@ -364,7 +375,8 @@ alias(struct recip *r)
 }
 
 static const char *const files[RECIP_FILES] = {
-	"control/locals", "control/virtualdomains", "users/assign.cdb"
+	"control/locals", "control/virtualdomains", "users/assign.cdb",
+	"control/me"
 };
 
 /* stamp - the identity of one file now */
@@ -410,6 +422,7 @@ tables_free(struct recip_ctx *c)
 	}
 	str_free(&c->locals);
 	str_free(&c->virt);
+	str_free(&c->me);
 	c->loaded = 0;
 }
 
@@ -427,6 +440,7 @@ recip_load(struct recip_ctx *c)
 			goto fail;
 	if (control_readlist(&c->locals, "locals") < 0 ||
 	    control_readlist(&c->virt, "virtualdomains") < 0 ||
+	    control_readline(&c->me, "me") < 0 ||
 	    home_path(&p, files[2]) < 0)
 		goto fail;
 	c->cdbfd = open(p.s, O_RDONLY | O_CLOEXEC);
@@ -495,6 +509,8 @@ recip_domain(struct recip_ctx *c, const char *addr)
 	if (x > 0)
 		x = prefix.len > 0;
 	str_free(&prefix);
+	if (!x && postmaster_me(c, addr, (size_t)(at - addr), d, dn))
+		x = 1;
 	return x;
 }
 
@@ -528,9 +544,11 @@ recip_lookup(struct recip_ctx *c, const char *addr, struct recip *r)
 			return -1;
 		if (!x || !prefix.len) {
 			str_free(&prefix);
-			return RECIP_REMOTE;
-		}
-		if (str_copy(&r->local, prefix.s, prefix.len) < 0 ||
+			if (!postmaster_me(c, addr, ln, d, dn))
+				return RECIP_REMOTE;
+			if (put0(&r->local, addr, ln) < 0)
+				return -1;
+		} else if (str_copy(&r->local, prefix.s, prefix.len) < 0 ||
 		    str_putc(&r->local, '-') < 0 ||
 		    str_put(&r->local, addr, ln) < 0 ||
 		    str_0(&r->local) < 0) {

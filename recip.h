@@ -8,7 +8,9 @@
  * Order, as in qmail: the domain is local when listed in control/locals,
  * or mapped by control/virtualdomains (domain:prefix, ".domain" for
  * subdomains, an empty domain for every domain), which turns the local part
- * into prefix-local.  The local part is then looked up in users/assign.cdb
+ * into prefix-local.  postmaster@<control/me> (any case) is local even
+ * when me is in neither file, as RFC 5321 4.5.1 wants: it is looked up
+ * as if me were in control/locals.  The local part is then looked up in users/assign.cdb
  * (made by newu from users/assign), else as a system account (getpwnam,
  * case-folded, never uid 0), else it belongs to the alias user (the home's
  * alias/ directory) with the whole local part as extension. */
@@ -37,7 +39,8 @@ struct recip {
 	str domain;		/* the recipient's domain */
 };
 
-#define RECIP_FILES 3		/* locals, virtualdomains, users/assign.cdb */
+#define RECIP_FILES 4		/* locals, virtualdomains, users/assign.cdb,
+				 * me */
 
 /* The identity of one routing file as last loaded: a change in any field
  * (or in whether it exists) reloads the whole context. */
@@ -53,6 +56,7 @@ struct recip_stamp {
 struct recip_ctx {
 	str locals;		/* control_readlist's items */
 	str virt;		/* control/virtualdomains, the same way */
+	str me;			/* control/me: postmaster@me is always ours */
 	int cdbfd;		/* users/assign.cdb, -1 when there is none */
 	struct cdb cdb;
 	struct recip_stamp st[RECIP_FILES];
@@ -61,7 +65,8 @@ struct recip_ctx {
 				 * is a temporary failure until one works */
 };
 
-#define RECIP_CTX_INIT { STR_INIT, STR_INIT, -1, { 0 }, { { 0 } }, 0, 0 }
+#define RECIP_CTX_INIT { STR_INIT, STR_INIT, STR_INIT, -1, { 0 }, \
+	{ { 0 } }, 0, 0 }
 
 /* recip_load - (re)load every table now; -1 with errno, and then every
  * lookup fails temporarily until a load works */

@@ -32,7 +32,14 @@ local_setup() {
 }
 
 local_teardown() {
-	local n b
+	local n b pid
+	# processes a test's |program wrote down (issue 17's timeout tests):
+	# started by this test, ended here should the code under test not
+	if [ -f "$BATS_TEST_TMPDIR/prog.pids" ]; then
+		while read -r pid; do
+			kill -9 "$pid" 2>/dev/null || true
+		done < "$BATS_TEST_TMPDIR/prog.pids"
+	fi
 	if [ -f "$BATS_TEST_TMPDIR/mounted" ]; then
 		umount "$(cat "$BATS_TEST_TMPDIR/mounted")" || true
 	fi
@@ -96,4 +103,30 @@ one() {
 
 count() {
 	find "$1" -type f | wc -l
+}
+
+# sleeper USER FILE - USER's .qmail runs a program that starts a
+# grandchild and sleeps, both for 600 s, writing their PIDs to FILE
+# (created here, writable by the recipient)
+sleeper() {
+	: > "$2"
+	chmod 666 "$2"
+	printf '|sleep 600 & echo $! >> %s; echo $$ >> %s; echo started; exec sleep 601\n' \
+	    "$2" "$2" | dotqmail "$1"
+}
+
+# gone PID - the process has ended (a zombie waiting for init counts)
+gone() {
+	local s
+	s=$(ps -o stat= -p "$1") || return 0
+	case $s in Z*) return 0 ;; esac
+	return 1
+}
+
+# all_gone FILE - every PID listed in FILE has ended
+all_gone() {
+	local pid
+	while read -r pid; do
+		gone "$pid" || return 1
+	done < "$1"
 }

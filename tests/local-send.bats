@@ -192,3 +192,38 @@ logged() {	# logged REGEX - send's log has a matching line
 	wait_for 20 test -e "$T/bounce.env"
 	grep -q 'nosuch@test.example' "$T/bounce.msg"
 }
+
+@test "local+send: a runaway |program is killed at control/timeoutprogram and deferred; other mail goes on meanwhile (issue 17)" {
+	echo 1 > "$QPOST_HOME/control/concurrencylocal"
+	echo 3 > "$QPOST_HOME/control/timeoutprogram"
+	P=$T/prog.pids
+	sleeper joe "$P"
+	enqueue s@x.example joe@test.example < "$MSG"
+	start_send
+	# joe's program holds the only local slot ...
+	wait_for 20 test -s "$P"
+	enqueue s@x.example bob@test.example < "$MSG"
+	# ... until its time is up: then bob's mail is delivered
+	wait_for 20 one "$U/bob/Maildir"
+	wait_for 10 logged 'deferral: msg [0-9]+ to <joe@test\.example>.*program timed out after 3 seconds and was killed \(control/timeoutprogram\) \(#4\.3\.0\)'
+	wait_for 5 all_gone "$P"
+	[ "$(queue_count)" -eq 1 ]
+}
+
+@test "local+send: postmaster@me and bare postmaster stay local when me is not in control/locals (issue 17)" {
+	# a fresh single-user home: me is the host's name, locals another
+	echo host.example > "$QPOST_HOME/control/me"
+	"$QPOST_HOME/bin/route" Postmaster@HOST.example > /dev/null
+	run "$QPOST_HOME/bin/route" joe@host.example
+	assert_failure 1
+	enqueue s@x.example Postmaster@HOST.example postmaster < "$MSG"
+	start_send
+	wait_for 20 queue_empty
+	[ "$(count "$QPOST_HOME/alias/Maildir/new")" = 2 ]
+	grep -lq '^Delivered-To: postmaster@host.example$' "$QPOST_HOME"/alias/Maildir/new/*
+	logged 'success: msg [0-9]+ to <Postmaster@HOST\.example>'
+	logged 'success: msg [0-9]+ to <postmaster>'
+	run logged 'to remote <'
+	assert_failure
+	[ ! -e "$T/bounce.env" ]
+}

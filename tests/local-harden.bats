@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# local hardening (issue 17): a deadline for |program deliveries, the
+# Maildir tmp/ clean-up, directory fsyncs, group-writable homes and
+# .qmail files, the .qmail owner, postmaster routing and forwards in a
+# root-run single-user home.  Helpers: tests/local-lib.bash.
+
+load helper
+load local-lib
+
+setup() { local_setup; }
+teardown() { local_teardown; }
+
+@test "local: a |program over control/timeoutprogram is killed with its whole group and deferred (issue 17)" {
+	echo 2 > "$QPOST_HOME/control/timeoutprogram"
+	P=$BATS_TEST_TMPDIR/prog.pids
+	sleeper joe "$P"
+	SECONDS=0
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	[ "$SECONDS" -lt 30 ]
+	assert_equal "$(lastline)" "local: fatal: program timed out after 2 seconds and was killed (control/timeoutprogram) (#4.3.0)"
+	assert_output --partial started
+	# the command line goes to the log only
+	assert_output --partial "local: info: program timed out: sleep 600 &"
+	[ "$(wc -l < "$P")" = 2 ]
+	wait_for 5 all_gone "$P"
+}
+
+@test "local: a program within control/timeoutprogram is not disturbed" {
+	echo 5 > "$QPOST_HOME/control/timeoutprogram"
+	echo '|sleep 1; echo done' | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 0+0+1"
+}
+
+@test "local: a delivery removes tmp/ files older than 36 hours from the Maildir, keeps fresh ones (issue 17)" {
+	t=$U/joe/Maildir/tmp
+	for n in old1 old2; do
+		echo x > "$t/$n"
+		touch -d '2 days ago' "$t/$n"
+	done
+	echo x > "$t/fresh"
+	echo x > "$t/day"
+	touch -d '1 day ago' "$t/day"
+	mkdir "$t/olddir"
+	touch -d '2 days ago' "$t/olddir"
+	deliver s@x.example joe@test.example
+	assert_success
+	one "$U/joe/Maildir" > /dev/null
+	[ ! -e "$t/old1" ]
+	[ ! -e "$t/old2" ]
+	[ -e "$t/fresh" ]
+	[ -e "$t/day" ]
+	[ -d "$t/olddir" ]
+	# and nothing of the delivery itself is left there
+	assert_equal "$(ls "$t" | tr '\n' ' ')" "day fresh olddir "
+}
+
+# traced SENDER RECIPIENT - deliver as deliver does, under strace, the
+# trace in $BATS_TEST_TMPDIR/trace
+traced() {
+	local f
+	"$QPOST_HOME/bin/route" "$2" > "$BATS_TEST_TMPDIR/route"
+	mapfile -d '' f < "$BATS_TEST_TMPDIR/route"
+	run strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
+	    -e trace=openat,fsync,fdatasync,close \
+	    "$L" "${f[@]}" "$1" < "$MSG"
+}
+
+# dir_synced DIR - the trace shows DIR opened as a directory and that
+# descriptor fsynced before it was closed
+dir_synced() {
+	"$PY" - "$BATS_TEST_TMPDIR/trace" "$1" <<'PYEOF'
+import re, sys
+fds = set()
+for line in open(sys.argv[1]):
+    m = re.search(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)', line)
+    if m and m.group(1).rstrip("/") == sys.argv[2].rstrip("/"):
+        fds.add(m.group(2))
+    m = re.search(r'\bclose\((\d+)\)', line)
+    if m:
+        fds.discard(m.group(1))
+    m = re.search(r'\bf(?:data)?sync\((\d+)\) += 0', line)
+    if m and m.group(1) in fds:
+        sys.exit(0)
+sys.exit(1)
+PYEOF
+}
+
+@test "local: a new mbox's directory is fsynced, and a Maildir's new/ (issue 17)" {
+	command -v strace > /dev/null || skip "no strace"
+	printf '%s\n' "$U/joe/box/mbox" "$U/joe/Maildir/" | dotqmail joe
+	mkdir "$U/joe/box"
+	[ "$(id -u)" = 0 ] && chown "$RUID:$RGID" "$U/joe/box"
+	traced s@x.example joe@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 2+0+0"
+	grep -q '^Delivered-To: joe@test.example$' "$U/joe/box/mbox"
+	dir_synced "$U/joe/box"
+	dir_synced "$U/joe/Maildir/new"
+	# an mbox that exists needs no directory fsync
+	echo "$U/joe/box/mbox" | dotqmail joe
+	traced s@x.example joe@test.example
+	assert_success
+	run dir_synced "$U/joe/box"
+	assert_failure
+}
+
+# broken REASON - joe's .qmail (stdin) defers with REASON, nothing
+# delivered (the whole file is checked before any line is followed)
+broken() {
+	dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: $1"
+	[ "$(count "$U/joe/Maildir/new")" = 0 ]
+}
+
+@test "local: .qmail syntax errors (dotqmail.c) defer: a blank first line, a NUL byte, an empty forward" {
+	printf '\n./Maildir/\n' | broken "first line of .qmail file is blank (#4.2.1)"
+	printf './Maildir/\n|echo \0x\n' | broken "NUL byte in .qmail file (#4.7.0)"
+	printf './Maildir/\n# c\n&\n' | broken "bad forward address in .qmail file (#4.7.0)"
+	# later blank lines, "+list", trailing blanks and no final LF are fine
+	printf './Maildir/  \n\n+list\n\t\n./Maildir/' | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 2+0+0"
+}
+
+@test "local: a group-writable home or .qmail defers unless control/trustedgroups names the group (issue 17)" {
+	g=$(stat -c %g "$U/joe")
+	chmod g+w "$U/joe"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: Uh-oh: home directory is writable by its group (not in control/trustedgroups) (#4.7.0)"
+	[ "$(count "$U/joe/Maildir/new")" = 0 ]
+	printf '# the admin says\n%s\n' "$g" > "$QPOST_HOME/control/trustedgroups"
+	deliver s@x.example joe@test.example
+	assert_success
+	chmod g-w "$U/joe"
+	rm "$QPOST_HOME/control/trustedgroups"
+	echo ./Maildir/ | dotqmail joe
+	chmod 664 "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: .qmail is writable by its group (not in control/trustedgroups) (#4.7.0)"
+	# by name too
+	getent group "$(stat -c %g "$U/joe/.qmail")" | cut -d: -f1 > "$QPOST_HOME/control/trustedgroups"
+	deliver s@x.example joe@test.example
+	assert_success
+	# others: never
+	chmod 666 "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: .qmail is writable by others (#4.7.0)"
+	chmod 757 "$U/joe"
+	deliver s@x.example joe@test.example
+	assert_equal "$(lastline)" "local: fatal: Uh-oh: home directory is writable by others (#4.7.0)"
+}
+
+@test "local: a .qmail owned by somebody but the user and root defers (issue 17)" {
+	[ "$(id -u)" = 0 ] || skip "chown needs root"
+	echo ./Maildir/ | dotqmail joe
+	chown daemon "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_equal "$(lastline)" "local: fatal: .qmail is owned by another user (#4.7.0)"
+	[ "$(count "$U/joe/Maildir/new")" = 0 ]
+	# the user's own and root's are fine
+	chown "$RUID" "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_success
+	chown 0 "$U/joe/.qmail"
+	deliver s@x.example joe@test.example
+	assert_success
+}
+
+@test "local: as root in a single-user home, the alias user forwards; another user's forward defers saying why (issue 17)" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	unset QPOST_QUEUE
+	# the home make install QPOST_HOME=DIR leaves when root runs it
+	chown -R 0:0 "$QPOST_HOME/alias"
+	echo '&joe@test.example' > "$QPOST_HOME/alias/.qmail-postmaster"
+	deliver s@x.example postmaster@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 0+1+0"
+	[ "$(queue_count)" = 1 ]
+	# joe's local runs as joe: root's queue is closed to it
+	echo '&bob@test.example' | dotqmail joe
+	deliver s@x.example joe@test.example
+	assert_failure 111
+	assert_output --regexp 'local: fatal: unable to forward: qq [^(]*: in a single-user home run by root only the alias user \(root\) can forward \(#4\.3\.0\)$'
+	[ "$(queue_count)" = 1 ]
+}
