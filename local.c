@@ -60,6 +60,7 @@
 #include "num.h"
 #include "qq.h"
 #include "recip.h"
+#include "spawn.h"
 #include "str.h"
 
 #define MSG_READ_MAX (1024UL * 1024 * 1024)	/* non-file fd 0 */
@@ -628,11 +629,6 @@ prog_fail(int code, const char *what, int n, const char *cmd,
 	err_die(code, x.s, (const char *)0);
 }
 
-/* program - "|cmd": /bin/sh -c cmd in the home, the message on stdin
- * from its first byte.  Returns 1 when the program asked to stop (99).
- * Its output is passed on, and its tail kept for the reason if it fails
- * (qmail-local's way: ezmlm, maildrop and vacation explain themselves
- * there). */
 /* prog_alarm - the program's time is up: kill its whole process group
  * (grandchildren too) and come back every PROG_KILL_AGAIN seconds, so
  * that a read or wait entered just before this still ends. */
@@ -646,12 +642,22 @@ prog_alarm(int sig)
 	alarm(PROG_KILL_AGAIN);
 }
 
+/* program - "|cmd": /bin/sh -c cmd in the home, the message on stdin
+ * from its first byte.  Returns 1 when the program asked to stop (99).
+ * Its output is passed on, and its tail kept for the reason if it fails
+ * (qmail-local's way: ezmlm, maildrop and vacation explain themselves
+ * there). */
 static int
 program(const char *cmd)
 {
 	static str tail = STR_INIT;
 	char b[4096], last = '\n';
+	char *argv[4];
 	struct sigaction sa;
+	struct spawn_fd out[2];
+	/* a group of its own: a timeout kills what it started too */
+	struct spawn sp = { .fds = out, .nfds = 2, .pgrp = 1,
+	    .failcode = 111 };
 	pid_t pid;
 	ssize_t r;
 	int st, p[2], cut = 0;
@@ -661,25 +667,16 @@ program(const char *cmd)
 		    (const char *)0);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		err_diesys(111, "unable to make a pipe", (const char *)0);
-	pid = fork();
+	out[0].from = out[1].from = p[1];
+	out[0].to = 1;
+	out[1].to = 2;
+	argv[0] = (char *)(unsigned long)"/bin/sh";
+	argv[1] = (char *)(unsigned long)"-c";
+	argv[2] = (char *)(unsigned long)cmd;
+	argv[3] = 0;
+	pid = spawn_run(argv, &sp);
 	if (pid < 0)
 		err_diesys(111, "unable to fork", (const char *)0);
-	if (pid == 0) {
-		char *argv[4];
-
-		/* A group of its own: a timeout kills what it started too. */
-		if (setpgid(0, 0) < 0)
-			_exit(111);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
-			_exit(111);
-		argv[0] = (char *)(unsigned long)"sh";
-		argv[1] = (char *)(unsigned long)"-c";
-		argv[2] = (char *)(unsigned long)cmd;
-		argv[3] = 0;
-		execv("/bin/sh", argv);
-		err_diesys(111, "unable to run /bin/sh", (const char *)0);
-	}
 	/* Both sides set the group, so it exists before the alarm can
 	 * fire (EACCES: the child has already run exec, and set it). */
 	(void)setpgid(pid, pid);
