@@ -86,6 +86,7 @@
 #define RETRY_LOOKUP 60		/* after a temporary routing error */
 #define BOUNCE_RETRY 60		/* after a bounce the queue refused */
 #define STOP_WAIT 60		/* seconds SIGTERM waits for deliveries */
+#define LOCK_WAIT 5		/* seconds to wait for queue/lock */
 #define NEW_RESCAN 600		/* scan new/ this often anyway */
 #define NEW_RETRY 60		/* and this soon after a failed pick-up */
 #define TRIPLE "#@[]"		/* sender of a double bounce (qmail's) */
@@ -2201,7 +2202,7 @@ static void
 setup_fds(void)
 {
 	struct rlimit rl;
-	int fd;
+	int fd, tries;
 
 	/* one pipe per running delivery: concurrency in the thousands must
 	 * not run out of descriptors */
@@ -2218,15 +2219,22 @@ setup_fds(void)
 	/* One send per queue: two would both deliver every deferred
 	 * message and write the same info/<id>.tmp.  The lock is on the
 	 * directory queue/lock itself (a read-only descriptor is enough for
-	 * flock), held until exit; kill -9 releases it too. */
+	 * flock), held until exit; kill -9 releases it too, once the
+	 * killed process is gone, which a restart may see a moment late:
+	 * so the lock is tried for LOCK_WAIT seconds. */
 	fd = open("queue/lock", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		err_diesys(111, "unable to open queue/lock", (const char *)0);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+		struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+		if (errno != EWOULDBLOCK)
+			err_diesys(111, "unable to lock queue/lock",
+			    (const char *)0);
+		if (tries >= LOCK_WAIT * 10)
 			err_die(111, "another send is running on this queue "
 			    "(queue/lock is locked); exiting", (const char *)0);
-		err_diesys(111, "unable to lock queue/lock", (const char *)0);
+		nanosleep(&pause, 0);
 	}
 	trigfd = open("queue/lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (trigfd < 0)

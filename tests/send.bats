@@ -503,7 +503,7 @@ queue_empty() {
 	assert_output 0
 }
 
-@test "a second send on the same queue exits at once and delivers nothing twice" {
+@test "a second send on the same queue exits (after 5 s) and delivers nothing twice" {
 	start_send
 	wait_for 10 logged 'control: concurrencylocal'
 	for i in 1 2 3; do
