@@ -12,17 +12,21 @@ setup() {
 	# A local that delivers ok@ and the bounce, fails bad@ and defers
 	# later@ until $BATS_TEST_TMPDIR/go exists.  Each delivery is
 	# counted in $BATS_TEST_TMPDIR/delivered.
+	# local's argv: user uid gid home local dash ext domain sender
 	cat > "$BATS_TEST_TMPDIR/local" <<-EOF
 	#!/bin/sh
-	case "\$2" in
+	rcpt="\$5@\$8"
+	case "\$rcpt" in
 	bad@*) echo "no such user"; exit 100 ;;
 	later@*) [ -e "$BATS_TEST_TMPDIR/go" ] || { echo "try later"; exit 111; } ;;
 	esac
 	cat >/dev/null
-	echo "\$2" >> "$BATS_TEST_TMPDIR/delivered"
+	echo "\$rcpt" >> "$BATS_TEST_TMPDIR/delivered"
 	exit 0
 	EOF
 	chmod +x "$BATS_TEST_TMPDIR/local"
+	# every local part is the alias user's: send's lookup finds them
+	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-default"
 	export QPOST_LOCAL="$BATS_TEST_TMPDIR/local"
 	: > "$BATS_TEST_TMPDIR/delivered"
 }
