@@ -74,10 +74,7 @@
 #define PICKUP_BATCH 64		/* new messages per batch of fsyncs */
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
 #define OUT_REMOTE_MAX (1024 * 1024)	/* head of remote's reports kept */
-#define REASON_MAX 900		/* bytes of a failure reason kept */
 #define HEADER_MAX (16 * 1024)	/* original header quoted in a bounce */
-#define DSN_MTA_MAX 255		/* bytes of a Remote-MTA name kept */
-#define DSN_DIAG_MAX 500	/* bytes of a peer's reply kept (REASON_MAX) */
 #define LOCAL_INFO_MAX 8	/* "local: info: " lines logged per delivery */
 #define REMOTE_RCPT_MAX 100	/* recipients per remote run */
 #define RETRY_LOCAL 10		/* schedule constants, see retry_delay */
@@ -186,27 +183,26 @@ xcalloc(size_t n, size_t size)
 	return p;
 }
 
-/* reason_clean - printable ASCII only, one line, at most REASON_MAX */
+/* reason_clean - printable ASCII only, one line, at most DSN_REASON_MAX
+ * (dsn_clean) */
 static char *
 reason_clean(const char *s, size_t n)
 {
-	char *r;
-	size_t i, k = 0;
+	char *r = dsn_clean(s, n);
 
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' ||
-	    s[n - 1] == '\t'))
-		n--;
-	while (n && (*s == ' ' || *s == '\n'))
-		s++, n--;
-	if (n > REASON_MAX)
-		n = REASON_MAX;
-	r = xcalloc(n + 1, 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	if (!r)
+		die_nomem();
+	return r;
+}
 
-		r[k++] = (c < 32 || c >= 127) ? ' ' : (char)c;
-	}
-	r[k] = 0;
+/* reason_encode - the one-line form of d (dsn_encode) */
+static char *
+reason_encode(const struct dsn *d, char cls)
+{
+	char *r = dsn_encode(d, cls);
+
+	if (!r)
+		die_nomem();
 	return r;
 }
 
@@ -1302,20 +1298,6 @@ job_read(struct job *j)
 	}
 }
 
-/* last_line - the last non-empty line of local's output */
-static char *
-last_line(const str *o)
-{
-	size_t e = o->len, s;
-
-	while (e && (o->s[e - 1] == '\n' || o->s[e - 1] == '\r'))
-		e--;
-	s = e;
-	while (s && o->s[s - 1] != '\n')
-		s--;
-	return reason_clean(o->s + s, e - s);
-}
-
 static char *
 status_text(int status, const char *who)
 {
@@ -1337,208 +1319,33 @@ status_text(int status, const char *who)
 	return r;
 }
 
-/*
- * A delivery's reason, as send carries it from local or remote to the
- * bounce: the enhanced status code (RFC 3463), the remote MTA and its
- * reply when a peer answered, and the human text.  In memory and in the
- * info file's f record it is one printable line (docs/send.md):
- *
- *	#status SP [@mta SP =n SP reply(n bytes) SP] text
- *
- * A reason without the leading '#' (written by an older send) is text
- * alone.  The status is never looked for inside the text.
- */
-struct dsn {
-	char status[DSN_STATUS_MAX];	/* "5.1.1"; empty: none given */
-	const char *mta;
-	size_t mtalen;
-	const char *diag;		/* the peer's reply */
-	size_t diaglen;
-	const char *text;		/* NUL-terminated */
-	size_t textlen;
-};
-
-/* dsn_put - bytes into x, each unsafe one (control, 8-bit, and blank
- * where blank would end a field) as '?' */
-static void
-dsn_put(str *x, const char *s, size_t n, int noblank)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 32 || c >= 127 || (noblank && c == ' '))
-			c = '?';
-		if (str_putc(x, (char)c) < 0)
-			die_nomem();
-	}
-}
-
-/* dsn_encode - the one-line form of d, with the status's class forced
- * to cls ('2', '4', '5'; the result decides it, not the text) and
- * cls.0.0 when d has no status */
-static char *
-dsn_encode(const struct dsn *d, char cls)
-{
-	str x = STR_INIT;
-	size_t i;
-	char *r;
-
-	if (str_putc(&x, '#') < 0 || str_putc(&x, cls) < 0 ||
-	    str_puts(&x, d->status[0] ? d->status + 1 : ".0.0") < 0 ||
-	    str_putc(&x, ' ') < 0)
-		die_nomem();
-	if (d->mtalen && d->diaglen) {
-		size_t ml = d->mtalen < DSN_MTA_MAX ? d->mtalen : DSN_MTA_MAX;
-		size_t dl = d->diaglen < DSN_DIAG_MAX ? d->diaglen :
-		    DSN_DIAG_MAX;
-		char b[NUM_LEN];
-
-		if (str_putc(&x, '@') < 0)
-			die_nomem();
-		dsn_put(&x, d->mta, ml, 1);
-		if (str_puts(&x, " =") < 0 || str_puts(&x, num_fmt(b, dl)) < 0 ||
-		    str_putc(&x, ' ') < 0)
-			die_nomem();
-		dsn_put(&x, d->diag, dl, 0);
-		if (str_putc(&x, ' ') < 0)
-			die_nomem();
-	}
-	for (i = 0; i < d->textlen && (d->text[i] == ' ' ||
-	    d->text[i] == '\t' || d->text[i] == '\n'); i++)
-		;
-	if (i < d->textlen) {
-		/* a text of its own starting with '@' must not read as
-		 * the mta field */
-		if (!(d->mtalen && d->diaglen) && d->text[0] == '@' &&
-		    str_putc(&x, ' ') < 0)
-			die_nomem();
-		dsn_put(&x, d->text, d->textlen, 0);
-	}
-	else if (str_puts(&x, "no reason given") < 0)
-		die_nomem();
-	r = reason_clean(x.s, x.len);	/* at most REASON_MAX */
-	str_free(&x);
-	return r;
-}
-
-/* dsn_decode - the parts of a reason made by dsn_encode (pointers into
- * s); an older reason is all text, with no status */
-static void
-dsn_decode(const char *s, struct dsn *d)
-{
-	size_t n = strlen(s), i, m, j;
-	unsigned long long dl;
-
-	memset(d, 0, sizeof *d);
-	d->text = s;
-	d->textlen = n;
-	if (n < 2 || s[0] != '#' || !(m = dsn_scan(s + 1, n - 1)) ||
-	    1 + m >= n || s[1 + m] != ' ')
-		return;
-	memcpy(d->status, s + 1, m);
-	d->status[m] = 0;
-	i = m + 2;
-	if (i < n && s[i] == '@') {
-		for (m = i + 1; m < n && s[m] != ' '; m++)
-			;
-		j = m + 2;
-		if (j < n && s[m + 1] == '=' && num_scan(s, n, &j, ULLONG_MAX, &dl) == 0 &&
-		    j < n && s[j] == ' ') {
-			j++;
-			if (dl > n - j)	/* cut by REASON_MAX */
-				dl = n - j;
-			d->mta = s + i + 1;
-			d->mtalen = m - i - 1;
-			d->diag = s + j;
-			d->diaglen = (size_t)dl;
-			i = j + (size_t)dl;
-			if (i < n && s[i] == ' ')
-				i++;
-		}
-	}
-	d->text = s + i;
-	d->textlen = n - i;
-}
-
-/* dsn_text - the human text of a reason, for the log */
-static const char *
-dsn_text(const char *s)
-{
-	struct dsn d;
-
-	dsn_decode(s, &d);
-	return d.text;
-}
-
 /* local_reason - local's reason: its last line, and the status the
- * qmail way, the last "(#c.s.d)" in that line (docs/local.md) */
+ * qmail way (dsn_local) */
 static char *
 local_reason(const str *o, int status, char cls)
 {
 	struct dsn d;
-	char *line = last_line(o), *r;
+	char *line, *r;
 
-	memset(&d, 0, sizeof d);
-	if (!*line) {
-		free(line);
-		line = status_text(status, "local");
-	}
-	(void)dsn_hash(line, strlen(line), d.status);
+	dsn_local(o->s, o->len, &d);
+	line = d.textlen ? reason_clean(d.text, d.textlen) :
+	    status_text(status, "local");
 	d.text = line;
 	d.textlen = strlen(line);
-	r = dsn_encode(&d, cls);
+	r = reason_encode(&d, cls);
 	free(line);
 	return r;
 }
 
-/* remote_reason - a remote report's text (after its letter): the status,
- * a blank and the text's first line, then optional lines "Remote-MTA:
- * dns; host" and "Diagnostic-Code: smtp; reply" (docs/remote.md).  A text
- * without the leading status (qmail-remote's format) is all text. */
+/* remote_reason - a remote report's text (after its letter), as the
+ * fields dsn_remote finds in it */
 static char *
 remote_reason(const char *t, size_t tl, char cls)
 {
-	static const char mtatag[] = "Remote-MTA: dns; ";
-	static const char diagtag[] = "Diagnostic-Code: smtp; ";
 	struct dsn d;
-	size_t k = dsn_scan(t, tl), e, i;
 
-	memset(&d, 0, sizeof d);
-	if (!k || k >= tl || t[k] != ' ') {
-		d.text = t;
-		d.textlen = tl;
-		return dsn_encode(&d, cls);
-	}
-	memcpy(d.status, t, k);
-	d.status[k] = 0;
-	t += k + 1;
-	tl -= k + 1;
-	for (e = 0; e < tl && t[e] != '\n'; e++)
-		;
-	d.text = t;
-	d.textlen = e;
-	for (i = e; i < tl; i = e) {
-		const char *l = t + ++i;
-		size_t ll;
-
-		for (e = i; e < tl && t[e] != '\n'; e++)
-			;
-		ll = e - i;
-		if (!d.mta && ll > sizeof mtatag - 1 &&
-		    !memcmp(l, mtatag, sizeof mtatag - 1)) {
-			d.mta = l + sizeof mtatag - 1;
-			d.mtalen = ll - (sizeof mtatag - 1);
-		} else if (!d.diag && ll > sizeof diagtag - 1 &&
-		    !memcmp(l, diagtag, sizeof diagtag - 1)) {
-			d.diag = l + sizeof diagtag - 1;
-			d.diaglen = ll - (sizeof diagtag - 1);
-		}
-	}
-	if (!d.mta || !d.diag)
-		d.mtalen = d.diaglen = 0;
-	return dsn_encode(&d, cls);
+	dsn_remote(t, tl, &d);
+	return reason_encode(&d, cls);
 }
 
 /* results - each recipient's result and reason from the job's output */
@@ -1626,7 +1433,7 @@ results(struct job *j, int *res, char **why)
 				memset(&d, 0, sizeof d);
 				d.text = x;
 				d.textlen = strlen(x);
-				why[k] = dsn_encode(&d, cls);
+				why[k] = reason_encode(&d, cls);
 				free(x);
 			}
 		}
@@ -1696,7 +1503,7 @@ job_done(struct job *j, int64_t now)
 				die_nomem();
 			d.text = x.s;
 			d.textlen = x.len;
-			r = dsn_encode(&d, '4');
+			r = reason_encode(&d, '4');
 			str_free(&x);
 			free(why[k]);
 			why[k] = r;
