@@ -39,17 +39,32 @@ status_text(int status, const char *who)
 	return r;
 }
 
+/* quiet_text - why a job that gave no reason ended.  qpost-spawn answers
+ * a request it refuses (over its child limit, or a uid or gid it will
+ * not use) with 111 and nothing on the pipe: say so, not "exited 111". */
+static char *
+quiet_text(const struct job *j, const char *who)
+{
+	static const char refused[] = "qpost-spawn refused the delivery "
+	    "(over its limit, or an id it will not use)";
+
+	if (spawnfd >= 0 && j->pid == 0 && j->out.len == 0 &&
+	    WIFEXITED(j->status) && WEXITSTATUS(j->status) == 111)
+		return reason_clean(refused, sizeof refused - 1);
+	return status_text(j->status, who);
+}
+
 /* local_reason - local's reason: its last line, and the status the
  * qmail way (dsn_local) */
 static char *
-local_reason(const str *o, int status, char cls)
+local_reason(const struct job *j, char cls)
 {
 	struct dsn d;
 	char *line, *r;
 
-	dsn_local(o->s, o->len, &d);
+	dsn_local(j->out.s, j->out.len, &d);
 	line = d.textlen ? reason_clean(d.text, d.textlen) :
-	    status_text(status, "local");
+	    quiet_text(j, "local");
 	d.text = line;
 	d.textlen = strlen(line);
 	r = reason_encode(&d, cls);
@@ -82,7 +97,7 @@ results(struct job *j, int *res, char **why)
 			res[0] = RES_OK;
 		else if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
 			res[0] = RES_PERM;
-		why[0] = local_reason(&j->out, st, res[0] == RES_OK ? '2' :
+		why[0] = local_reason(j, res[0] == RES_OK ? '2' :
 		    res[0] == RES_PERM ? '5' : '4');
 		return;
 	}
@@ -148,7 +163,7 @@ results(struct job *j, int *res, char **why)
 				why[k] = remote_reason(t, tl, cls);
 			else {
 				struct dsn d;
-				char *x = status_text(j->status, "remote");
+				char *x = quiet_text(j, "remote");
 
 				memset(&d, 0, sizeof d);
 				d.text = x;

@@ -10,9 +10,12 @@
  * and control/concurrencyremote at a time, retries temporary failures on
  * a back-off schedule, sends one RFC 3464 bounce per message for the
  * permanent ones, and removes a message when every recipient is done.
- * The state of each message lives in queue/info/<id> as append-only
- * records, so kill -9 at any instruction loses nothing.  docs/send.md
- * describes the formats, the schedule and the log lines.
+ * The state of each message lives in queue/info/<id> as records that
+ * are appended, and rewritten whole in compact form once deferrals have
+ * grown the file, so kill -9 at any instruction loses nothing.
+ * docs/queue.md describes the formats and the commit steps, docs/send.md
+ * the schedule, the bounces and the log lines.  The program is
+ * send.c and send-*.c; send.h says which file owns what.
  *
  * Usage: send (no arguments).  fd 0 is not used; fd 2 is the log, one line
  * per event.  Environment: QPOST_HOME (the home), QPOST_LOCAL and
@@ -82,7 +85,6 @@ static int64_t rescan_at;	/* next untriggered scan of new/ */
 
 static int selfpipe[2] = { -1, -1 };
 static int trigfd = -1, trigwfd = -1;
-static int infodir = -1, messdir = -1;
 static volatile sig_atomic_t got_hup, got_alrm, got_term, got_chld;
 
 /* ---------------------------------------------------------------- */
@@ -922,11 +924,6 @@ setup_fds(void)
 	trigwfd = open("queue/lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (trigwfd < 0)
 		err_diesys(111, "unable to open queue/lock/trigger",
-		    (const char *)0);
-	infodir = open("queue/info", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	messdir = open("queue/mess", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (infodir < 0 || messdir < 0)
-		err_diesys(111, "unable to open the queue directories",
 		    (const char *)0);
 }
 

@@ -395,6 +395,27 @@ queue_empty() {
 	wait_for 10 sh -c "! kill -0 $sp"
 }
 
+@test "a delivery qpost-spawn refuses (over its limit) is deferred with that reason" {
+	cat > "$BATS_TEST_TMPDIR/remote" <<-EOF
+	#!/bin/sh
+	cat > /dev/null
+	i=0
+	until [ -e "$BATS_TEST_TMPDIR/go" ] || [ \$i -ge 30 ]; do sleep 1; i=\$((i+1)); done
+	printf 'rok\0K250 ok\0'
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/remote"
+	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
+	spawn "$QPOST_HOME/bin/qpost-spawn" -c 1 "$QPOST_HOME/bin/send" 2>>"$LOG"
+	sp=$LAST_PID
+	printf 'Subject: two domains\n\nbody\n' |
+	    inject sender@test.example r1@d1.example r2@d2.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <r[12]@d[12].example> retry in [0-9]*s: qpost-spawn refused the delivery (over its limit, or an id it will not use)'
+	! logged 'exited 111 without a reason'
+	touch "$BATS_TEST_TMPDIR/go"
+	kill -TERM "$sp"
+	wait_for 40 sh -c "! kill -0 $sp"
+}
+
 @test "send refuses to run as root on the installed home" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 	run env -u QPOST_HOME "$QPOST_HOME/bin/send"
