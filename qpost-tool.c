@@ -56,6 +56,7 @@
 #include "checkpass.h"
 #include "commit.h"
 #include "control.h"
+#include "dsn.h"
 #include "envelope.h"
 #include "err.h"
 #include "home.h"
@@ -294,7 +295,8 @@ qread_info(const char *id, const str *info)
 		else if (r->state == QFILE_FAILED) {
 			outrcpt("failed ", r->addr);
 			outs("           (to be bounced) ");
-			outsafe(r->reason);
+			/* the human text, not the status fields (dsn.h) */
+			outsafe(dsn_text(r->reason));
 			outs("\n");
 		} else if (r->tries) {
 			time_t now = time(0);

@@ -48,6 +48,20 @@ start_send() {
 }
 
 logged() { grep -q -- "$1" "$LOG"; }
+
+# waiting_remote SECONDS - a remote that accepts every recipient once
+# $BATS_TEST_TMPDIR/go exists, or after SECONDS
+waiting_remote() {
+	cat > "$BATS_TEST_TMPDIR/remote" <<-EOF
+	#!/bin/sh
+	cat > /dev/null
+	i=0
+	until [ -e "$BATS_TEST_TMPDIR/go" ] || [ \$i -ge $1 ]; do sleep 1; i=\$((i+1)); done
+	printf 'rok\0K250 ok\0'
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/remote"
+	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
+}
 count_in() { find "$1" -type f | wc -l; }
 has_n() { [ "$(count_in "$1")" -ge "$2" ]; }
 queue_empty() {
@@ -395,6 +409,19 @@ queue_empty() {
 	wait_for 10 sh -c "! kill -0 $sp"
 }
 
+@test "a delivery qpost-spawn refuses (over its limit) is deferred with that reason" {
+	waiting_remote 30
+	spawn "$QPOST_HOME/bin/qpost-spawn" -c 1 "$QPOST_HOME/bin/send" 2>>"$LOG"
+	sp=$LAST_PID
+	printf 'Subject: two domains\n\nbody\n' |
+	    inject sender@test.example r1@d1.example r2@d2.example
+	wait_for 10 logged 'deferral: msg [0-9]* to <r[12]@d[12].example> retry in [0-9]*s: qpost-spawn refused the delivery (over its limit, or an id it will not use)'
+	! logged 'exited 111 without a reason'
+	touch "$BATS_TEST_TMPDIR/go"
+	kill -TERM "$sp"
+	wait_for 40 sh -c "! kill -0 $sp"
+}
+
 @test "send refuses to run as root on the installed home" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 	run env -u QPOST_HOME "$QPOST_HOME/bin/send"
@@ -404,15 +431,7 @@ queue_empty() {
 
 @test "concurrencyremote above 255: 300 remote runs at once" {
 	echo 300 > "$QPOST_HOME/control/concurrencyremote"
-	cat > "$BATS_TEST_TMPDIR/remote" <<-EOF
-	#!/bin/sh
-	cat > /dev/null
-	i=0
-	until [ -e "$BATS_TEST_TMPDIR/go" ] || [ \$i -ge 60 ]; do sleep 1; i=\$((i+1)); done
-	printf 'rok\0K250 ok\0'
-	EOF
-	chmod +x "$BATS_TEST_TMPDIR/remote"
-	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
+	waiting_remote 60
 	start_send
 	printf 'Subject: wide\n\nbody\n' |
 	    inject sender@test.example $(for i in $(seq 1 300); do echo "r$i@d$i.example"; done)

@@ -71,6 +71,25 @@ messages in queue but not yet preprocessed: 2"
 messages in queue but not yet preprocessed: 0"
 }
 
+@test "qread shows a reason's human text, not its status fields (dsn.h)" {
+	printf 'Subject: x\n\nhello\n' > "$QPOST_HOME/queue/mess/201"
+	now=$(date +%s)
+	{
+		printf 'M%s 19 80\0' $((now - 60))
+		printf 'Fann@test.example\0Tb1@remote.example\0Tb2@test.example\0\0'
+		printf 'f0 #5.1.1 @mx.remote.example =34 550 5.1.1 user unknown (see 4.2.1) '
+		printf 'mx.remote.example[192.0.2.1] does not like recipient\0'
+		printf 'f1 #5.1.1 local: fatal: Sorry, no mailbox here by that name. (#5.1.1)\0'
+	} > "$QPOST_HOME/queue/info/201"
+	run "$T" qread
+	assert_success
+	assert_line '  failed   <b1@remote.example>'
+	assert_line '           (to be bounced) mx.remote.example[192.0.2.1] does not like recipient'
+	assert_line '           (to be bounced) local: fatal: Sorry, no mailbox here by that name. (#5.1.1)'
+	refute_output --partial '#5.1.1 @'
+	refute_output --partial '=34'
+}
+
 @test "qread marks a malformed file in new/, a control byte in an address too" {
 	printf 'garbage without trailer' > "$QPOST_HOME/queue/new/7"
 	# 8-bit bytes pass envelope_check (UTF-8 addresses); control bytes

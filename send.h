@@ -1,0 +1,106 @@
+/*
+ * send.h - what the files of the program send share, and nothing else:
+ * the message, recipient and job structs, the control settings, and the
+ * functions one file calls in another.  send.c owns main, the signals,
+ * the control files, the schedule and a message's life on disk (pick-up,
+ * settle, removal); send-jobs.c the jobs, routing a message into them,
+ * the qpost-spawn protocol, starting, reading and reaping them;
+ * send-results.c turning a finished job into per-recipient results and
+ * info records; send-bounce.c the RFC 3464 bounces.
+ */
+#ifndef SEND_H
+#define SEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
+
+#include "dsn.h"
+#include "str.h"
+
+#define TRIPLE "#@[]"		/* sender of a double bounce (qmail's) */
+
+enum { CH_LOCAL, CH_REMOTE };
+enum { RS_PENDING, RS_INFLIGHT, RS_DONE, RS_FAILED };
+enum { RES_OK, RES_TEMP, RES_PERM };
+
+struct rcpt {
+	const char *addr;	/* into msg.env */
+	char *reason;		/* RS_FAILED: why */
+	int64_t next;		/* RS_PENDING: earliest next attempt */
+	unsigned tries;
+	unsigned char state;
+};
+
+struct msg {
+	unsigned long id;
+	int64_t birth;
+	int64_t due;		/* heap key */
+	size_t hpos;
+	char *env;		/* the envelope, as in the queue */
+	size_t envlen;
+	struct rcpt *r;
+	size_t nr;
+	size_t left;		/* recipients RS_PENDING or RS_INFLIGHT */
+	size_t failed;		/* recipients RS_FAILED */
+	unsigned jobs;		/* jobs queued or running */
+};
+
+struct job {
+	struct msg *m;
+	int ch;
+	size_t *ri;		/* recipient indices */
+	size_t nri;
+	unsigned long long number;
+	pid_t pid;		/* 0 when run by qpost-spawn */
+	int fd;			/* its output, -1 after EOF */
+	int exited;
+	int status;		/* wait status */
+	str out;
+	str rcpt;		/* local: recip_fields of the lookup */
+	struct job *next;
+};
+
+/* The control files (send.c, control_load). */
+struct conf {
+	str me;
+	str bouncefrom;
+	str bouncehost;
+	str dbto;		/* full address, or empty: drop */
+	unsigned long conc[2];
+	int64_t lifetime;
+};
+
+extern struct conf cf;		/* send.c */
+extern const char *prog[2];	/* send.c: bin/local, bin/remote */
+extern int spawnfd;		/* send.c: qpost-spawn's socket, or -1 */
+extern struct job **run;	/* send-jobs.c: the running jobs */
+extern size_t nrun;
+
+/* send.c */
+noreturn void die_nomem(void);
+void *xcalloc(size_t, size_t);
+char *reason_clean(const char *, size_t);
+char *reason_encode(const struct dsn *, char);
+int64_t retry_delay(int, unsigned);
+void qpath(str *, const char *, unsigned long, const char *);
+void info_append(const struct msg *, const str *, int);
+void msg_settle(struct msg *, int64_t);
+
+/* send-jobs.c */
+void routes_refresh(int64_t, int);
+void msg_start(struct msg *, int64_t);
+void start_jobs(int64_t);
+int job_read(struct job *);
+void jobs_finish(int64_t);
+void reap(void);
+void spawn_read(void);
+
+/* send-results.c */
+void job_done(struct job *, int64_t);
+
+/* send-bounce.c */
+int bounce(struct msg *, int64_t);
+
+#endif
