@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+/* what a remote that never ran reports, in remote's own format (a
+ * temporary failure for the whole message), NUL included by sizeof */
+#define DSN_REMOTE_UNSTARTED "Z4.3.0 unable to start remote"
 #define DSN_STATUS_MAX 12	/* "5.123.123" and its NUL */
 #define DSN_REASON_MAX 900	/* bytes of an encoded reason kept */
 #define DSN_MTA_MAX 255		/* bytes of a Remote-MTA name kept */

@@ -54,6 +54,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "dsn.h"
 #include "home.h"
 #include "num.h"
 #include "recip.h"
@@ -66,8 +67,6 @@
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
 #define SPAWN_MAX_MAX 65535
-#define REMOTE_FAILED "Z4.3.0 unable to start remote"	/* with
-				 * its NUL: remote's report format */
 
 struct kid {
 	pid_t pid;
@@ -270,8 +269,8 @@ request(const char *local, const char *remote)
 	sp.gid = (gid_t)gid;
 	if (!islocal) {
 		/* a remote that never ran says so in its own format */
-		sp.failmsg = REMOTE_FAILED;
-		sp.failmsglen = sizeof REMOTE_FAILED;
+		sp.failmsg = DSN_REMOTE_UNSTARTED;
+		sp.failmsglen = sizeof DSN_REMOTE_UNSTARTED;
 	}
 	argv[0] = (char *)(unsigned long)(islocal ? local : remote);
 	for (i = 1; i + 1 < k; i++)

@@ -470,7 +470,7 @@ int
 recip_refresh(struct recip_ctx *c)
 {
 	struct recip_stamp t;
-	size_t k;
+	size_t k = 0;
 
 	if (c->loaded)
 		for (k = 0; k < RECIP_FILES; k++) {

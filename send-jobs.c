@@ -12,7 +12,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +22,14 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dsn.h"
 #include "envelope.h"
 #include "err.h"
 #include "num.h"
 #include "qfile.h"
 #include "recip.h"
 #include "send.h"
+#include "spawn.h"
 #include "str.h"
 
 #define OUT_LOCAL_MAX 4096	/* tail of local's output kept */
@@ -254,9 +255,8 @@ static int
 job_spawn(struct job *j)
 {
 	str p = STR_INIT;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dfl;
+	struct spawn_fd fds[3];
+	struct spawn sp = { .fds = fds, .failcode = 111 };
 	char **argv;
 	int msgfd, pp[2], r;
 	size_t k, argc = 0;
@@ -274,7 +274,7 @@ job_spawn(struct job *j)
 	}
 	fcntl(pp[0], F_SETFL, O_NONBLOCK);
 	argv = xcalloc(j->nri + RECIP_NFIELDS + 4, sizeof *argv);
-	/* argv strings are not written by the child; posix_spawn wants
+	/* argv strings are not written by the child; exec wants
 	 * char *const[] */
 	argv[argc++] = (char *)(uintptr_t)prog[j->ch];
 	if (j->ch == CH_LOCAL) {
@@ -309,30 +309,25 @@ run:
 		j->fd = pp[0];
 		return 0;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
-	posix_spawn_file_actions_adddup2(&fa, pp[1], 1);
-	if (j->ch == CH_LOCAL)
-		posix_spawn_file_actions_adddup2(&fa, pp[1], 2);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGHUP);
-	sigaddset(&dfl, SIGALRM);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGCHLD);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawn(&j->pid, prog[j->ch], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	/* the message on fd 0, the report pipe on fd 1 (local's fd 2
+	 * too; remote's fd 2 is our log); a remote that cannot be run
+	 * says so in its own report format */
+	fds[0].from = msgfd;
+	fds[0].to = 0;
+	fds[1].from = fds[2].from = pp[1];
+	fds[1].to = 1;
+	fds[2].to = 2;
+	sp.nfds = j->ch == CH_LOCAL ? 3 : 2;
+	if (j->ch == CH_REMOTE) {
+		sp.failmsg = DSN_REMOTE_UNSTARTED;
+		sp.failmsglen = sizeof DSN_REMOTE_UNSTARTED;
+	}
+	j->pid = spawn_run(argv, &sp);
+	r = errno;
 	free(argv);
 	close(msgfd);
 	close(pp[1]);
-	if (r != 0) {
+	if (j->pid < 0) {
 		close(pp[0]);
 		errno = r;
 		return -1;
