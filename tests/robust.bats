@@ -22,21 +22,8 @@ teardown() {
 	qpost_teardown
 }
 
+logged_ge() { [ "$(grep -c -- "$2" "$1")" -ge "$3" ]; }
 has_mail() { [ -n "$(ls "$QPOST_HOME/alias/Maildir/new")" ]; }
-
-# services_prepare - ports of their own for the services tree
-services_prepare() {
-	S=$QPOST_HOME/service
-	PORT=$(free_port)
-	echo 127.0.0.1 > "$QPOST_HOME/control/smtpdaddr"
-	echo "$PORT" > "$QPOST_HOME/control/smtpdport"
-	free_port > "$QPOST_HOME/control/smtpsport"
-	free_port > "$QPOST_HOME/control/submissionport"
-	if [ "$(id -u)" = 0 ]; then
-		chmod o+x "$BATS_RUN_TMPDIR"
-		chown -R nobody: "$QPOST_HOME/alias"
-	fi
-}
 
 @test "refusals: relaying denied, bad syntax, no RCPT, a bad HELO: one line each with ip, helo, sender, recipient and the reply" {
 	smtpd_start
@@ -124,4 +111,76 @@ services_prepare() {
 	kill -HUP "$pid"
 	wait_for 10 grep -q 'control/concurrencyremote: 7x is not a number: keeping 5' "$T/send.log"
 	kill -0 "$pid"
+}
+
+@test "a typo in control/rules and svc -t: smtpd still answers 220, the log has the error at each start, loopback still relays" {
+	services_home
+	start_svscan
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to x@elsewhere.example --quit-after RCPT
+	assert_success	# 127.0.0.1 relays (the example rules)
+	before=$(cksum < "$QPOST_HOME/control/rules.cdb")
+	touch -d '-10 seconds' "$QPOST_HOME/control/rules.cdb"
+	printf '%s\n' '127.:allow,RELAYCLIENT=""' '10.1.:bogus' ':allow' > "$QPOST_HOME/control/rules"
+	for i in 1 2; do
+		old=$(svpid "$S/smtpd")
+		svc -t "$S/smtpd"
+		wait_for 10 restarted "$S/smtpd" "$old"
+		wait_port "$PORT"
+		wait_for 10 logged_ge "$S/smtpd/log/main/current" 'smtpd/run: warning: control/rules not compiled: serving with the last good control/rules.cdb' "$i"
+	done
+	grep -q 'qpost-tool: fatal: control/rules line 2 has no :allow or :deny: 10.1.:bogus' "$S/smtpd/log/main/current"
+	[ "$(cksum < "$QPOST_HOME/control/rules.cdb")" = "$before" ]
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to x@elsewhere.example --quit-after RCPT
+	assert_success
+	assert_output --partial '<-  220 '
+}
+
+@test "without any rules.cdb a bad control/rules still starts smtpd, and nobody relays" {
+	services_home
+	rm "$QPOST_HOME/control/rules.cdb"
+	printf '%s\n' '127.:allow,RELAYCLIENT=""' '10.1.:bogus' > "$QPOST_HOME/control/rules"
+	start_svscan
+	grep -q 'smtpd/run: warning: control/rules not compiled: serving without rules, nobody may relay' "$S/smtpd/log/main/current"
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to x@elsewhere.example --quit-after RCPT
+	assert_failure
+	assert_output --partial '553 5.7.1 relaying denied'
+}
+
+@test "install-home over a home keeps env/, the log's size and count and the front; the run scripts use them" {
+	services_home
+	# an rblsmtpd-style front: records that it ran, then runs smtpd
+	printf '#!/bin/sh\necho "$TCPREMOTEIP" >> "%s"\nexec "$@"\n' "$T/front-ran" > "$T/front"
+	chmod 755 "$T/front"
+	printf '# my blocklist\n%s\n' "$T/front" > "$S/smtpd/front"
+	mkdir -p "$S/smtpd/env"
+	printf '#!/bin/sh\necho filtered >> "%s"\nexec "%s"\n' "$T/filtered" \
+	    "$QPOST_HOME/bin/queue" > "$T/filter"
+	chmod 755 "$T/filter"
+	echo "$T/filter" > "$S/smtpd/env/QPOST_QUEUE"
+	echo 123456 > "$S/smtpd/log/size"
+	echo 4 > "$S/smtpd/log/count"
+	sh "$QPOST_SRC/scripts/install-home" "$QPOST_HOME" >/dev/null
+	[ "$(cat "$S/smtpd/env/QPOST_QUEUE")" = "$T/filter" ]
+	[ "$(cat "$S/smtpd/log/size")" = 123456 ]
+	[ "$(cat "$S/smtpd/log/count")" = 4 ]
+	grep -qx "$T/front" "$S/smtpd/front"
+	start_svscan
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to u@test.example
+	assert_success
+	wait_for 10 test -s "$T/front-ran"
+	grep -qx 127.0.0.1 "$T/front-ran"
+	grep -qx filtered "$T/filtered"
+	# multilog runs with the admin's s and n
+	pid=$(svpid "$S/smtpd/log")
+	run tr '\0' ' ' < "/proc/$pid/cmdline"
+	assert_output --partial 'multilog t s123456 n4 ./main'
+}
+
+@test "a front that cannot be found is logged and left out: smtpd serves" {
+	services_home
+	echo 'no-such-front -x' > "$S/smtpd/front"
+	start_svscan
+	grep -q 'smtpd/run: warning: service/smtpd/front: no-such-front not found: running smtpd without it' "$S/smtpd/log/main/current"
+	run swaks --server "127.0.0.1:$PORT" --from a@remote.example --to u@test.example --quit-after RCPT
+	assert_success
 }
