@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "err.h"
 #include "home.h"
 #include "num.h"
 
@@ -155,32 +156,63 @@ const struct control_num control_nums[] = {
 	{ 0, 0, 0, 0, 0 }
 };
 
-int
-control_number(const char *name, unsigned long *out)
+/* number - control/NAME into *out (which holds the value in effect);
+ * keep: a value that is not a number leaves *out (else the default) */
+static int
+number(const char *name, unsigned long *out, int keep)
 {
 	const struct control_num *c = control_nums;
 	str x = STR_INIT;
 	unsigned long long u;
+	char num[NUM_LEN];
 	int r;
 
 	while (c->name && strcmp(c->name, name))
 		c++;
 	if (!c->name)
 		abort();	/* a name missing from the table: our bug */
-	*out = c->dflt;
+	if (!keep)
+		*out = c->dflt;
 	r = control_readline(&x, name);
 	if (r <= 0) {
 		str_free(&x);
+		if (r == 0)
+			*out = c->dflt;
 		return r;
 	}
 	if (num_whole(x.s, x.len, ULLONG_MAX, &u) < 0) {
+		/* a typo must not stop the program: it is told, once per
+		 * read, and the file is ignored */
+		if (x.len > CONTROL_SHOW_MAX) {
+			x.len = CONTROL_SHOW_MAX;
+			if (str_puts(&x, "...") < 0)
+				x.len = 0;
+		}
+		if (str_0(&x) < 0)
+			x.len = 0;
+		err_warn("control/", name, ": ", x.len ? x.s : "?",
+		    " is not a number: ", keep ? "keeping " : "using the "
+		    "default ", num_fmt(num, *out), (const char *)0);
 		str_free(&x);
-		errno = EINVAL;
-		return -1;
+		return CONTROL_NOTNUM;
 	}
 	str_free(&x);
-	if (u == 0 && c->min > 0)
+	if (u == 0 && c->min > 0) {
+		*out = c->dflt;
 		return 0;
+	}
 	*out = u < c->min ? c->min : u > c->max ? c->max : (unsigned long)u;
 	return 1;
+}
+
+int
+control_number(const char *name, unsigned long *out)
+{
+	return number(name, out, 0);
+}
+
+int
+control_number_keep(const char *name, unsigned long *out)
+{
+	return number(name, out, 1);
 }

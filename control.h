@@ -32,9 +32,16 @@ extern const struct control_num control_nums[];
 /* control_number - *out from control/NAME (a name in control_nums):
  * the default when the file is missing, or holds 0 where 0 is below
  * min (qmail's "unset"), else the number kept within min..max.
- * 1 read, 0 default, -1 error (unreadable, or not a decimal number:
- * errno EINVAL) with *out the default. */
+ * 1 read, 0 default, -1 unreadable (errno; a temporary failure for the
+ * caller) with *out the default.  A value that is not a decimal number
+ * is no failure: a warning naming the file and the value goes to fd 2
+ * (err_warn) and CONTROL_NOTNUM is returned with *out the default. */
 int control_number(const char *name, unsigned long *out);
+/* control_number_keep - the same for a re-read (send's SIGHUP): *out
+ * holds the value in effect and stays when the file is not a number */
+int control_number_keep(const char *name, unsigned long *out);
+#define CONTROL_NOTNUM 2	/* control_number: not a number, ignored */
+#define CONTROL_SHOW_MAX 64	/* bytes of a bad value shown in the log */
 /* every item, each NUL-terminated, one after another */
 int control_readlist(str *out, const char *name);
 /* control_next - next item of a list from control_readlist, or 0 */

@@ -6,18 +6,26 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "num.h"
 #include "str.h"
 
 const char *err_prog = "qpost";
 
+/* err_out - one line: "prog: [word: ]text[: reason]".  A text that does
+ * not fit ERR_LINE_MAX is cut where it must be and the cut is shown
+ * ("... [N bytes cut]"), never made silently; the reason is always kept. */
 static void
 err_out(const char *word, const char *s, va_list ap, int sys)
 {
-	char line[1024];
-	size_t n = 0;
+	static char line[ERR_LINE_MAX];
+	size_t n = 0, room, cut = 0;
 	const char *reason = sys ? strerror(errno) : 0;
+	const char *t;
 
-#define PUTC(c) do { if (n < sizeof line - 1) line[n++] = (c); } while (0)
+	/* room for the text: the line less the reason, the mark and '\n' */
+	room = sizeof line - 1 - ERR_CUT_MARK_MAX -
+	    (reason ? 2 + strlen(reason) : 0);
+#define PUTC(c) do { if (n < room) line[n++] = (c); else cut++; } while (0)
 #define PUTS(t) do { const char *t_ = (t); while (*t_) PUTC(*t_++); } while (0)
 	PUTS(err_prog);
 	PUTS(": ");
@@ -30,6 +38,10 @@ err_out(const char *word, const char *s, va_list ap, int sys)
 			unsigned char c = (unsigned char)*s;
 
 			if (c < 32 || c == 127) {
+				if (n + 3 > room) {
+					cut++;
+					continue;
+				}
 				PUTC('\\');
 				PUTC("0123456789abcdef"[c >> 4]);
 				PUTC("0123456789abcdef"[c & 15]);
@@ -37,13 +49,25 @@ err_out(const char *word, const char *s, va_list ap, int sys)
 				PUTC((char)c);
 		}
 	}
-	if (reason) {
-		PUTS(": ");
-		PUTS(reason);
-	}
-	line[n++] = '\n';
 #undef PUTC
 #undef PUTS
+	if (cut) {
+		char num[NUM_LEN];
+
+		for (t = "... ["; *t; t++)
+			line[n++] = *t;
+		for (t = num_fmt(num, cut); *t; t++)
+			line[n++] = *t;
+		for (t = " bytes cut]"; *t; t++)
+			line[n++] = *t;
+	}
+	if (reason) {
+		line[n++] = ':';
+		line[n++] = ' ';
+		for (t = reason; *t; t++)
+			line[n++] = *t;
+	}
+	line[n++] = '\n';
 	(void)!write(2, line, n);
 }
 

@@ -1,13 +1,19 @@
 /* err - diagnostics on fd 2 in the form
  *   prog: fatal: unable to <verb> <object>: <reason>
  * Arguments are strings ending with a null pointer; input is never used
- * as a format.  Non-printable bytes are escaped. */
+ * as a format.  Non-printable bytes are escaped (\HH); one call writes
+ * one line, whole, with one write(2). */
 #ifndef ERR_H
 #define ERR_H
 
 #include <stdnoreturn.h>
 
 extern const char *err_prog;	/* set by main */
+
+#define ERR_LINE_MAX 65536	/* bytes of one line, '\n' included; a
+				 * longer one is cut, with "... [N bytes
+				 * cut]" where the cut is */
+#define ERR_CUT_MARK_MAX 40	/* room kept for that mark */
 
 #define ERR_SENTINEL __attribute__((sentinel))
 

@@ -41,6 +41,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -589,6 +590,7 @@ show_numbers(void)
 	str v = STR_INIT;
 	char nb[NUM_LEN];
 	unsigned long u;
+	unsigned long long nu;
 	int r;
 
 	for (n = control_nums; n->name; n++) {
@@ -604,9 +606,14 @@ show_numbers(void)
 		}
 		if (r > 0)
 			outsafe(v.s);
-		if (control_number(n->name, &u) < 0) {
+		if (r > 0 && num_whole(v.s, v.len, ULLONG_MAX, &nu) < 0) {
 			outs("\n");
 			warn("control/", n->name, " is not a number");
+			continue;
+		}
+		if (control_number(n->name, &u) < 0) {
+			outs("\n");
+			warn("control/", n->name, " cannot be read");
 			continue;
 		}
 		if (r > 0 && !strcmp(v.s, num_fmt(nb, u))) {

@@ -210,13 +210,15 @@ ctl_str(str *out, const char *name, const char *dflt, int startup)
 }
 
 /* ctl_ulong - control/NAME (defaults and limits: control_nums); an
- * unreadable file keeps *out after startup */
+ * unreadable file, or one that is not a number (logged by control.c),
+ * keeps *out after startup */
 static void
 ctl_ulong(unsigned long *out, const char *name, int startup)
 {
-	unsigned long u;
+	unsigned long u = *out;
 
-	if (control_number(name, &u) < 0) {
+	if ((startup ? control_number(name, &u) :
+	    control_number_keep(name, &u)) < 0) {
 		ctl_fail(name, startup);
 		return;
 	}

@@ -12,7 +12,9 @@
  *          "user\0password\0\0" on its fd 3; no AUTH without one.
  *   fd 0   the connection, read side; fd 1 the connection, write side
  *          (after STARTTLS both become the socket to the TLS front end).
- *   fd 2   the log: one line per connection and one per message.
+ *   fd 2   the log: a line when a connection starts and ends, one per
+ *          accepted message, one per 4xx/5xx reply to MAIL, RCPT or DATA
+ *          ("refused ..."); docs/logging.md lists them all.
  *   env    TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP (from tcpserver);
  *          RELAYCLIENT (from the rules): when set, any recipient is
  *          accepted and the value is appended to it, as in qmail;
@@ -100,6 +102,8 @@
 #define PERIP_NAME_MAX 64		/* "submission-" and an address */
 #define PERIP_TRIES 5			/* opens of a count file that another
 					 * session removed meanwhile */
+#define LOG_FIELD_MAX 512		/* bytes of one client value (HELO, an
+					 * address) shown in a log line */
 
 static buf in, out;
 static char inspace[BUF_SIZE], outspace[BUF_SIZE];
@@ -146,6 +150,7 @@ static str looped = STR_INIT;	/* the one found in the header */
  * to read (in_fill), so a pipelined group gets its replies in one write. */
 
 static void perip_release(void);
+static noreturn void die_nomem(void);
 
 static noreturn void
 bye(const char *why, int code)
@@ -170,6 +175,127 @@ out_flush(void)
 {
 	if (buf_flush(&out) < 0)
 		bye("write failed", 111);
+}
+
+/* Log lines.  A value from the client is shown bounded
+ * (LOG_FIELD_MAX, then "...") with every byte that could make the line
+ * ambiguous (space, '<', '>', '\\', control and 8-bit bytes) as \xHH, so
+ * that the fields of a line can be told apart by a grep. */
+
+static void
+log_field(str *l, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < LOG_FIELD_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 127 || c == '<' || c == '>' || c == '\\') {
+			char e[4] = { '\\', 'x', "0123456789abcdef"[c >> 4],
+			    "0123456789abcdef"[c & 15] };
+
+			if (str_put(l, e, sizeof e) < 0)
+				die_nomem();
+		} else if (str_putc(l, (char)c) < 0)
+			die_nomem();
+	}
+	if (i < n && str_puts(l, "...") < 0)
+		die_nomem();
+}
+
+/* log_head - start logline: "WHAT ip IP helo HELO[ user USER]" */
+static void
+log_head(const char *what)
+{
+	logline.len = 0;
+	if (str_puts(&logline, what) < 0 || str_puts(&logline, " ip ") < 0 ||
+	    str_puts(&logline, remoteip) < 0 ||
+	    str_puts(&logline, " helo ") < 0)
+		die_nomem();
+	if (helo.len)
+		log_field(&logline, helo.s, helo.len);
+	else if (str_putc(&logline, '-') < 0)
+		die_nomem();
+	if (authed) {
+		if (str_puts(&logline, " user ") < 0)
+			die_nomem();
+		log_field(&logline, authuser.s, authuser.len);
+	}
+}
+
+/* log_addr - " WORD <ADDR>", or " WORD -" when a is 0 */
+static void
+log_addr(const char *word, const char *a)
+{
+	if (str_putc(&logline, ' ') < 0 || str_puts(&logline, word) < 0 ||
+	    str_puts(&logline, a ? " <" : " -") < 0)
+		die_nomem();
+	if (!a)
+		return;
+	log_field(&logline, a, strlen(a));
+	if (str_putc(&logline, '>') < 0)
+		die_nomem();
+}
+
+/* log_rcpts - " to <R1> <R2>...", every recipient of the transaction */
+static void
+log_rcpts(void)
+{
+	size_t pos = 0;
+	const char *r;
+
+	if (str_puts(&logline, " to") < 0)
+		die_nomem();
+	if (!rcpts.len && str_puts(&logline, " -") < 0)
+		die_nomem();
+	while ((r = control_next(&rcpts, &pos))) {
+		if (str_puts(&logline, " <") < 0)
+			die_nomem();
+		log_field(&logline, r, strlen(r));
+		if (str_putc(&logline, '>') < 0)
+			die_nomem();
+	}
+}
+
+/* log_reply - ": REPLY" (our own text, without its CRLF), then the line */
+static void
+log_reply(const char *reply)
+{
+	size_t n = strcspn(reply, "\r\n");
+
+	if (str_puts(&logline, ": ") < 0 || str_put(&logline, reply, n) < 0 ||
+	    str_0(&logline) < 0)
+		die_nomem();
+	err_info(logline.s, (const char *)0);
+}
+
+/* refusal_log - the one line for a 4xx or 5xx reply: "refused ip IP
+ * helo HELO [user USER] from <SENDER> to <RCPT>[ NOTE]: REPLY"; from 0
+ * when no sender is known yet, to 0 for no recipient, to RCPTS_ALL for
+ * every recipient of the transaction; note is ours ("size N", ...) */
+#define RCPTS_ALL ((const char *)1)
+static void
+refusal_log(const char *reply, const char *from, const char *to,
+    const char *note)
+{
+	log_head("refused");
+	log_addr("from", from);
+	if (to == RCPTS_ALL)
+		log_rcpts();
+	else
+		log_addr("to", to);
+	if (note && (str_putc(&logline, ' ') < 0 ||
+	    str_puts(&logline, note) < 0))
+		die_nomem();
+	log_reply(reply);
+}
+
+/* refuse - give reply, a 4xx or 5xx to MAIL, RCPT or DATA, and log it */
+static void
+refuse(const char *reply, const char *from, const char *to)
+{
+	refusal_log(reply, from, to, 0);
+	out_puts(reply);
 }
 
 static noreturn void
@@ -308,6 +434,14 @@ bad(const char *reply)
 		die_close("421 4.7.0 too many bad commands, closing "
 		    "connection\r\n", "too many bad commands");
 	out_puts(reply);
+}
+
+/* refuse_bad - refuse (logged) a command that also counts as a bad one */
+static void
+refuse_bad(const char *reply, const char *from, const char *to)
+{
+	refusal_log(reply, from, to, 0);
+	bad(reply);
 }
 
 /* Controls, read once per connection. */
@@ -477,8 +611,12 @@ perip_take(void)
 			char num[NUM_LEN];
 
 			close(fd);
-			err_warn("too many sessions ip ", remoteip, " limit ",
-			    num_fmt(num, perip), (const char *)0);
+			if (str_copys(&addr, "limit ") < 0 ||
+			    str_puts(&addr, num_fmt(num, perip)) < 0 ||
+			    str_0(&addr) < 0)
+				die_nomem();
+			refusal_log("421 4.7.0 too many connections from your "
+			    "address, closing connection\r\n", 0, 0, addr.s);
 			die_close("421 4.7.0 too many connections from your "
 			    "address, closing connection\r\n",
 			    "too many connections");
@@ -596,15 +734,16 @@ smtp_helo(const char *arg, int e)
 }
 
 /* path - parse "<...>" after the given "FROM:"/"TO:" keyword into addr;
- * returns the parameters' start, or 0 after replying to a syntax error */
+ * returns the parameters' start, or 0 after replying to a syntax error
+ * (logged with the sender from, 0 for none yet) */
 static const char *
-path(const char *arg, const char *kw)
+path(const char *arg, const char *kw, const char *from)
 {
 	size_t kn = strlen(kw);
 	ssize_t r;
 
 	if (strncasecmp(arg, kw, kn)) {
-		bad("501 5.5.4 syntax error in parameters\r\n");
+		refuse_bad("501 5.5.4 syntax error in parameters\r\n", from, 0);
 		return 0;
 	}
 	arg += kn;
@@ -612,12 +751,13 @@ path(const char *arg, const char *kw)
 		arg++;
 	r = addr_path(arg, strlen(arg), &addr);
 	if (r < 0) {
-		bad("501 5.1.7 bad address syntax\r\n");
+		refuse_bad("501 5.1.7 bad address syntax\r\n", from, 0);
 		return 0;
 	}
 	arg += r;
 	if (*arg && *arg != ' ') {
-		bad("501 5.5.4 syntax error after the address\r\n");
+		refuse_bad("501 5.5.4 syntax error after the address\r\n",
+		    from, 0);
 		return 0;
 	}
 	return arg;
@@ -974,28 +1114,28 @@ smtp_mail(const char *arg)
 	size_t kn;
 
 	if (!seenhelo) {
-		bad("503 5.5.1 send HELO or EHLO first\r\n");
+		refuse_bad("503 5.5.1 send HELO or EHLO first\r\n", 0, 0);
 		return;
 	}
 	if (seenmail) {
-		bad("503 5.5.1 nested MAIL command\r\n");
+		refuse_bad("503 5.5.1 nested MAIL command\r\n",
+		    mailfrom.s, 0);
 		return;
 	}
 	if (tlsrequired && !tls) {
-		bad("530 5.7.0 Must issue a STARTTLS command first\r\n");
+		refuse_bad("530 5.7.0 Must issue a STARTTLS command "
+		    "first\r\n", 0, 0);
 		return;
 	}
 	if (submission && !authed) {
-		bad("530 5.7.0 Authentication required\r\n");
+		refuse_bad("530 5.7.0 Authentication required\r\n", 0, 0);
 		return;
 	}
-	if (!(p = path(arg, "FROM:")))
+	if (!(p = path(arg, "FROM:", 0)))
 		return;
 	if (authed && addr.len && !sender_ok(addr.s)) {
-		err_warn("sender refused ip ", remoteip, " user ", authuser.s,
-		    " from <", addr.s, ">", (const char *)0);
-		out_puts("553 5.7.1 sender address not owned by the "
-		    "authenticated user\r\n");
+		refuse("553 5.7.1 sender address not owned by the "
+		    "authenticated user\r\n", addr.s, 0);
 		return;
 	}
 	while ((p = param(p, &kw, &kn))) {
@@ -1007,14 +1147,15 @@ smtp_mail(const char *arg)
 			 * size is then over any databytes */
 			if (num_whole(val, vn, ULONG_MAX, &u) < 0) {
 				if (errno != ERANGE || vn > 20) {
-					bad("501 5.5.4 bad SIZE parameter\r\n");
+					refuse_bad("501 5.5.4 bad SIZE "
+					    "parameter\r\n", addr.s, 0);
 					return;
 				}
 				u = ULONG_MAX;
 			}
 			if (u > databytes) {
-				out_puts("552 5.3.4 message size exceeds "
-				    "fixed limit\r\n");
+				refuse("552 5.3.4 message size exceeds "
+				    "fixed limit\r\n", addr.s, 0);
 				return;
 			}
 		} else if (param_is(kw, kn, "BODY", &val)) {
@@ -1022,11 +1163,13 @@ smtp_mail(const char *arg)
 
 			if (!(vn == 4 && !strncasecmp(val, "7BIT", 4)) &&
 			    !(vn == 8 && !strncasecmp(val, "8BITMIME", 8))) {
-				bad("501 5.5.4 bad BODY parameter\r\n");
+				refuse_bad("501 5.5.4 bad BODY "
+				    "parameter\r\n", addr.s, 0);
 				return;
 			}
 		} else {
-			bad("555 5.5.4 unsupported MAIL parameter\r\n");
+			refuse_bad("555 5.5.4 unsupported MAIL "
+			    "parameter\r\n", addr.s, 0);
 			return;
 		}
 	}
@@ -1049,27 +1192,31 @@ smtp_rcpt(const char *arg)
 	int pm, r;
 
 	if (!seenmail) {
-		bad("503 5.5.1 need MAIL before RCPT\r\n");
+		refuse_bad("503 5.5.1 need MAIL before RCPT\r\n", 0, 0);
 		return;
 	}
-	if (!(p = path(arg, "TO:")))
+	if (!(p = path(arg, "TO:", mailfrom.s)))
 		return;
 	if (param(p, &kw, &kn)) {
-		bad("555 5.5.4 unsupported RCPT parameter\r\n");
+		refuse_bad("555 5.5.4 unsupported RCPT parameter\r\n",
+		    mailfrom.s, addr.s);
 		return;
 	}
 	if (!addr.len) {
-		bad("501 5.1.3 empty recipient\r\n");
+		refuse_bad("501 5.1.3 empty recipient\r\n", mailfrom.s,
+		    addr.s);
 		return;
 	}
 	if (nrcpt >= maxrcpt) {
-		out_puts("452 4.5.3 too many recipients\r\n");
+		refuse("452 4.5.3 too many recipients\r\n", mailfrom.s,
+		    addr.s);
 		return;
 	}
 	at = strrchr(addr.s, '@');
 	if (!at) {
 		if (strcasecmp(addr.s, "postmaster")) {
-			bad("553 5.1.3 recipient address needs a domain\r\n");
+			refuse_bad("553 5.1.3 recipient address needs a "
+			    "domain\r\n", mailfrom.s, addr.s);
 			return;
 		}
 		/* RFC 5321 4.5.1: <postmaster> is always accepted */
@@ -1086,7 +1233,8 @@ smtp_rcpt(const char *arg)
 	/* "user@foreign"@here unquotes to user@foreign@here: whatever
 	 * later reads it by its first '@' would relay, so refuse it */
 	if (memchr(addr.s, '@', (size_t)(at - addr.s))) {
-		bad("553 5.7.1 '@' in the local part refused\r\n");
+		refuse_bad("553 5.7.1 '@' in the local part refused\r\n",
+		    mailfrom.s, addr.s);
 		return;
 	}
 	addr_lower(at + 1, strlen(at + 1));
@@ -1096,7 +1244,7 @@ smtp_rcpt(const char *arg)
 	pm = (size_t)(at - addr.s) == 10 && !strncasecmp(addr.s,
 	    "postmaster", 10);
 	if (!relayclient && !rcpthosts_has(d)) {
-		out_puts("553 5.7.1 relaying denied\r\n");
+		refuse("553 5.7.1 relaying denied\r\n", mailfrom.s, addr.s);
 		return;
 	}
 	r = recip_find(addr.s, &rcptinfo);
@@ -1104,7 +1252,8 @@ smtp_rcpt(const char *arg)
 	case RECIP_NOUSER:
 		if (rejectunknown && !pm) {
 			recip_free(&rcptinfo);
-			out_puts("550 5.1.1 no such user here\r\n");
+			refuse("550 5.1.1 no such user here\r\n",
+			    mailfrom.s, addr.s);
 			return;
 		}
 		break;
@@ -1133,7 +1282,8 @@ accept:
 	return;
 lookupfail:
 	err_warnsys("unable to look up ", addr.s, (const char *)0);
-	out_puts("451 4.3.0 temporary failure looking up the recipient\r\n");
+	refuse("451 4.3.0 temporary failure looking up the "
+	    "recipient\r\n", mailfrom.s, addr.s);
 }
 
 /* DATA: the message as a state machine over the raw bytes.  Only
@@ -1365,30 +1515,45 @@ received(qq *q)
 	qq_puts(q, "\n");
 }
 
+/* logmsg - the line for an accepted message: "msg ip IP helo HELO
+ * [user USER] from <SENDER> to <RCPT>... size N qp PID" */
 static void
 logmsg(const char *result, unsigned long long size)
 {
-	size_t pos = 0;
-	const char *r;
-
-	logline.len = 0;
-	if (str_puts(&logline, "msg ip ") < 0 ||
-	    str_puts(&logline, remoteip) < 0 ||
-	    str_puts(&logline, " helo ") < 0 ||
-	    str_puts(&logline, helo.s) < 0 ||
-	    str_puts(&logline, " from <") < 0 ||
-	    str_put(&logline, mailfrom.s, mailfrom.len) < 0 ||
-	    str_puts(&logline, "> to") < 0)
-		die_nomem();
-	while ((r = control_next(&rcpts, &pos)))
-		if (str_puts(&logline, " <") < 0 ||
-		    str_puts(&logline, r) < 0 || str_putc(&logline, '>') < 0)
-			die_nomem();
+	log_head("msg");
+	log_addr("from", mailfrom.s);
+	log_rcpts();
 	if (str_puts(&logline, " size ") < 0 || str_putu(&logline, size) < 0 ||
 	    str_putc(&logline, ' ') < 0 || str_puts(&logline, result) < 0 ||
 	    str_0(&logline) < 0)
 		die_nomem();
 	err_info(logline.s, (const char *)0);
+}
+
+/* refuse_msg - refuse a message after its final dot (reply, logged with
+ * every recipient and the size; looped: the recipient whose Delivered-To
+ * line the message carries, or 0) */
+static void
+refuse_msg(const char *reply, unsigned long long size, const char *looped_to)
+{
+	char num[NUM_LEN];
+	str note = STR_INIT;
+
+	if (str_puts(&note, "size ") < 0 ||
+	    str_puts(&note, num_fmt(num, size)) < 0)
+		die_nomem();
+	if (looped_to) {
+		if (str_puts(&note, " loop <") < 0)
+			die_nomem();
+		log_field(&note, looped_to, strlen(looped_to));
+		if (str_putc(&note, '>') < 0)
+			die_nomem();
+	}
+	if (str_0(&note) < 0)
+		die_nomem();
+	refusal_log(reply, mailfrom.s, RCPTS_ALL, note.s);
+	str_free(&note);
+	out_puts(reply);
 }
 
 static void
@@ -1403,21 +1568,24 @@ smtp_data(const char *arg)
 	char reply[40];
 
 	if (*arg) {
-		bad("501 5.5.4 DATA takes no parameters\r\n");
+		refuse_bad("501 5.5.4 DATA takes no parameters\r\n",
+		    seenmail ? mailfrom.s : 0, RCPTS_ALL);
 		return;
 	}
 	if (!seenmail) {
-		bad("503 5.5.1 need MAIL before DATA\r\n");
+		refuse_bad("503 5.5.1 need MAIL before DATA\r\n", 0, 0);
 		return;
 	}
 	if (!nrcpt) {
-		bad("503 5.5.1 need RCPT before DATA\r\n");
+		refuse_bad("503 5.5.1 need RCPT before DATA\r\n", mailfrom.s,
+		    0);
 		return;
 	}
 	if (qq_open(&q) < 0) {
 		err_warnsys("unable to start the queue program",
 		    (const char *)0);
-		out_puts("451 4.3.0 unable to start the queue program\r\n");
+		refuse("451 4.3.0 unable to start the queue program\r\n",
+		    mailfrom.s, RCPTS_ALL);
 		return;
 	}
 	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
@@ -1480,30 +1648,19 @@ smtp_data(const char *arg)
 	if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
 		(void)qq_close(&q);
-		if (bare) {
-			logmsg("refused bare CR or LF", size);
-			out_puts("554 5.6.0 message refused: bare CR or LF "
-			    "in the data\r\n");
-		} else if (size > databytes) {
-			logmsg("refused too big", size);
-			out_puts("552 5.3.4 message size exceeds fixed "
-			    "limit\r\n");
-		} else if (hdr.hops > MAXHOPS) {
-			logmsg("refused too many hops", size);
-			out_puts("554 5.4.6 too many hops, this message is "
-			    "looping\r\n");
-		} else {
-			str why = STR_INIT;
-
-			if (str_puts(&why, "refused delivered-to loop <") < 0 ||
-			    str_put(&why, looped.s, looped.len) < 0 ||
-			    str_putc(&why, '>') < 0 || str_0(&why) < 0)
-				die_nomem();
-			logmsg(why.s, size);
-			str_free(&why);
-			out_puts("554 5.4.6 this message is looping: it "
-			    "already has my Delivered-To line\r\n");
-		}
+		if (bare)
+			refuse_msg("554 5.6.0 message refused: bare CR or LF "
+			    "in the data\r\n", size, 0);
+		else if (size > databytes)
+			refuse_msg("552 5.3.4 message size exceeds fixed "
+			    "limit\r\n", size, 0);
+		else if (hdr.hops > MAXHOPS)
+			refuse_msg("554 5.4.6 too many hops, this message is "
+			    "looping\r\n", size, 0);
+		else
+			refuse_msg("554 5.4.6 this message is looping: it "
+			    "already has my Delivered-To line\r\n", size,
+			    looped.s);
 		reset();
 		nmsg++;
 		return;
@@ -1524,12 +1681,14 @@ smtp_data(const char *arg)
 		out_puts("\r\n");
 		logmsg(reply, size);
 	} else {
-		const char *s = qq_status(code);
+		str rep = STR_INIT;
 
-		out_puts(qq_temp(code) ? "451 " : "554 ");
-		out_puts(s);
-		out_puts("\r\n");
-		logmsg(s, size);
+		if (str_puts(&rep, qq_temp(code) ? "451 " : "554 ") < 0 ||
+		    str_puts(&rep, qq_status(code)) < 0 ||
+		    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
+			die_nomem();
+		refuse_msg(rep.s, size, 0);
+		str_free(&rep);
 	}
 	reset();
 	nmsg++;

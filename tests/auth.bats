@@ -181,7 +181,7 @@ PYEOF
 	    'MAIL FROM:<>' RSET 'MAIL FROM:<sales@test.example>' QUIT
 	assert_equal "$(codes)" "220 250 220 250 235 250 250 553 250 250 553 221"
 	assert_output --partial '553 5.7.1 sender address not owned by the authenticated user'
-	grep -q 'sender refused ip 127.0.0.1 user alice@test.example from <ceo@test.example>' "$LOG"
+	grep -q '^smtpd: refused ip 127.0.0.1 helo c.example user alice@test.example from <ceo@test.example> to -: 553 5.7.1 sender address not owned by the authenticated user$' "$LOG"
 	printf '%s\n' '# sender login' 'sales@test.example alice@test.example,bob' \
 	    '@shop.example bob' > "$QPOST_HOME/control/senderlogins"
 	run tlsc --before 'EHLO c.example' 'EHLO c.example' "AUTH PLAIN $PLAIN_OK" \

@@ -22,6 +22,27 @@ restarted() {
 	[ -n "$p" ] && [ "$p" != "$2" ]
 }
 
+# services_home - the home's services on free ports of 127.0.0.1 (the TLS
+# services too, not 465 and 587), every local part of test.example
+# delivered to alias/Maildir (as nobody when the tests run as root);
+# sets S, PORT and MD
+services_home() {
+	S=$QPOST_HOME/service
+	PORT=$(free_port)
+	echo 127.0.0.1 > "$QPOST_HOME/control/smtpdaddr"
+	echo "$PORT" > "$QPOST_HOME/control/smtpdport"
+	free_port > "$QPOST_HOME/control/smtpsport"
+	free_port > "$QPOST_HOME/control/submissionport"
+	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-default"
+	if [ "$(id -u)" = 0 ]; then
+		# local refuses to deliver as root: the alias user is nobody
+		chmod o+x "$BATS_RUN_TMPDIR"
+		chown -R nobody: "$QPOST_HOME/alias"
+		[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$BATS_TEST_TMPDIR/san"
+	fi
+	MD=$QPOST_HOME/alias/Maildir
+}
+
 start_svscan() {
 	spawn svscan "$S" 3>&-	# as at boot: no inherited fd 3
 	SVSCAN=$LAST_PID

@@ -15,22 +15,7 @@ setup() {
 		[ -x "$QPOST_HOME/bin/$p" ] || skip "$p not built"
 	done
 	T=$BATS_TEST_TMPDIR
-	S=$QPOST_HOME/service
-	PORT=$(free_port)
-	echo 127.0.0.1 > "$QPOST_HOME/control/smtpdaddr"
-	echo "$PORT" > "$QPOST_HOME/control/smtpdport"
-	# the TLS services on ports of their own, not 465 and 587
-	free_port > "$QPOST_HOME/control/smtpsport"
-	free_port > "$QPOST_HOME/control/submissionport"
-	# every local part of test.example lands in alias/Maildir
-	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-default"
-	if [ "$(id -u)" = 0 ]; then
-		# local refuses to deliver as root: the alias user is nobody
-		chmod o+x "$BATS_RUN_TMPDIR"
-		chown -R nobody: "$QPOST_HOME/alias"
-		[ -z "${QPOST_SANITIZE:-}" ] || chmod 1777 "$T/san"
-	fi
-	MD=$QPOST_HOME/alias/Maildir
+	services_home
 }
 
 teardown() {

@@ -127,7 +127,7 @@ EOF
 	assert_line 'after a close: 220'
 	[ "$(queue_count)" = 1 ]
 	run cat "$LOG"
-	assert_line 'smtpd: warning: too many sessions ip 127.0.0.2 limit 3'
+	assert_line 'smtpd: refused ip 127.0.0.2 helo - from - to - limit 3: 421 4.7.0 too many connections from your address, closing connection'
 	assert_line 'smtpd: end ip 127.0.0.2 helo - msgs 0 too many connections'
 }
 
