@@ -402,7 +402,7 @@ ctl_number(const char *name)
 	unsigned long u;
 
 	if (control_number(name, &u) < 0)
-		temp("unable to read control/", name, ": bad number or I/O error");
+		temp("unable to read control/", name, "");
 	return u;
 }
 
