@@ -150,3 +150,143 @@ usage_error() {
 	assert_success
 	[ ! -e "$BATS_TEST_TMPDIR/apt" ]
 }
+
+# A private system for update-alternatives and dpkg: $R, with a qpost home
+# installed at /qh inside it.  The real /usr/sbin/sendmail is never touched.
+alt_root() {
+	R=$BATS_TEST_TMPDIR/root
+	mkdir -p "$R/usr/sbin" "$R/usr/bin" "$R/etc/alternatives" \
+	    "$R/var/lib/dpkg/alternatives" "$R/var/log"
+	sh "$QPOST_SRC/scripts/install-home" "$R/qh" >/dev/null
+}
+
+# in_root PATH - follow PATH's links inside $R; print the final path in $R.
+in_root() {
+	local p=$1 n=0
+	while [ -L "$R$p" ] && [ $n -lt 10 ]; do
+		p=$(readlink "$R$p")
+		n=$((n + 1))
+	done
+	echo "$R$p"
+}
+
+@test "install-sendmail offers sendmail, mailq, newaliases and the man pages as alternatives" {
+	command -v update-alternatives >/dev/null || skip "no update-alternatives"
+	alt_root
+	run sh "$QPOST_SRC/scripts/install-sendmail" --root "$R" /qh
+	assert_success
+	run update-alternatives --root "$R" --query sendmail
+	assert_success
+	assert_line "Value: /qh/bin/sendmail"
+	assert_line "Priority: 25"
+	local l
+	for l in /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases \
+	    /usr/lib/sendmail; do
+		assert_equal "$(in_root "$l")" "$R/qh/bin/sendmail"
+	done
+	for l in sendmail mailq newaliases; do
+		assert_equal "$(in_root "/usr/share/man/man8/$l.8")" \
+		    "$R/qh/man/man8/sendmail.8"
+	done
+	# man finds the page through the link and formats it cleanly
+	run man -l "$(in_root /usr/share/man/man8/mailq.8)"
+	assert_success
+	assert_output --partial mailq
+	# twice is the same; --remove takes it out, links and all
+	run sh "$QPOST_SRC/scripts/install-sendmail" --root "$R" /qh
+	assert_success
+	run sh "$QPOST_SRC/scripts/install-sendmail" --root "$R" --remove /qh
+	assert_success
+	[ ! -e "$R/usr/sbin/sendmail" ] && [ ! -L "$R/usr/sbin/sendmail" ]
+	[ ! -L "$R/usr/bin/mailq" ] && [ ! -L "$R/usr/share/man/man8/sendmail.8" ]
+	run sh "$QPOST_SRC/scripts/install-sendmail" --root "$R" --remove /qh
+	assert_success
+}
+
+@test "install-sendmail leaves another MTA's /usr/sbin/sendmail alone" {
+	command -v update-alternatives >/dev/null || skip "no update-alternatives"
+	alt_root
+	# a package owns it: dpkg -S says so (a stand-in dpkg for the root)
+	echo postfix-binary > "$R/usr/sbin/sendmail"
+	mkdir "$BATS_TEST_TMPDIR/path"
+	printf '#!/bin/sh\necho "postfix: /usr/sbin/sendmail"\n' \
+	    > "$BATS_TEST_TMPDIR/path/dpkg"
+	chmod 755 "$BATS_TEST_TMPDIR/path/dpkg"
+	PATH="$BATS_TEST_TMPDIR/path:$PATH" run --separate-stderr sh \
+	    "$QPOST_SRC/scripts/install-sendmail" --root "$R" /qh
+	assert_success
+	[[ "$stderr" == *"belongs to the package postfix: left alone"* ]]
+	assert_equal "$(cat "$R/usr/sbin/sendmail")" postfix-binary
+	[ ! -e "$R/var/lib/dpkg/alternatives/sendmail" ]
+	# a file no package owns, or a link elsewhere: left alone too
+	run --separate-stderr sh "$QPOST_SRC/scripts/install-sendmail" \
+	    --root "$R" /qh
+	assert_success
+	[[ "$stderr" == *"a file no package owns: left alone"* ]]
+	assert_equal "$(cat "$R/usr/sbin/sendmail")" postfix-binary
+	rm "$R/usr/sbin/sendmail"
+	ln -s /usr/sbin/exim4 "$R/usr/sbin/sendmail"
+	run --separate-stderr sh "$QPOST_SRC/scripts/install-sendmail" \
+	    --root "$R" /qh
+	assert_success
+	[[ "$stderr" == *"link to /usr/sbin/exim4: left alone"* ]]
+	assert_equal "$(readlink "$R/usr/sbin/sendmail")" /usr/sbin/exim4
+	[ ! -e "$R/var/lib/dpkg/alternatives/sendmail" ]
+	# the old INSTALL's ln -s into the home is taken over
+	ln -sf /qh/bin/sendmail "$R/usr/sbin/sendmail"
+	run sh "$QPOST_SRC/scripts/install-sendmail" --root "$R" /qh
+	assert_success
+	assert_equal "$(readlink "$R/usr/sbin/sendmail")" /etc/alternatives/sendmail
+}
+
+@test "install-home installs the man pages, qpost-control(5) among them" {
+	[ -f "$QPOST_HOME/man/man5/qpost-control.5" ]
+	[ -f "$QPOST_HOME/man/man8/sendmail.8" ]
+	MANPATH="$QPOST_HOME/man" run man -w qpost-control
+	assert_success
+	assert_output "$QPOST_HOME/man/man5/qpost-control.5"
+}
+
+# control_names - every control file name the code reads, one a line: the
+# names given to the control module and to the programs' wrappers around
+# it, "control/NAME" paths, the tables of control.c (control_nums) and
+# qpost-tool.c (showctl's ctls), and the run scripts' "ctl NAME".
+control_names() {
+	(
+		cd "$QPOST_SRC"
+		grep -ohE '(control_(readline|readlist|readfile|number)|ctl_[a-z]+|readcontrol)\([^")]*"[a-z0-9.]+"' *.c |
+		    sed -E 's/.*"([^"]+)"$/\1/'
+		grep -ohE '"control/[a-z0-9.]+[/"]' *.c |
+		    sed -E 's|"control/||; s|[/"]$||'
+		grep -ohE '^\s*\{ "[a-z0-9.]+", ([0-9]|K_|-1)' control.c qpost-tool.c |
+		    sed -E 's/.*\{ "([^"]+)".*/\1/'
+		cat "$QPOST_HOME"/service/*/run | grep -oE '\bctl [a-z0-9.]+' |
+		    cut -d' ' -f2
+	) | sort -u
+}
+
+@test "qpost-control(5) documents every control file the code reads" {
+	local names n missing=
+	names=$(control_names)
+	# the extraction itself works: a few of each source are found
+	for n in me rcpthosts timeoutsmtpd senderlogins trustedgroups \
+	    tlscert.pem tlssni concurrencyincoming smtpsport submissionaddr \
+	    checkpassword rules.cdb; do
+		grep -qx "$n" <<< "$names" || { echo "not extracted: $n"; return 1; }
+	done
+	for n in $names; do
+		grep -qE "^\.B[RI]? (.* )?\"?${n//./\\.}([\" /]|$)" \
+		    "$QPOST_SRC/man/qpost-control.5" || missing="$missing $n"
+	done
+	[ -z "$missing" ] || { echo "undocumented in qpost-control.5:$missing"; return 1; }
+}
+
+@test "qpost-control(5) formats without warnings" {
+	run --separate-stderr man --warnings -l "$QPOST_SRC/man/qpost-control.5"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output --partial "qpost-control - the control files"
+	run groff -ww -z -man "$QPOST_SRC/man/qpost-control.5"
+	assert_success
+	assert_output ""
+}
