@@ -195,6 +195,7 @@ main(int argc, char **argv)
 
 	(void)argc;
 	err_prog = "checkdovecot";
+	err_help(argc, argv, USAGE);
 	if (prog[0] && !strcmp(prog[0], "-s")) {
 		if (!prog[1])
 			usage();

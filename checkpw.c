@@ -122,6 +122,8 @@ main(int argc, char **argv)
 
 	(void)argc;
 	err_prog = "checkpw";
+	err_help(argc, argv, "usage: checkpw [prog...] "
+	    "3< user\\0password\\0timestamp\\0");
 	checkpass_start(&cp, "usage: checkpw [prog...] "
 	    "3< user\\0password\\0timestamp\\0");
 

@@ -130,3 +130,26 @@ err_nomem(void)
 {
 	err_die(111, "out of memory", (const char *)0);
 }
+
+void
+err_help(int argc, char *const *argv, const char *usage)
+{
+	size_t n, len;
+	ssize_t w;
+
+	if (argc < 2 || strcmp(argv[1], "--help") != 0)
+		return;
+	/* The usage line on fd 1, where a reader of --help looks; a write
+	 * that fails is a failure, not a help text shown. */
+	len = strlen(usage);
+	for (n = 0; n <= len; n += (size_t)w) {
+		w = write(1, n < len ? usage + n : "\n", n < len ? len - n : 1);
+		if (w < 0 && errno == EINTR) {
+			w = 0;
+			continue;
+		}
+		if (w <= 0)
+			_exit(111);
+	}
+	_exit(0);
+}

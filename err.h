@@ -23,5 +23,9 @@ void err_warn(const char *, ...) ERR_SENTINEL;
 void err_warnsys(const char *, ...) ERR_SENTINEL;
 void err_info(const char *, ...) ERR_SENTINEL;	/* log line, no prefix word */
 noreturn void err_nomem(void);			/* exit 111 */
+/* err_help - when argv[1] is exactly "--help", print usage and a newline
+ * on fd 1 and exit 0 (111 if that write fails); otherwise return.  Every
+ * program calls it first, so --help never does anything else. */
+void err_help(int, char *const *, const char *);
 
 #endif

@@ -542,6 +542,7 @@ main(int argc, char **argv)
 	char last;
 
 	err_prog = "inject";
+	err_help(argc, argv, USAGE);
 	/* qq.h: a queue program that exits early is its exit code, not a
 	 * kill; an ignored SIGCHLD, inherited through exec from a cron or
 	 * PHP parent, would lose that exit code. */

@@ -1118,6 +1118,8 @@ main(int argc, char **argv)
 	int x, stop = 0;
 
 	err_prog = "local";
+	err_help(argc, argv, "usage: local user uid gid homedir local dash ext "
+	    "domain sender");
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 	/* an ignored SIGCHLD (inherited through exec) loses a |program's

@@ -64,7 +64,7 @@ slurp(const char *path)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	str src = STR_INIT, dst = STR_INIT, dir = STR_INIT;
 	str key = STR_INIT, val = STR_INIT, wild = STR_INIT;
@@ -77,6 +77,7 @@ main(void)
 	int fd, ended = 0;
 
 	err_prog = "newu";
+	err_help(argc, argv, "usage: newu");
 	umask(022);
 	if (home_path(&src, "users/assign") < 0 ||
 	    home_path(&dst, "users/assign.cdb") < 0 ||

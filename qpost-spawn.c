@@ -302,6 +302,8 @@ main(int argc, char **argv)
 	int sv[2], sendstatus = 0, k;
 
 	err_prog = "qpost-spawn";
+	err_help(argc, argv, "usage: qpost-spawn [-u account] [-r account] "
+	    "[-c limit] program [arg...]");
 	while (argc > 2 && argv[1][0] == '-') {
 		if (!strcmp(argv[1], "-u"))
 			account = argv[2];

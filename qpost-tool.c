@@ -1311,6 +1311,9 @@ main(int argc, char **argv)
 	const char *cmd;
 
 	err_prog = "qpost-tool";
+	err_help(argc, argv, "usage: qpost-tool qread | qstat | showctl | "
+	    "newrcpthosts | rules | newu [arg...] | "
+	    "passwd add|change|remove NAME | passwd list|compile");
 	buf_init(&out, 1, outspace, sizeof outspace, -1);
 	if (argc < 2)
 		usage();

@@ -259,7 +259,7 @@ envelope(str *e)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	str env = STR_INIT;
 	struct sigaction sa;
@@ -270,6 +270,7 @@ main(void)
 	int n, dfd, tfd;
 
 	err_prog = "queue";
+	err_help(argc, argv, "usage: queue 0< message 1< envelope");
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);

@@ -1068,6 +1068,7 @@ main(int argc, char **argv)
 	int j;
 
 	err_prog = "remote";
+	err_help(argc, argv, "usage: remote DOMAIN SENDER RCPT...");
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 4)
 		err_die(100, "usage: remote DOMAIN SENDER RCPT...", (char *)0);

@@ -37,6 +37,7 @@ main(int argc, char **argv)
 	int x;
 
 	err_prog = "route";
+	err_help(argc, argv, "usage: route address");
 	if (argc != 2)
 		err_die(100, "usage: route address", (const char *)0);
 	if (strlen(argv[1]) > ADDR_MAX)

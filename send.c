@@ -968,6 +968,7 @@ main(int argc, char **argv)
 
 	(void)argv;
 	err_prog = "send";
+	err_help(argc, argv, "usage: send");
 	if (argc > 1)
 		err_die(100, "usage: send", (const char *)0);
 	if (geteuid() == 0 && !strcmp(home_dir(), CONF_HOME))

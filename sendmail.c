@@ -134,6 +134,8 @@ main(int argc, char **argv)
 	size_t n;
 
 	err_prog = "sendmail";
+	err_help(argc, argv, "usage: sendmail [-t] [-i] [-f sender] [-F name] "
+	    "[-bs|-bp|-bi|-q] [rcpt ...]");
 	/* Every mode execs a program that waits for children (inject and
 	 * smtpd for the queue program); an ignored SIGCHLD survives exec. */
 	signal(SIGCHLD, SIG_DFL);

@@ -1816,6 +1816,7 @@ main(int argc, char **argv)
 	const char *e;
 
 	err_prog = "smtpd";
+	err_help(argc, argv, "usage: smtpd [checker [arg...]]");
 	signal(SIGPIPE, SIG_IGN);
 	/* A parent that ignores SIGCHLD (swaks --pipe) passes that on
 	 * through exec; the queue program's exit code would be lost. */

@@ -475,6 +475,7 @@ main(int argc, char **argv)
 	ssize_t n;
 
 	err_prog = "tlsd";
+	err_help(argc, argv, "usage: tlsd [-i] prog [arg...]");
 	if (argc > 1 && !strcmp(argv[1], "-i")) {
 		implicit = 1;
 		argv++;

@@ -61,6 +61,10 @@ teardown() {
 	svscan_teardown
 	local rc=0
 	qpost_teardown || rc=$?
+	# make install offers $QH/bin/sendmail through update-alternatives
+	# when no package owns /usr/sbin/sendmail: take it out again.
+	[ -z "${QH:-}" ] || [ ! -f "$QPOST_SRC/scripts/install-sendmail" ] ||
+	    sh "$QPOST_SRC/scripts/install-sendmail" --remove "$QH" || true
 	if [ -f "${T:-/nonexistent}/created" ]; then
 		# userdel refuses while a process of the account still runs
 		# (an smtpd finishing its session): bounded retries
@@ -299,4 +303,22 @@ sys.exit(1)' "$1"
 	assert_equal "$a" "$b"
 	assert_equal "$a" deferral
 	! grep -q '5\.1\.1.*rcpt-\|rcpt-.*5\.1\.1' "$log"
+}
+
+@test "root install: another MTA's /usr/sbin/sendmail, mailq and newaliases are left alone" {
+	local owner before
+	owner=$(dpkg -S /usr/sbin/sendmail 2>/dev/null) ||
+	    skip "no package owns /usr/sbin/sendmail here (tests/debian.bats covers that case)"
+	owner=${owner%%:*}
+	before=$(ls -l /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases 2>&1
+	    sha256sum /usr/sbin/sendmail)
+	run make -C "$T/src" -s install
+	assert_success
+	assert_output --partial "/usr/sbin/sendmail belongs to the package $owner: left alone"
+	assert_equal "$(ls -l /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases 2>&1
+	    sha256sum /usr/sbin/sendmail)" "$before"
+	run dpkg -S /usr/sbin/sendmail
+	assert_output --partial "$owner"
+	! update-alternatives --query sendmail 2>/dev/null |
+	    grep -qx "Alternative: $QH/bin/sendmail"
 }
