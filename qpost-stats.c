@@ -713,6 +713,16 @@ label(const char *s, size_t n, long long *t)
 	return 0;
 }
 
+/* line_bad - a line counted as read and unparsed */
+static void
+line_bad(const char *s, size_t n)
+{
+	st.lines++;
+	st.unparsed++;
+	if (!n || s[0] != '@')
+		st.unlabelled++;
+}
+
 /* line_do - one line without its LF */
 static void
 line_do(const char *s, size_t n)
@@ -775,18 +785,14 @@ read_file(const char *path)
 			err_diesys(EXIT_TEMP, "unable to read ", path,
 			    (const char *)0);
 		}
-		if (r == BUF_EOF) {
-			/* A last line without its LF is cut short (or
-			 * still being written): not counted as parsed. */
-			if (line.len) {
-				st.lines++;
-				st.unparsed++;
-			}
-			break;
-		}
-		if (r == BUF_LONG) {
-			st.lines++;
-			st.unparsed++;
+		/* A last line without its LF is cut short (or still
+		 * being written); a longer one than err.h writes is not
+		 * one of ours. */
+		if (r == BUF_EOF || r == BUF_LONG) {
+			if (line.len)
+				line_bad(line.s, line.len);
+			if (r == BUF_EOF)
+				break;
 			continue;
 		}
 		line_do(line.s, line.len - 1);
