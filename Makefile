@@ -15,6 +15,7 @@ LDLIBS  = -lcdb -lresolv
 # Programs: one .c file each at the top level.
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
+PROGS  += qpost-stats
 # Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
