@@ -24,7 +24,7 @@ qpost-tool_LIBS = -lcrypt
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
-          qfile.o spawn.o dotqmail.o
+          qfile.o spawn.o dotqmail.o reply.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -69,17 +69,26 @@ sanitize:
 # libFuzzer targets for the parsers, one per fuzz/*.c, each run FUZZTIME
 # seconds from its seed corpus fuzz/corpus/NAME (new inputs go to
 # fuzz/bin/corpus/NAME, crashes to fuzz/bin/NAME-crash-*: the tree is
-# not written).  .ci/run runs this, so a parser regression turns CI red.
+# not written).  The shared modules are compiled once (fuzz/bin/obj)
+# and linked after each target's file, which comes first (fuzz/smtpd.c
+# needs its coverage counters first).  fuzz/smtpd.c includes smtpd.c
+# itself.  .ci/run runs this, so a parser regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)) send-%.c,$(wildcard *.c))
+FUZZOBJ  = $(patsubst %.c,fuzz/bin/obj/%.o,$(FUZZSRC))
+FUZZFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
+	    -fsanitize=fuzzer,address,undefined
 fuzz:
-	mkdir -p fuzz/bin
+	rm -rf fuzz/bin/obj
+	mkdir -p fuzz/bin/obj
+	for s in $(FUZZSRC); do \
+	    $(FUZZCC) $(FUZZFLAGS) -c -o fuzz/bin/obj/$${s%.c}.o $$s || exit 1; \
+	done
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    $(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
-	        -fsanitize=fuzzer,address,undefined -o fuzz/bin/$$n $$t \
-	        $(FUZZSRC) $(LDLIBS) || exit 1; \
+	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) \
+	        || exit 1; \
 	    mkdir -p fuzz/bin/corpus/$$n; \
 	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \
 	    fuzz/bin/$$n -max_total_time=$(FUZZTIME) -max_len=4096 \

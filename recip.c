@@ -201,10 +201,8 @@ recip_id(const char *s, size_t n, unsigned long *out)
 	return 0;
 }
 
-/* assign_fill - r from a users/assign.cdb value; rest (n bytes) goes
- * after the value's extension field */
-static int
-assign_fill(struct recip *r, const char *v, size_t vn, const char *rest,
+int
+recip_assign(struct recip *r, const char *v, size_t vn, const char *rest,
     size_t n)
 {
 	const char *f[RECIP_FIELDS];
@@ -256,7 +254,7 @@ assign_try(struct cdb *c, const char *key, size_t kn, struct recip *r,
 		errno = EINVAL;
 		return -1;
 	}
-	return assign_fill(r, v, cdb_datalen(c), rest, n);
+	return recip_assign(r, v, cdb_datalen(c), rest, n);
 }
 
 /* assign - look r->local up in users/assign.cdb: 1 found, 0 not */

@@ -95,6 +95,15 @@ int recip_fields(const struct recip *, str *out);
  * and gid_t and is not (uid_t)-1 */
 int recip_id(const char *s, size_t n, unsigned long *out);
 
+/* recip_assign - r's user, uid, gid, home, dash and ext from one
+ * users/assign.cdb value (v, vn bytes: the six NUL-ended fields of the
+ * layout in recip.c), with rest (n bytes) appended to ext: 1, or -1 with
+ * errno (EINVAL: a malformed value, a uid or gid that does not fit;
+ * ENOMEM).  r's strings must be initialised; recip_free them after.
+ * The lookup's parser of a hostile-ish value, exported for fuzz/recip.c. */
+int recip_assign(struct recip *, const char *v, size_t vn, const char *rest,
+    size_t n);
+
 /* recip_find - recip_lookup against a context of the process's own,
  * loaded at the first call (smtpd: once per connection) and reloaded
  * only after a failed load: classify addr ("local@domain").  -1 is a

@@ -60,13 +60,11 @@
 #include "dns.h"
 #include "dsn.h"
 #include "err.h"
+#include "reply.h"
 #include "str.h"
 
 #define SMTP_PORT 25
 #define TIMEOUT_QUIT 10		/* seconds to wait for the reply to QUIT */
-#define REPLY_LINE_MAX 1000	/* bytes kept of one reply line */
-#define REPLY_LINES_MAX 100	/* lines in one multi-line reply */
-#define REPLY_TEXT_MAX 2000	/* bytes of a reply quoted in a report */
 #define TARGETS_MAX 64		/* addresses tried per message */
 #define PIPE_GROUP 100		/* RCPTs written before reading replies */
 #define OUT_SIZE 65536		/* write buffer to the peer */
@@ -114,8 +112,7 @@ static char outspace[OUT_SIZE];
 static char inspace[BUF_SIZE];
 static char reportspace[REPORT_SIZE];
 
-static str reply = STR_INIT;	/* last reply, lines joined by '\n' */
-static str line = STR_INIT;
+static struct reply reply = REPLY_INIT;	/* the last reply */
 static str peer = STR_INIT;	/* "host[ip]" of the current peer */
 static const char *peerhost;	/* its name, for Remote-MTA */
 
@@ -673,58 +670,16 @@ fail:
 	return -1;
 }
 
-/* get_reply - read one (multi-line) reply into reply; its code, or -1
- * on a read error, EOF or a malformed reply (errno set). */
+/* get_reply - read one (multi-line) reply into reply (reply.h); its
+ * code, or -1 on a read error, EOF or a malformed reply (errno set). */
 static int
 get_reply(buf *in)
 {
-	int code = -1, nlines = 0;
+	int code = reply_read(&reply, in);
 
-	reply.len = 0;
-	for (;;) {
-		size_t i;
-		int r = buf_getline(in, &line, REPLY_LINE_MAX);
-
-		if (r == BUF_ERR)
-			return -1;
-		if (r == BUF_EOF) {
-			errno = ECONNRESET;
-			return -1;
-		}
-		while (line.len && (line.s[line.len - 1] == '\n' ||
-		    line.s[line.len - 1] == '\r'))
-			line.len--;
-		if (line.len < 3 || line.s[0] < '2' || line.s[0] > '5' ||
-		    line.s[1] < '0' || line.s[1] > '9' ||
-		    line.s[2] < '0' || line.s[2] > '9' ||
-		    (line.len > 3 && line.s[3] != ' ' && line.s[3] != '-')) {
-			errno = EPROTO;
-			return -1;
-		}
-		if (code < 0)
-			code = (line.s[0] - '0') * 100 + (line.s[1] - '0') * 10 +
-			    (line.s[2] - '0');
-		for (i = 0; i < line.len; i++) {
-			unsigned char c = (unsigned char)line.s[i];
-
-			if (c < 32 || c > 126)
-				line.s[i] = '?';
-		}
-		if (reply.len < REPLY_TEXT_MAX) {
-			size_t room = REPLY_TEXT_MAX - reply.len;
-
-			if ((reply.len && str_putc(&reply, '\n') < 0) ||
-			    str_put(&reply, line.s,
-			    line.len < room ? line.len : room) < 0)
-				die_nomem();
-		}
-		if (line.len <= 3 || line.s[3] == ' ')
-			return code;
-		if (++nlines >= REPLY_LINES_MAX) {
-			errno = EPROTO;
-			return -1;
-		}
-	}
+	if (code == REPLY_NOMEM)
+		die_nomem();
+	return code < 0 ? -1 : code;
 }
 
 /* put_reply - the reply on one line, its lines joined by " / " */
@@ -733,11 +688,11 @@ put_reply(str *out)
 {
 	size_t i;
 
-	for (i = 0; i < reply.len; i++) {
-		if (reply.s[i] == '\n') {
+	for (i = 0; i < reply.text.len; i++) {
+		if (reply.text.s[i] == '\n') {
 			if (str_puts(out, " / ") < 0)
 				die_nomem();
-		} else if (str_putc(out, reply.s[i]) < 0)
+		} else if (str_putc(out, reply.text.s[i]) < 0)
 			die_nomem();
 	}
 }
@@ -749,14 +704,15 @@ put_reply(str *out)
 static void
 say(str *out, const char *what)
 {
-	size_t k = reply.len > 4 ? dsn_scan(reply.s + 4, reply.len - 4) : 0;
+	const str *t = &reply.text;
+	size_t k = t->len > 4 ? dsn_scan(t->s + 4, t->len - 4) : 0;
 
 	out->len = 0;
-	if (k && reply.s[4] == reply.s[0] && (4 + k == reply.len ||
-	    reply.s[4 + k] == ' ' || reply.s[4 + k] == '\n')) {
-		if (str_put(out, reply.s + 4, k) < 0)
+	if (k && t->s[4] == t->s[0] && (4 + k == t->len ||
+	    t->s[4 + k] == ' ' || t->s[4 + k] == '\n')) {
+		if (str_put(out, t->s + 4, k) < 0)
 			die_nomem();
-	} else if (str_putc(out, reply.len ? reply.s[0] : '4') < 0 ||
+	} else if (str_putc(out, t->len ? t->s[0] : '4') < 0 ||
 	    str_puts(out, ".0.0") < 0)
 		die_nomem();
 	if (str_putc(out, ' ') < 0 || str_put(out, peer.s, peer.len) < 0 ||
@@ -862,6 +818,7 @@ put_cmd(buf *out, const char *verb, const char *addr, int mail)
 static int
 ehlo(buf *in, buf *out)
 {
+	const str *t = &reply.text;
 	size_t i, start;
 	int code;
 
@@ -880,16 +837,16 @@ ehlo(buf *in, buf *out)
 	if (code < 200 || code >= 300)
 		return code;
 	/* keywords: each line after the first, "250-KEYWORD params" */
-	for (start = 0; start < reply.len; start = i + 1) {
+	for (start = 0; start < t->len; start = i + 1) {
 		const char *k;
 		size_t kl;
 
-		for (i = start; i < reply.len && reply.s[i] != '\n'; i++)
+		for (i = start; i < t->len && t->s[i] != '\n'; i++)
 			;
 		if (!start || i - start < 5)
 			continue;
-		k = reply.s + start + 4;
-		for (kl = 0; k + kl < reply.s + i && k[kl] != ' '; kl++)
+		k = t->s + start + 4;
+		for (kl = 0; k + kl < t->s + i && k[kl] != ' '; kl++)
 			;
 		if (kl == 10 && !strncasecmp(k, "PIPELINING", 10))
 			ext_pipe = 1;
@@ -930,12 +887,14 @@ transaction(buf *in, buf *out)
 			static str mailreply = STR_INIT;
 
 			/* read and drop the RCPT replies, keep MAIL's */
-			if (str_copy(&mailreply, reply.s, reply.len) < 0)
+			if (str_copy(&mailreply, reply.text.s,
+			    reply.text.len) < 0)
 				die_nomem();
 			for (j = i; j < end; j++)
 				if (!rstat[j] && get_reply(in) < 0)
 					break;
-			if (str_copy(&reply, mailreply.s, mailreply.len) < 0)
+			if (str_copy(&reply.text, mailreply.s,
+			    mailreply.len) < 0)
 				die_nomem();
 			break;
 		}
