@@ -540,3 +540,20 @@ queue_empty() {
 	printf 'Subject: later\n\nbody\n' | inject sender@test.example joe@test.example
 	wait_for 10 has_n "$A/Maildir/new" 4
 }
+
+@test "new msg: message-id is the header's value without brackets, unfolded, cut at 200 bytes, - when none; the ID is queue's" {
+	start_send
+	printf 'Subject: none\n\nbody with Message-ID: <not@header>\n' |
+	    QPOST_IDFD=3 inject s@test.example joe@test.example 3> "$BATS_TEST_TMPDIR/id1"
+	printf 'message-id:\t<folded.2@x.example>\n\t \nSubject: folded\n\nbody\n' |
+	    QPOST_IDFD=3 inject s@test.example joe@test.example 3> "$BATS_TEST_TMPDIR/id2"
+	long=$(printf 'a%.0s' $(seq 1 300))
+	printf 'Subject: long\nMessage-ID: <%s@x.example>\n\nbody\n' "$long" |
+	    QPOST_IDFD=3 inject s@test.example joe@test.example 3> "$BATS_TEST_TMPDIR/id3"
+	wait_for 10 has_n "$A/Maildir/new" 3
+	id1=$(cat "$BATS_TEST_TMPDIR/id1") id2=$(cat "$BATS_TEST_TMPDIR/id2") id3=$(cat "$BATS_TEST_TMPDIR/id3")
+	logged "^send: new msg $id1 from <s@test.example> size [0-9]* rcpts 1 message-id <->\$"
+	logged "^send: new msg $id2 from <s@test.example> size [0-9]* rcpts 1 message-id <folded.2@x.example>\$"
+	logged "^send: new msg $id3 from <s@test.example> size [0-9]* rcpts 1 message-id <${long:0:200}>\$"
+	wait_for 10 logged "^send: end msg $id3\$"
+}
