@@ -592,6 +592,19 @@ prog_text(str *out, const str *tail, int cut, char st[DSN_STATUS_MAX])
 		die_nomem();
 }
 
+/* info - a "local: info: " line for the log only, naming the message
+ * by the ID send gave in $QPOST_MSGID ("msg ID: "), when there is one */
+static void
+info(const char *a, const char *b, const char *c)
+{
+	const char *id = getenv("QPOST_MSGID");
+
+	if (id && *id)
+		err_info("info: msg ", id, ": ", a, b, c, (const char *)0);
+	else
+		err_info("info: ", a, b, c, (const char *)0);
+}
+
 /* prog_fail - a program failed (what, and its exit code or signal n):
  * the command line goes only to the log (an info line, docs/local.md);
  * the bounce gets the program's output and the status it gave the qmail
@@ -609,7 +622,7 @@ prog_fail(int code, const char *what, int n, const char *cmd,
 	    str_putu(&x, (unsigned long long)n) < 0 || str_putc(&x, ')') < 0 ||
 	    str_0(&x) < 0)
 		die_nomem();
-	err_info("info: ", x.s, ": ", cmd, (const char *)0);
+	info(x.s, ": ", cmd);
 	prog_text(&t, tail, cut, st);
 	if (!st[0] || !theirs)
 		strcpy(st, dflt);
@@ -725,7 +738,7 @@ program(const char *cmd)
 	if (prog_expired) {
 		char n[NUM_LEN];
 
-		err_info("info: program timed out: ", cmd, (const char *)0);
+		info("program timed out: ", cmd, "");
 		err_die(111, "program timed out after ",
 		    num_fmt(n, prog_timeout), " seconds and was killed "
 		    "(control/timeoutprogram) (#4.3.0)", (const char *)0);

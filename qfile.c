@@ -51,6 +51,63 @@ qfile_id(const char *name, unsigned long *id)
 	return 0;
 }
 
+/* ---------------------------------------------------------- ids */
+
+static const char b36[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+char *
+qfile_msgid(char id[QFILE_MSGID_LEN], unsigned long long birth_us,
+    unsigned long inode)
+{
+	char n[NUM_LEN];
+	const char *d = num_fmt(n, inode);
+	size_t i = QFILE_MSGID_DIGITS;
+
+	while (i > 0) {
+		id[--i] = b36[birth_us % 36];
+		birth_us /= 36;
+	}
+	id[QFILE_MSGID_DIGITS] = '.';
+	memcpy(id + QFILE_MSGID_DIGITS + 1, d, strlen(d) + 1);
+	return id;
+}
+
+int
+qfile_msgid_parse(const char *s, unsigned long long *birth_us,
+    unsigned long *inode)
+{
+	unsigned long long b = 0;
+	size_t i;
+
+	if (qfile_id(s, inode) == 0) {
+		*birth_us = 0;
+		return 0;
+	}
+	for (i = 0; i < QFILE_MSGID_DIGITS; i++) {
+		const char *d;
+		char c = s[i];
+
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (!c || !(d = strchr(b36, c)))
+			return -1;
+		b = b * 36 + (unsigned long long)(d - b36);
+	}
+	if (s[i] != '.' || qfile_id(s + i + 1, inode) < 0)
+		return -1;
+	*birth_us = b;
+	return 0;
+}
+
+unsigned long long
+qfile_birth_us(long long sec, long nsec)
+{
+	if (sec < 0)
+		return 0;
+	return (unsigned long long)sec * QFILE_USEC +
+	    (unsigned long long)(nsec / 1000);
+}
+
 /* ---------------------------------------------------------- trailer */
 
 void
@@ -142,12 +199,16 @@ qfile_newenv(int fd, unsigned long long size, str *env,
 /* ---------------------------------------------------------- info */
 
 int
-qfile_info_head(str *x, unsigned long long birth, unsigned long long msglen,
-    unsigned long long fullsize, const char *env, size_t envlen)
+qfile_info_head(str *x, unsigned long long birth_us,
+    unsigned long long msglen, unsigned long long fullsize, const char *env,
+    size_t envlen)
 {
-	if (str_putc(x, 'M') < 0 || str_putu(x, birth) < 0 ||
+	/* The microseconds are a field added at the end: a file without it
+	 * was born at a whole second. */
+	if (str_putc(x, 'M') < 0 || str_putu(x, birth_us / QFILE_USEC) < 0 ||
 	    str_putc(x, ' ') < 0 || str_putu(x, msglen) < 0 ||
 	    str_putc(x, ' ') < 0 || str_putu(x, fullsize) < 0 ||
+	    str_putc(x, ' ') < 0 || str_putu(x, birth_us % QFILE_USEC) < 0 ||
 	    str_putc(x, 0) < 0 || str_put(x, env, envlen) < 0)
 		return -1;
 	return 0;
@@ -200,7 +261,7 @@ qfile_info_encode(str *x, const struct qfile_info *qi)
 {
 	size_t k;
 
-	if (qfile_info_head(x, qi->birth, qi->msglen, qi->fullsize, qi->env,
+	if (qfile_info_head(x, qi->birth_us, qi->msglen, qi->fullsize, qi->env,
 	    qi->envlen) < 0)
 		return -1;
 	for (k = 0; k < qi->nr; k++)
@@ -246,6 +307,7 @@ int
 qfile_info_parse(const char *s, size_t n, struct qfile_info *qi)
 {
 	size_t i, e, k, pos = 0;
+	unsigned long long usec = 0;
 	const char *z, *a;
 
 	memset(qi, 0, sizeof *qi);
@@ -256,9 +318,16 @@ qfile_info_parse(const char *s, size_t n, struct qfile_info *qi)
 	    space(s, n, &i) < 0 ||
 	    num_scan(s, n, &i, ULLONG_MAX, &qi->msglen) < 0 ||
 	    space(s, n, &i) < 0 ||
-	    num_scan(s, n, &i, ULLONG_MAX, &qi->fullsize) < 0 ||
-	    i >= n || s[i++] != 0)
+	    num_scan(s, n, &i, ULLONG_MAX, &qi->fullsize) < 0)
 		return -1;
+	/* the microseconds of the birth: a field added later */
+	if (i < n && s[i] == ' ' && (++i, num_scan(s, n, &i, QFILE_USEC - 1,
+	    &usec) < 0))
+		return -1;
+	if (i >= n || s[i++] != 0 ||
+	    qi->birth > (ULLONG_MAX - usec) / QFILE_USEC)
+		return -1;
+	qi->birth_us = qi->birth * QFILE_USEC + usec;
 	/* the envelope: F..NUL, T..NUL ..., NUL */
 	e = i;
 	for (;;) {

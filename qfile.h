@@ -29,6 +29,14 @@
 #define QFILE_INFO_SLACK 1024
 #define QFILE_INFO_GROW_MAX (1024UL * 1024)
 
+/* A message's ID (docs/queue.md): QFILE_MSGID_DIGITS base-36 digits
+ * (0-9, A-Z) of its birth in microseconds since the epoch, a dot, and the
+ * decimal inode number of its queue file, e.g. "0K4QZ3V8HD.1311893".
+ * QFILE_MSGID_LEN holds the longest with its NUL. */
+#define QFILE_MSGID_DIGITS 10
+#define QFILE_MSGID_LEN (QFILE_MSGID_DIGITS + 1 + 20 + 1)
+#define QFILE_USEC 1000000ULL	/* microseconds in a second */
+
 /* recipient states in info/<id> */
 enum { QFILE_PENDING, QFILE_DONE, QFILE_FAILED };
 
@@ -42,7 +50,8 @@ struct qfile_rcpt {
 
 /* A parsed info/<id>: pointers into the bytes given to the parser. */
 struct qfile_info {
-	unsigned long long birth;	/* mtime of new/<id> */
+	unsigned long long birth;	/* mtime of new/<id>, seconds */
+	unsigned long long birth_us;	/* the same in microseconds */
 	unsigned long long msglen;	/* length of mess/<id> */
 	unsigned long long fullsize;	/* length of new/<id> before the cut */
 	const char *env;		/* the checked envelope */
@@ -56,6 +65,19 @@ struct qfile_info {
 int qfile_path(str *, const char *dir, unsigned long id, const char *suffix);
 /* qfile_id - a canonical decimal file name as an id; -1 if not one */
 int qfile_id(const char *name, unsigned long *id);
+
+/* qfile_msgid - the ID of the message born at birth_us (microseconds
+ * since the epoch; a birth past QFILE_MSGID_DIGITS digits wraps) whose
+ * file has inode number inode, NUL-ended into id; returns id */
+char *qfile_msgid(char id[QFILE_MSGID_LEN], unsigned long long birth_us,
+    unsigned long inode);
+/* qfile_msgid_parse - a full ID (digits in either case), or a bare
+ * canonical decimal inode number (then *birth_us is 0: any birth): 0,
+ * or -1 if s is neither */
+int qfile_msgid_parse(const char *s, unsigned long long *birth_us,
+    unsigned long *inode);
+/* qfile_birth_us - a file time (seconds, nanoseconds) in microseconds */
+unsigned long long qfile_birth_us(long long sec, long nsec);
 
 /* qfile_trailer - the trailer naming the envelope at offset off */
 void qfile_trailer(char t[QFILE_TRAILER_LEN], unsigned long long off);
@@ -71,8 +93,9 @@ int qfile_newenv(int fd, unsigned long long size, str *env,
     unsigned long long *off, const char **why);
 
 /* Encoding info/<id>: the head (M record and envelope), then state
- * records.  Each returns -1 when out of memory. */
-int qfile_info_head(str *, unsigned long long birth,
+ * records.  Each returns -1 when out of memory.  birth_us is the birth
+ * in microseconds. */
+int qfile_info_head(str *, unsigned long long birth_us,
     unsigned long long msglen, unsigned long long fullsize,
     const char *env, size_t envlen);
 int qfile_rec_done(str *, size_t i);

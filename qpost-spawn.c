@@ -14,10 +14,14 @@
  *   with a temporary failure, nothing forked.
  *
  * Protocol on the socket (SOCK_SEQPACKET, one request per packet):
- *   send -> spawn: "number NUL type NUL" and the program's arguments, each
- *     followed by a NUL, with two file descriptors attached (SCM_RIGHTS):
+ *   send -> spawn: "number NUL type NUL id NUL" and the program's
+ *     arguments, each followed by a NUL, with two file descriptors
+ *     attached (SCM_RIGHTS):
  *     the message (the program's fd 0) and the write end of the report
- *     pipe (fd 1; local's fd 2 as well, remote's fd 2 is our log).
+ *     pipe (fd 1; local's fd 2 as well, remote's fd 2 is our log).  id
+ *     is the message's ID (digits, capital letters and dots, shorter
+ *     than QFILE_MSGID_LEN), given to the program as $QPOST_MSGID for
+ *     its own log lines.
  *     type "local": local's argv (local.8), user uid gid homedir local
  *       dash ext domain sender, send's lookup of the recipient; the child
  *       sets the single group gid, then gid, then uid (each checked,
@@ -57,13 +61,14 @@
 #include "dsn.h"
 #include "home.h"
 #include "num.h"
+#include "qfile.h"
 #include "recip.h"
 #include "spawn.h"
 #include "str.h"
 
-#define LOCAL_FIELDS 11		/* number, type, local's 9 arguments */
+#define LOCAL_FIELDS 12		/* number, type, id, local's 9 arguments */
 #define RCPT_MAX 100		/* recipients of one remote request */
-#define REQ_FIELDS (RCPT_MAX + 4)	/* number, type, domain, sender */
+#define REQ_FIELDS (RCPT_MAX + 5)	/* number, type, id, domain, sender */
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
 #define SPAWN_MAX_MAX 65535
@@ -162,11 +167,21 @@ reply(const char *number, int status)
 	str_free(&x);
 }
 
+/* msgid_ok - could s be a message's ID (qfile_msgid)? */
+static int
+msgid_ok(const char *s)
+{
+	size_t n = strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.");
+
+	return n && !s[n] && n < QFILE_MSGID_LEN;
+}
+
 /* request - read one request and start local for it */
 static void
 request(const char *local, const char *remote)
 {
 	char *buf = reqbuf;
+	static str env = STR_INIT;	/* QPOST_MSGID for the child */
 	union {
 		char b[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
@@ -222,10 +237,11 @@ request(const char *local, const char *remote)
 		gid = rgid;
 	}
 	if (i != (size_t)r || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    fds[0] < 0 || fds[1] < 0 || k < 5 || !*f[0] ||
-	    strlen(f[0]) >= NUM_LEN || (islocal && (k != LOCAL_FIELDS ||
-	    strcmp(f[1], "local") || recip_id(f[3], strlen(f[3]), &uid) < 0 ||
-	    recip_id(f[4], strlen(f[4]), &gid) < 0 || f[5][0] != '/'))) {
+	    fds[0] < 0 || fds[1] < 0 || k < 6 || !*f[0] ||
+	    strlen(f[0]) >= NUM_LEN || !msgid_ok(f[2]) ||
+	    (islocal && (k != LOCAL_FIELDS ||
+	    strcmp(f[1], "local") || recip_id(f[4], strlen(f[4]), &uid) < 0 ||
+	    recip_id(f[5], strlen(f[5]), &gid) < 0 || f[6][0] != '/'))) {
 		err_warn("ignoring a malformed request", (const char *)0);
 		if (k >= 1 && *f[0] && strlen(f[0]) < NUM_LEN)
 			reply(f[0], 111 << 8);
@@ -235,7 +251,7 @@ request(const char *local, const char *remote)
 		;		/* remote as qpost-spawn itself: a single-user
 				 * home, no -u */
 	else if (uid == 0 || gid == 0) {
-		err_warn("refusing to deliver as uid 0 or gid 0 for ", f[2],
+		err_warn("refusing to deliver as uid 0 or gid 0 for ", f[3],
 		    (const char *)0);
 		reply(f[0], 111 << 8);
 		goto out;
@@ -273,9 +289,13 @@ request(const char *local, const char *remote)
 		sp.failmsglen = sizeof DSN_REMOTE_UNSTARTED;
 	}
 	argv[0] = (char *)(unsigned long)(islocal ? local : remote);
-	for (i = 1; i + 1 < k; i++)
-		argv[i] = (char *)(unsigned long)f[i + 1];
+	for (i = 1; i + 2 < k; i++)
+		argv[i] = (char *)(unsigned long)f[i + 2];
 	argv[i] = 0;
+	if (str_copys(&env, "QPOST_MSGID=") < 0 || str_puts(&env, f[2]) < 0 ||
+	    str_putc(&env, 0) < 0 || str_putc(&env, 0) < 0)
+		err_nomem();
+	sp.env = &env;
 	pid = spawn_run(argv, &sp);
 	if (pid < 0) {
 		err_warnsys("unable to fork", (const char *)0);

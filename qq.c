@@ -13,10 +13,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "home.h"
+#include "num.h"
 #include "qq.h"
 #include "spawn.h"
 
@@ -33,19 +35,23 @@ sigchld_ignored(void)
 	return !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
 }
 
-int
-qq_open(qq *q)
+/* qq_start - qq_open, with an ID pipe when wantid */
+static int
+qq_start(qq *q, int wantid)
 {
-	int mp[2], ep[2], e;
+	int mp[2], ep[2], ip[2] = { -1, -1 }, e;
 	char *argv[2];
-	struct spawn_fd fds[2];
+	char b[NUM_LEN];
+	struct spawn_fd fds[3];
 	struct spawn sp = { .fds = fds, .nfds = 2,
 	    .failcode = QQ_EXEC_FAILED };
 	const char *prog = getenv("QPOST_QUEUE");
-	str path = STR_INIT;
+	str path = STR_INIT, env = STR_INIT;
 
 	q->pid = -1;
 	q->failed = 0;
+	q->idfd = -1;
+	q->id[0] = 0;
 	q->env.s = 0;
 	q->env.len = q->env.a = 0;
 	if (!prog || !*prog) {
@@ -68,9 +74,40 @@ qq_open(qq *q)
 	fds[0].to = 0;
 	fds[1].from = ep[0];
 	fds[1].to = 1;
+	/* The ID pipe keeps its number in the child, named in the
+	 * environment; a failure to make it only costs the ID.  Without
+	 * one the variable is emptied: a value inherited from our own
+	 * environment must not make queue write into some other fd. */
+	if (wantid && pipe2(ip, O_CLOEXEC) == 0) {
+		if (str_puts(&env, "QPOST_IDFD=") < 0 ||
+		    str_puts(&env, num_fmt(b, (unsigned)ip[1])) < 0 ||
+		    str_putc(&env, 0) < 0 || str_putc(&env, 0) < 0) {
+			close(ip[0]);
+			close(ip[1]);
+			ip[0] = ip[1] = -1;
+		} else {
+			fds[2].from = fds[2].to = ip[1];
+			sp.nfds = 3;
+		}
+	}
+	if (ip[1] < 0) {
+		env.len = 0;
+		if (str_puts(&env, "QPOST_IDFD=") < 0 || str_putc(&env, 0) < 0 ||
+		    str_putc(&env, 0) < 0)
+			env.len = 0;
+	}
+	if (env.len)
+		sp.env = &env;
 	q->pid = spawn_run(argv, &sp);
-	if (q->pid < 0)
+	str_free(&env);
+	if (ip[1] >= 0)
+		close(ip[1]);
+	if (q->pid < 0) {
+		if (ip[0] >= 0)
+			close(ip[0]);
 		goto fail2;
+	}
+	q->idfd = ip[0];
 	close(mp[0]);
 	close(ep[0]);
 	q->msgfd = mp[1];
@@ -91,6 +128,51 @@ fail1:
 fail0:
 	str_free(&path);
 	return -1;
+}
+
+int
+qq_open(qq *q)
+{
+	return qq_start(q, 0);
+}
+
+int
+qq_openid(qq *q)
+{
+	return qq_start(q, 1);
+}
+
+/* idread - after the queue program has exited: its ID line, if one came
+ * whole.  Never blocks: a filter's leftover child may hold the pipe. */
+static void
+idread(qq *q)
+{
+	char b[QQ_ID_MAX + 2];
+	size_t n = 0, k;
+	ssize_t r;
+
+	if (q->idfd < 0)
+		return;
+	fcntl(q->idfd, F_SETFL, O_NONBLOCK);
+	while (n < sizeof b) {
+		r = read(q->idfd, b + n, sizeof b - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(q->idfd);
+	q->idfd = -1;
+	/* one line of letters, digits and dots */
+	for (k = 0; k < n && k <= QQ_ID_MAX && b[k] != '\n'; k++)
+		if (!((b[k] >= '0' && b[k] <= '9') ||
+		    (b[k] >= 'A' && b[k] <= 'Z') || b[k] == '.'))
+			return;
+	if (k == 0 || k > QQ_ID_MAX || k >= n || b[k] != '\n')
+		return;
+	memcpy(q->id, b, k);
+	q->id[k] = 0;
 }
 
 void
@@ -138,8 +220,13 @@ qq_close(qq *q)
 	close(q->envfd);
 	str_free(&q->env);
 	while (waitpid(q->pid, &status, 0) < 0)
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			if (q->idfd >= 0)
+				close(q->idfd);
+			q->idfd = -1;
 			return QQ_CRASHED;
+		}
+	idread(q);
 	if (WIFSIGNALED(status))
 		return QQ_CRASHED;
 	if (!WIFEXITED(status))
@@ -153,6 +240,12 @@ pid_t
 qq_pid(const qq *q)
 {
 	return q->pid;
+}
+
+const char *
+qq_id(const qq *q)
+{
+	return q->id[0] ? q->id : 0;
 }
 
 int

@@ -11,12 +11,15 @@
 
 #define QQ_EXEC_FAILED 120	/* the child could not exec the program */
 #define QQ_CRASHED 81		/* killed by a signal: treated as a bug */
+#define QQ_ID_MAX 40		/* the longest ID taken from $QPOST_IDFD */
 
 typedef struct {
 	pid_t pid;
 	int msgfd;
 	int envfd;
 	int failed;		/* a write to the message pipe failed */
+	int idfd;		/* qq_openid: the read end of the ID pipe */
+	char id[QQ_ID_MAX + 1];	/* the ID queue told, or "" */
 	buf out;
 	char space[BUF_SIZE];
 	str env;
@@ -27,6 +30,10 @@ typedef struct {
  * caller ignores SIGPIPE and leaves SIGCHLD at its default, once at
  * start (qq.c); qq changes no signal disposition itself. */
 int qq_open(qq *);
+/* qq_openid - qq_open, and ask the queue program for the message's ID
+ * through a pipe named by $QPOST_IDFD (docs/queue.md); qq_id has it
+ * after qq_close */
+int qq_openid(qq *);
 void qq_put(qq *, const char *, size_t);
 void qq_puts(qq *, const char *);
 void qq_from(qq *, const char *sender);
@@ -36,6 +43,10 @@ void qq_to(qq *, const char *rcpt);
 int qq_close(qq *);
 /* qq_pid - the queue process's pid, for "qp N" in replies and logs */
 pid_t qq_pid(const qq *);
+/* qq_id - after qq_close of a qq_openid: the queued message's ID, or 0
+ * when none came back (a qmail-queue filter in front that closed the
+ * descriptor, or an old queue program) */
+const char *qq_id(const qq *);
 
 /* qq_status - an exit code as an enhanced status and text, e.g.
  * "4.3.0 qq write error or disk full" */

@@ -13,7 +13,9 @@
  *          recipient NUL for each recipient, one more NUL.
  *   fd 2   one diagnostic line on any failure.
  *   env    QPOST_HOME (ignored when set-uid); TCPREMOTEIP (in a home not
- *          run set-uid: the message came from the network).
+ *          run set-uid: the message came from the network); QPOST_IDFD=N:
+ *          once the message is queued, its ID and a newline are written
+ *          to fd N (errors ignored), e.g. "H7VI87G4LC.1311893\n".
  *
  * The message is prefixed with the trace line
  *   Received: (qpost PID invoked by uid UID); DATE
@@ -35,6 +37,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +53,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "home.h"
+#include "num.h"
 #include "qfile.h"
 #include "str.h"
 
@@ -258,6 +262,43 @@ envelope(str *e)
 	}
 }
 
+/* stamp - set the file's mtime, the message's birth, to the real clock
+ * to the microsecond: the file system's own stamp is coarse (a tick of
+ * several milliseconds), and the birth and the inode number together
+ * make the ID, so an inode freed and reused within one tick must not
+ * give the same ID again. */
+static void
+stamp(void)
+{
+	struct timespec t[2];
+
+	clock_gettime(CLOCK_REALTIME, &t[1]);
+	t[1].tv_nsec -= t[1].tv_nsec % 1000;	/* what the ID keeps */
+	t[0].tv_sec = 0;
+	t[0].tv_nsec = UTIME_OMIT;
+	if (futimens(fd, t) < 0)
+		diesys(81, "unable to set the time of queue/tmp file");
+}
+
+/* tellid - the ID to fd $QPOST_IDFD, if set: the caller's business, so
+ * any failure is ignored */
+static void
+tellid(const struct stat *st)
+{
+	char id[QFILE_MSGID_LEN + 1];
+	const char *v = getenv("QPOST_IDFD");
+	unsigned long long n;
+	size_t k;
+
+	if (!v || num_whole(v, strlen(v), INT_MAX, &n) < 0)
+		return;
+	qfile_msgid(id, qfile_birth_us((long long)st->st_mtim.tv_sec,
+	    st->st_mtim.tv_nsec), (unsigned long)st->st_ino);
+	k = strlen(id);
+	id[k++] = '\n';
+	(void)!write((int)n, id, k);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,6 +363,7 @@ main(int argc, char **argv)
 	qfile_trailer(trailer, written);
 	put(trailer, QFILE_TRAILER_LEN);
 	flush();
+	stamp();
 
 	if (fsync(fd) < 0)
 		die_write();
@@ -355,5 +397,6 @@ main(int argc, char **argv)
 		(void)!write(tfd, "", 1);
 		close(tfd);
 	}
+	tellid(&st);
 	return 0;
 }

@@ -195,12 +195,14 @@ set_err(const char *st, const char *a, const char *b, const char *c)
 }
 
 /* warn_lasterr - lasterr's text (without the status and the DSN lines)
- * on fd 2 as well. */
+ * on fd 2 as well (send's log), naming the message by the ID send gave
+ * in $QPOST_MSGID ("msg ID: "), when there is one. */
 static void
 warn_lasterr(void)
 {
 	static str w = STR_INIT;
 	size_t k = dsn_scan(lasterr.s, lasterr.len), e;
+	const char *id = getenv("QPOST_MSGID");
 
 	if (k && k < lasterr.len)
 		k++;
@@ -208,7 +210,10 @@ warn_lasterr(void)
 		;
 	if (str_copy(&w, lasterr.s + k, e - k) < 0 || str_0(&w) < 0)
 		die_nomem();
-	err_warn(w.s, (char *)0);
+	if (id && *id)
+		err_warn("msg ", id, ": ", w.s, (char *)0);
+	else
+		err_warn(w.s, (char *)0);
 }
 
 /* fail_open - every recipient still open gets code and lasterr. */

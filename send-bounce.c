@@ -101,10 +101,9 @@ bounce(struct msg *m, int64_t now)
 	size_t k;
 	qq q;
 	int code, dbl;
-	pid_t qp;
 
 	if (!strcmp(sender, TRIPLE)) {
-		err_info("triple bounce: discarding msg ", num_fmt(u1, m->id),
+		err_info("triple bounce: discarding msg ", m->qid,
 		    (const char *)0);
 		return 0;
 	}
@@ -114,7 +113,7 @@ bounce(struct msg *m, int64_t now)
 		envfrom = TRIPLE;
 		if (!*to) {
 			err_info("double bounce: discarding msg ",
-			    num_fmt(u1, m->id), " (no doublebounceto)",
+			    m->qid, " (no doublebounceto)",
 			    (const char *)0);
 			return 0;
 		}
@@ -222,31 +221,32 @@ bounce(struct msg *m, int64_t now)
 	P("--\n");
 	str_free(&hdr);
 	str_free(&bnd);
-	if (qq_open(&q) < 0) {
+	if (qq_openid(&q) < 0) {
 		err_warnsys("unable to run the queue program for a bounce of "
-		    "msg ", num_fmt(u1, m->id), (const char *)0);
+		    "msg ", m->qid, (const char *)0);
 		str_free(&b);
 		return -1;
 	}
-	qp = qq_pid(&q);
 	qq_put(&q, b.s, b.len);
 	qq_from(&q, envfrom);
 	qq_to(&q, to);
 	code = qq_close(&q);
 	str_free(&b);
 	if (code == 0) {
+		/* docs/logging.md; "as -" when the queue program told no
+		 * ID (a qmail-queue filter in front) */
 		err_info(dbl ? "double bounce msg " : "bounce msg ",
-		    num_fmt(u1, m->id), " qp ", num_fmt(u2, (unsigned long long)qp),
+		    m->qid, " as ", qq_id(&q) ? qq_id(&q) : "-",
 		    " to <", to, ">", (const char *)0);
 		return 0;
 	}
 	if (!qq_temp(code)) {
-		err_info("bounce of msg ", num_fmt(u1, m->id), " refused for "
+		err_info("bounce of msg ", m->qid, " refused for "
 		    "good: ", qq_status(code), "; discarding",
 		    (const char *)0);
 		return 0;
 	}
-	err_info("bounce of msg ", num_fmt(u1, m->id), " deferred: ",
+	err_info("bounce of msg ", m->qid, " deferred: ",
 	    qq_status(code), (const char *)0);
 	return -1;
 }

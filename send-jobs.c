@@ -47,7 +47,7 @@ static struct {
 static size_t arun;
 static unsigned long running[2];
 static unsigned long long jobnumber;
-static const char *chname[2] = { "local", "remote" };
+const char *const chname[2] = { "local", "remote" };
 
 
 static void
@@ -206,7 +206,8 @@ spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 	size_t k;
 
 	if (str_puts(&req, num_fmt(b, j->number)) < 0 || str_putc(&req, 0) < 0 ||
-	    str_puts(&req, chname[j->ch]) < 0 || str_putc(&req, 0) < 0)
+	    str_puts(&req, chname[j->ch]) < 0 || str_putc(&req, 0) < 0 ||
+	    str_puts(&req, j->m->qid) < 0 || str_putc(&req, 0) < 0)
 		die_nomem();
 	for (k = 1; argv[k]; k++)
 		if (str_puts(&req, argv[k]) < 0 || str_putc(&req, 0) < 0)
@@ -254,9 +255,9 @@ spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 static int
 job_spawn(struct job *j)
 {
-	str p = STR_INIT;
+	str p = STR_INIT, env = STR_INIT;
 	struct spawn_fd fds[3];
-	struct spawn sp = { .fds = fds, .failcode = 111 };
+	struct spawn sp = { .fds = fds, .env = &env, .failcode = 111 };
 	char **argv;
 	int msgfd, pp[2], r;
 	size_t k, argc = 0;
@@ -312,6 +313,11 @@ run:
 	/* the message on fd 0, the report pipe on fd 1 (local's fd 2
 	 * too; remote's fd 2 is our log); a remote that cannot be run
 	 * says so in its own report format */
+	/* the message's ID for the program's own log lines */
+	if (str_puts(&env, "QPOST_MSGID=") < 0 ||
+	    str_puts(&env, j->m->qid) < 0 || str_putc(&env, 0) < 0 ||
+	    str_putc(&env, 0) < 0)
+		die_nomem();
 	fds[0].from = msgfd;
 	fds[0].to = 0;
 	fds[1].from = fds[2].from = pp[1];
@@ -324,6 +330,7 @@ run:
 	}
 	j->pid = spawn_run(argv, &sp);
 	r = errno;
+	str_free(&env);
 	free(argv);
 	close(msgfd);
 	close(pp[1]);
@@ -380,7 +387,7 @@ void
 start_jobs(int64_t now)
 {
 	int ch;
-	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN];
+	char b1[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN];
 	char b5[NUM_LEN], b6[NUM_LEN];
 
 	if (ready[CH_LOCAL].head)
@@ -397,7 +404,7 @@ start_jobs(int64_t now)
 			for (k = 0; k < j->nri; k++)
 				err_info("starting delivery ",
 				    num_fmt(b1, j->number), ": msg ",
-				    num_fmt(b2, j->m->id), " to ", chname[ch],
+				    j->m->qid, " to ", chname[ch],
 				    " <", j->m->r[j->ri[k]].addr, ">",
 				    (const char *)0);
 			if (ch == CH_LOCAL && local_lookup(j) < 0) {

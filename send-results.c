@@ -185,7 +185,7 @@ local_info(const struct job *j, const char *addr)
 	static const char tag[] = "local: info: ";
 	const char *s = j->out.s;
 	size_t n = j->out.len, i = 0, e, shown = 0;
-	char b1[NUM_LEN], b2[NUM_LEN];
+	char b1[NUM_LEN];
 
 	for (; i < n && shown < LOCAL_INFO_MAX; i = e + 1) {
 		char *x;
@@ -195,10 +195,15 @@ local_info(const struct job *j, const char *addr)
 		if (e - i <= sizeof tag - 1 || memcmp(s + i, tag,
 		    sizeof tag - 1))
 			continue;
-		x = reason_clean(s + i + sizeof tag - 1, e - i -
-		    (sizeof tag - 1));
+		i += sizeof tag - 1;
+		/* local names the message too ("msg ID: "): once is enough */
+		if (e - i > strlen(j->m->qid) + 6 && !memcmp(s + i, "msg ", 4) &&
+		    !memcmp(s + i + 4, j->m->qid, strlen(j->m->qid)) &&
+		    !memcmp(s + i + 4 + strlen(j->m->qid), ": ", 2))
+			i += strlen(j->m->qid) + 6;
+		x = reason_clean(s + i, e - i);
 		err_info("delivery ", num_fmt(b1, j->number), ": info: msg ",
-		    num_fmt(b2, j->m->id), " to <", addr, ">: ", x,
+		    j->m->qid, " to <", addr, ">: ", x,
 		    (const char *)0);
 		free(x);
 		shown++;
@@ -217,6 +222,7 @@ job_done(struct job *j, int64_t now)
 	size_t k, done_after = 0;
 	int sync = 0, completes;
 	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN];
+	char dl[DELAY_LEN];
 
 	results(j, res, why);
 	/* expiry: a temporary failure after queuelifetime is permanent */
@@ -305,18 +311,22 @@ job_done(struct job *j, int64_t now)
 
 		if (j->ch == CH_LOCAL && res[k] != RES_OK)
 			local_info(j, r->addr);
+		/* docs/logging.md: the delivery lines */
+		delay_fmt(dl, m);
 		if (res[k] == RES_OK)
 			err_info("delivery ", num_fmt(b1, j->number), ": success: "
-			    "msg ", num_fmt(b2, m->id), " to <", r->addr, ">: ",
-			    dsn_text(why[k]), (const char *)0);
+			    "msg ", m->qid, " to ", chname[j->ch], " <", r->addr,
+			    "> delay ", dl, ": ", dsn_text(why[k]),
+			    (const char *)0);
 		else if (res[k] == RES_PERM)
 			err_info("delivery ", num_fmt(b1, j->number), ": failure: "
-			    "msg ", num_fmt(b2, m->id), " to <", r->addr, ">: ",
-			    dsn_text(r->reason), (const char *)0);
+			    "msg ", m->qid, " to ", chname[j->ch], " <", r->addr,
+			    "> delay ", dl, ": ", dsn_text(r->reason),
+			    (const char *)0);
 		else
 			err_info("delivery ", num_fmt(b1, j->number),
-			    ": deferral: msg ", num_fmt(b2, m->id), " to <",
-			    r->addr, "> retry in ",
+			    ": deferral: msg ", m->qid, " to ", chname[j->ch],
+			    " <", r->addr, "> delay ", dl, " retry in ",
 			    num_fmt(b4, (unsigned long long)wait[k]), "s: ",
 			    dsn_text(why[k]), (const char *)0);
 		free(why[k]);

@@ -57,6 +57,7 @@
 #include "dsn.h"
 #include "envelope.h"
 #include "err.h"
+#include "hdr.h"
 #include "heap.h"
 #include "home.h"
 #include "num.h"
@@ -75,6 +76,8 @@
 #define LOCK_WAIT 5		/* seconds to wait for queue/lock */
 #define NEW_RESCAN 600		/* scan new/ this often anyway */
 #define NEW_RETRY 60		/* and this soon after a failed pick-up */
+#define MSGID_HEAD_MAX 65536	/* header bytes searched for Message-ID */
+#define MSGID_LOG_MAX 200	/* Message-ID bytes in the log */
 
 struct conf cf;
 int spawnfd = -1;
@@ -257,6 +260,26 @@ control_load(int startup)
 /* ------------------------------------------------------ queue files */
 
 /* qpath - queue/<dir>/<id><suffix> (qfile_path) */
+char *
+delay_fmt(char b[DELAY_LEN], const struct msg *m)
+{
+	struct timespec t;
+	uint64_t now, d = 0;
+	char n[NUM_LEN];
+	size_t k;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	now = qfile_birth_us((long long)t.tv_sec, t.tv_nsec);
+	if (now > m->birth_us)
+		d = (now - m->birth_us) / (QFILE_USEC / 10);
+	strcpy(b, num_fmt(n, d / 10));
+	k = strlen(b);
+	b[k++] = '.';
+	b[k++] = (char)('0' + d % 10);
+	b[k] = 0;
+	return b;
+}
+
 void
 qpath(str *p, const char *dir, unsigned long id, const char *suffix)
 {
@@ -275,18 +298,17 @@ info_compact(const struct msg *m, int fd, unsigned long long size)
 	str x = STR_INIT, c = STR_INIT;
 	struct qfile_info qi;
 	const char *step;
-	char b[NUM_LEN];
 
 	/* The compact form holds at least the envelope. */
 	if (size <= m->envlen + QFILE_INFO_SLACK)
 		return;
 	if (qfile_info_read(fd, &x) < 0) {
-		err_warnsys("unable to read info of msg ", num_fmt(b, m->id),
+		err_warnsys("unable to read info of msg ", m->qid,
 		    " to compact it", (const char *)0);
 		goto out;
 	}
 	if (qfile_info_parse(x.s, x.len, &qi) < 0) {
-		err_warn("corrupt info file for msg ", num_fmt(b, m->id),
+		err_warn("corrupt info file for msg ", m->qid,
 		    (const char *)0);
 		goto out;
 	}
@@ -297,7 +319,7 @@ info_compact(const struct msg *m, int fd, unsigned long long size)
 	    qfile_info_write(m->id, c.s, c.len, 1, &step) < 0)
 		/* Either file, old or new, holds the same state. */
 		err_warnsys("unable to ", step, " compacted info of msg ",
-		    num_fmt(b, m->id), (const char *)0);
+		    m->qid, (const char *)0);
 out:
 	str_free(&x);
 	str_free(&c);
@@ -311,7 +333,6 @@ info_append(const struct msg *m, const str *rec, int sync)
 	str p = STR_INIT;
 	struct stat st;
 	int fd;
-	char b[NUM_LEN];
 
 	if (!rec->len)
 		return;
@@ -322,8 +343,8 @@ info_append(const struct msg *m, const str *rec, int sync)
 	    (sync && fsync(fd) < 0))
 		/* The delivery stands; a crash before the next good record
 		 * can only repeat it. */
-		err_warnsys("unable to record state of msg ",
-		    num_fmt(b, m->id), (const char *)0);
+		err_warnsys("unable to record state of msg ", m->qid,
+		    (const char *)0);
 	else if (fstat(fd, &st) == 0)
 		info_compact(m, fd, (unsigned long long)st.st_size);
 	if (fd >= 0)
@@ -372,6 +393,8 @@ msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
 	m = xcalloc(1, sizeof *m);
 	m->id = id;
 	m->birth = (int64_t)qi.birth;
+	m->birth_us = qi.birth_us;
+	qfile_msgid(m->qid, qi.birth_us, id);
 	m->hpos = HEAP_NONE;
 	m->envlen = qi.envlen;
 	m->env = xcalloc(m->envlen, 1);
@@ -421,13 +444,12 @@ static void
 msg_remove(struct msg *m)
 {
 	const char *step;
-	char b[NUM_LEN];
 
 	if (qfile_remove(m->id, &step) < 0)
 		/* left for a restart to finish */
-		err_warnsys("unable to ", step, " of msg ", num_fmt(b, m->id),
+		err_warnsys("unable to ", step, " of msg ", m->qid,
 		    (const char *)0);
-	err_info("end msg ", num_fmt(b, m->id), (const char *)0);
+	err_info("end msg ", m->qid, (const char *)0);
 	nmsgs--;
 	msg_free(m);
 }
@@ -477,7 +499,65 @@ struct pick {
 	unsigned long long msglen;
 	unsigned long long fullsize;
 	struct msg *m;
+	char msgid[MSGID_LOG_MAX + 1];	/* for the log; "-" if none */
 };
+
+/* head_msgid - the Message-ID field's value in the header of the file on
+ * fd (its first MSGID_HEAD_MAX bytes): unfolded, white space and the
+ * angle brackets taken off, at most MSGID_LOG_MAX bytes, into out; "-"
+ * when there is none or it cannot be read.  For the log only. */
+static void
+head_msgid(int fd, char out[MSGID_LOG_MAX + 1])
+{
+	char *h = xcalloc(MSGID_HEAD_MAX, 1);
+	ssize_t r;
+	size_t n, i, e, v = 0, k = 0, a;
+
+	strcpy(out, "-");
+	do
+		r = pread(fd, h, MSGID_HEAD_MAX, 0);
+	while (r < 0 && errno == EINTR);
+	n = r > 0 ? (size_t)r : 0;
+	/* the field's line: the first "Message-ID:" before the blank line */
+	for (i = 0; i < n && h[i] != '\n'; i = e + 1) {
+		for (e = i; e < n && h[e] != '\n'; e++)
+			;
+		if (h[i] != ' ' && h[i] != '\t' &&
+		    (v = hdr_name(h + i, e - i, "Message-ID")) > 0) {
+			v += i;
+			break;
+		}
+	}
+	if (!v) {
+		free(h);
+		return;
+	}
+	/* the value and its continuation lines, unfolded in place */
+	for (i = v, e = v; i < n; i++) {
+		if (h[i] == '\n' && (i + 1 >= n ||
+		    (h[i + 1] != ' ' && h[i + 1] != '\t')))
+			break;
+		if (h[i] != '\n')
+			h[e++] = h[i];
+	}
+	/* white space, then the angle brackets, off both ends */
+	for (a = v; a < e && (h[a] == ' ' || h[a] == '\t' || h[a] == '\r');
+	    a++)
+		;
+	while (e > a && (h[e - 1] == ' ' || h[e - 1] == '\t' ||
+	    h[e - 1] == '\r'))
+		e--;
+	if (a < e && h[a] == '<')
+		a++;
+	if (e > a && h[e - 1] == '>')
+		e--;
+	k = e - a < MSGID_LOG_MAX ? e - a : MSGID_LOG_MAX;
+	if (k) {
+		memcpy(out, h + a, k);
+		out[k] = 0;
+	}
+	free(h);
+}
 
 /* info_load - read info/<id>; 0 missing, -1 unreadable or corrupt */
 static int
@@ -535,6 +615,7 @@ pick_prepare(struct pick *pk, int64_t now)
 
 	pk->fd = -1;
 	pk->m = 0;
+	strcpy(pk->msgid, "-");
 	qpath(&p, QFILE_NEW, pk->id, 0);
 	pk->fd = open(p.s, O_RDWR | O_CLOEXEC);
 	if (pk->fd < 0) {
@@ -582,7 +663,11 @@ pick_prepare(struct pick *pk, int64_t now)
 	}
 	pk->msglen = off;
 	pk->fullsize = (unsigned long long)st.st_size;
-	if (qfile_info_head(&info, (unsigned long long)st.st_mtime, off,
+	head_msgid(pk->fd, pk->msgid);
+	/* The birth is the committed file's mtime, set by queue to the
+	 * microsecond; it is read before the cut changes it. */
+	if (qfile_info_head(&info, qfile_birth_us((long long)st.st_mtim.tv_sec,
+	    st.st_mtim.tv_nsec), off,
 	    pk->fullsize, env.s, env.len) < 0)
 		die_nomem();
 	if (qfile_info_write(pk->id, info.s, info.len, 0, &why) < 0) {
@@ -649,7 +734,7 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 {
 	size_t k, good = 0;
 	const char *dir;
-	char b1[NUM_LEN], b2[NUM_LEN], b3[NUM_LEN];
+	char b2[NUM_LEN], b3[NUM_LEN];
 
 	for (k = 0; k < n; k++)
 		if (pick_prepare(&pk[k], now) == 0)
@@ -675,10 +760,11 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 		if (!m)
 			continue;
 		if (!pk[k].resumed)
-			err_info("new msg ", num_fmt(b1, m->id), " from <",
+			err_info("new msg ", m->qid, " from <",
 			    envelope_sender(m->env), "> size ",
 			    num_fmt(b2, pk[k].msglen), " rcpts ",
-			    num_fmt(b3, m->nr), (const char *)0);
+			    num_fmt(b3, m->nr), " message-id <", pk[k].msgid,
+			    ">", (const char *)0);
 		msg_register(m, now);
 	}
 }

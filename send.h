@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "dsn.h"
+#include "qfile.h"
 #include "str.h"
 
 #define TRIPLE "#@[]"		/* sender of a double bounce (qmail's) */
@@ -34,8 +35,10 @@ struct rcpt {
 };
 
 struct msg {
-	unsigned long id;
-	int64_t birth;
+	unsigned long id;	/* the inode number: the file names */
+	char qid[QFILE_MSGID_LEN];	/* the ID in the log (qfile_msgid) */
+	int64_t birth;		/* seconds */
+	uint64_t birth_us;	/* microseconds */
 	int64_t due;		/* heap key */
 	size_t hpos;
 	char *env;		/* the envelope, as in the queue */
@@ -75,6 +78,7 @@ struct conf {
 extern struct conf cf;		/* send.c */
 extern const char *prog[2];	/* send.c: bin/local, bin/remote */
 extern int spawnfd;		/* send.c: qpost-spawn's socket, or -1 */
+extern const char *const chname[2];	/* send-jobs.c: "local", "remote" */
 extern struct job **run;	/* send-jobs.c: the running jobs */
 extern size_t nrun;
 
@@ -85,6 +89,8 @@ char *reason_clean(const char *, size_t);
 char *reason_encode(const struct dsn *, char);
 int64_t retry_delay(int, unsigned);
 void qpath(str *, const char *, unsigned long, const char *);
+#define DELAY_LEN (NUM_LEN + 2)	/* "SECONDS.T" */
+char *delay_fmt(char[DELAY_LEN], const struct msg *);
 void info_append(const struct msg *, const str *, int);
 void msg_settle(struct msg *, int64_t);
 

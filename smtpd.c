@@ -1516,7 +1516,8 @@ received(qq *q)
 }
 
 /* logmsg - the line for an accepted message: "msg ip IP helo HELO
- * [user USER] from <SENDER> to <RCPT>... size N qp PID" */
+ * [user USER] from <SENDER> to <RCPT>... size N queued as ID" (or
+ * "queued qp PID") */
 static void
 logmsg(const char *result, unsigned long long size)
 {
@@ -1565,7 +1566,7 @@ smtp_data(const char *arg)
 	size_t pos = 0;
 	const char *r;
 	char o[BUF_SIZE];
-	char reply[40];
+	char reply[10 + QQ_ID_MAX + NUM_LEN];	/* "queued as " ID */
 
 	if (*arg) {
 		refuse_bad("501 5.5.4 DATA takes no parameters\r\n",
@@ -1581,7 +1582,7 @@ smtp_data(const char *arg)
 		    0);
 		return;
 	}
-	if (qq_open(&q) < 0) {
+	if (qq_openid(&q) < 0) {
 		err_warnsys("unable to start the queue program",
 		    (const char *)0);
 		refuse("451 4.3.0 unable to start the queue program\r\n",
@@ -1671,13 +1672,23 @@ smtp_data(const char *arg)
 	code = qq_close(&q);
 	if (code == 0) {
 		char num[NUM_LEN];
+		const char *id = qq_id(&q);
 
-		out_puts("250 2.0.0 ok ");
-		out_puts(num_fmt(num, (unsigned long long)time(0)));
-		out_puts(" qp ");
-		memcpy(reply, "qp ", 3);
-		strcpy(reply + 3, num_fmt(num, (unsigned long long)qq_pid(&q)));
-		out_puts(reply + 3);
+		/* The queue's ID for the message, as send logs it; without
+		 * one (a qmail-queue filter in front), the queue's pid. */
+		if (id) {
+			memcpy(reply, "queued as ", 10);
+			strcpy(reply + 10, id);
+			out_puts("250 2.0.0 ok: queued as ");
+			out_puts(id);
+		} else {
+			memcpy(reply, "queued qp ", 10);
+			strcpy(reply + 10,
+			    num_fmt(num, (unsigned long long)qq_pid(&q)));
+			out_puts("250 2.0.0 ok: queued (qp ");
+			out_puts(num_fmt(num, (unsigned long long)qq_pid(&q)));
+			out_puts(")");
+		}
 		out_puts("\r\n");
 		logmsg(reply, size);
 	} else {

@@ -1,7 +1,7 @@
 /* fuzz/qfile - libFuzzer target for the queue's on-disk contract
  * (qfile.c): the info/<id> parser, with the compact form it encodes
- * parsed back to the same state, the trailer decoder and the file-name
- * parser.  The first byte picks the parser. */
+ * parsed back to the same state, the trailer decoder, the file-name
+ * parser and the ID parser.  The first byte picks the parser. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +48,7 @@ info(const char *s, size_t n)
 		abort();
 	check_info(&q2, x.s, x.len);
 	if (q2.good != x.len || q2.nr != qi.nr || q2.birth != qi.birth ||
+	    q2.birth_us != qi.birth_us ||
 	    q2.msglen != qi.msglen || q2.fullsize != qi.fullsize ||
 	    q2.envlen != qi.envlen || memcmp(q2.env, qi.env, qi.envlen))
 		abort();
@@ -108,6 +109,29 @@ name(const char *s, size_t n)
 	str_free(&p);
 }
 
+/* msgid - an ID that parses formats back to itself, in capitals */
+static void
+msgid(const char *s, size_t n)
+{
+	char b[QFILE_MSGID_LEN + 8], back[QFILE_MSGID_LEN];
+	unsigned long long birth;
+	unsigned long inode;
+	size_t k;
+
+	if (n >= sizeof b)
+		n = sizeof b - 1;
+	memcpy(b, s, n);
+	b[n] = 0;
+	if (qfile_msgid_parse(b, &birth, &inode) < 0 ||
+	    !strchr(b, '.'))
+		return;
+	for (k = 0; k < QFILE_MSGID_DIGITS; k++)
+		if (b[k] >= 'a' && b[k] <= 'z')
+			b[k] = (char)(b[k] - 'a' + 'A');
+	if (strcmp(qfile_msgid(back, birth, inode), b))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -116,15 +140,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		info(s, n);
 		break;
 	case 1:
 		trailer(s, n);
 		break;
-	default:
+	case 2:
 		name(s, n);
+		break;
+	default:
+		msgid(s, n);
 	}
 	return 0;
 }

@@ -45,7 +45,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	  cat "$MSG"; } | cmp - "$f"
 	grep -q '^Delivered-To: bob-list@test.example$' "$(one "$U/bob/Maildir")"
 	grep -q '^Delivered-To: postmaster@test.example$' "$(one "$QPOST_HOME/alias/Maildir")"
-	logged 'success: msg [0-9]+ to <joe@test\.example>.*did 1\+0\+0'
+	logged 'success: msg [0-9A-Z.]+ to [a-z]+ <joe@test\.example>.*did 1\+0\+0'
 	[ ! -e "$T/bounce.env" ]
 }
 
@@ -66,7 +66,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	rm -rf "$U/joe/Maildir"
 	enqueue s@x.example joe@test.example < "$MSG"
 	start_send
-	wait_for 20 logged 'deferral: msg [0-9]+ to <joe@test\.example>.*unable to create'
+	wait_for 20 logged 'deferral: msg [0-9A-Z.]+ to [a-z]+ <joe@test\.example>.*unable to create'
 	[ "$(queue_count)" -eq 1 ]
 	mkdir -p "$U/joe/Maildir/tmp" "$U/joe/Maildir/new" "$U/joe/Maildir/cur"
 	[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$U/joe/Maildir"
@@ -95,7 +95,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	f=$(one "$h/Maildir")
 	assert_equal "$(stat -c '%u %g' "$f")" "12345 12345"
 	grep -q '^Delivered-To: carl@test.example$' "$f"
-	logged 'success: msg [0-9]+ to <carl@test\.example>'
+	logged 'success: msg [0-9A-Z.]+ to [a-z]+ <carl@test\.example>'
 }
 
 @test "local+send: under qpost-spawn remote runs as -r's account from a handed descriptor, and -c bounds the deliveries" {
@@ -106,7 +106,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	mkdir -m 1777 "$R"
 	# remote: record the uid, whether the queue opens, and fd 0's bytes
 	printf '%s\n' '#!/bin/sh' "id -u > '$R/uid'" \
-	    "cat > '$R/msg'" \
+	    "cat > '$R/msg'" "echo \"\$QPOST_MSGID\" > '$R/id'" \
 	    "ls \"\$QPOST_HOME/queue/mess\" > /dev/null 2>&1 && echo open > '$R/queue'" \
 	    "printf 'rok\\0Kok\\0'" > "$T/remote"
 	chmod 755 "$T/remote"
@@ -126,9 +126,13 @@ logged() {	# logged REGEX - send's log has a matching line
 	assert_equal "$(cat "$R/uid")" "$(id -u daemon)"
 	[ ! -e "$R/queue" ]
 	cmp "$MSG" "$R/msg"
-	logged 'success: msg [0-9]+ to <far@remote\.example>'
-	logged 'success: msg [0-9]+ to <joe@test\.example>'
-	logged 'success: msg [0-9]+ to <bob@test\.example>'
+	logged 'success: msg [0-9A-Z.]+ to remote <far@remote\.example>'
+	logged 'success: msg [0-9A-Z.]+ to local <joe@test\.example>'
+	logged 'success: msg [0-9A-Z.]+ to local <bob@test\.example>'
+	# the request carried the message's ID to remote ($QPOST_MSGID)
+	id=$(cat "$R/id")
+	[[ "$id" =~ ^[0-9A-Z]{10}\.[0-9]+$ ]]
+	logged "success: msg $id to remote <far@remote\\.example>"
 	# three at once, one allowed: some were refused and tried again
 	logged 'too many deliveries running'
 }
@@ -160,13 +164,13 @@ logged() {	# logged REGEX - send's log has a matching line
 	export QPOST_REMOTE=$T/remote
 	start_send
 	enqueue s@x.example joe@new.example < "$MSG"
-	wait_for 20 logged 'deferral: msg [0-9]+ to <joe@new\.example>'
+	wait_for 20 logged 'deferral: msg [0-9A-Z.]+ to [a-z]+ <joe@new\.example>'
 	grep -qx new.example "$T/remote.doms"
 	# the admin adds the domain and sends no HUP
 	sleep 1.1
 	echo new.example >> "$QPOST_HOME/control/locals"
 	enqueue s@x.example joe@new.example < "$MSG"
-	wait_for 20 logged 'success: msg [0-9]+ to <joe@new\.example>'
+	wait_for 20 logged 'success: msg [0-9A-Z.]+ to [a-z]+ <joe@new\.example>'
 	logged 'routing tables changed'
 	! logged '5\.1\.2'
 	[ ! -e "$T/bounce.env" ]
@@ -187,7 +191,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	rmdir "$QPOST_HOME/control/virtualdomains"
 	sleep 1.1
 	kill -ALRM "$LAST_PID"
-	wait_for 20 logged 'success: msg [0-9]+ to <joe@test\.example>'
+	wait_for 20 logged 'success: msg [0-9A-Z.]+ to [a-z]+ <joe@test\.example>'
 	one "$U/joe/Maildir" > /dev/null
 	wait_for 20 test -e "$T/bounce.env"
 	grep -q 'nosuch@test.example' "$T/bounce.msg"
@@ -205,7 +209,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	enqueue s@x.example bob@test.example < "$MSG"
 	# ... until its time is up: then bob's mail is delivered
 	wait_for 20 one "$U/bob/Maildir"
-	wait_for 10 logged 'deferral: msg [0-9]+ to <joe@test\.example>.*program timed out after 3 seconds and was killed \(control/timeoutprogram\) \(#4\.3\.0\)'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]+ to [a-z]+ <joe@test\.example>.*program timed out after 3 seconds and was killed \(control/timeoutprogram\) \(#4\.3\.0\)'
 	wait_for 5 all_gone "$P"
 	[ "$(queue_count)" -eq 1 ]
 }
@@ -221,8 +225,8 @@ logged() {	# logged REGEX - send's log has a matching line
 	wait_for 20 queue_empty
 	[ "$(count "$QPOST_HOME/alias/Maildir/new")" = 2 ]
 	grep -lq '^Delivered-To: postmaster@host.example$' "$QPOST_HOME"/alias/Maildir/new/*
-	logged 'success: msg [0-9]+ to <Postmaster@HOST\.example>'
-	logged 'success: msg [0-9]+ to <postmaster>'
+	logged 'success: msg [0-9A-Z.]+ to [a-z]+ <Postmaster@HOST\.example>'
+	logged 'success: msg [0-9A-Z.]+ to [a-z]+ <postmaster>'
 	run logged 'to remote <'
 	assert_failure
 	[ ! -e "$T/bounce.env" ]

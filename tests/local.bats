@@ -247,6 +247,10 @@ EOF
 	assert_failure 100
 	assert_equal "$(lastline)" "local: fatal: program failed permanently (exit 100): ezmlm: fatal: see 4.2.1 / Sorry, no such list ?(#5.1.1)"
 	assert_line "local: info: program failed permanently (exit 100): t=secret-token-xyz; echo 'ezmlm: fatal: see 4.2.1'; printf 'Sorry, no such list \\001(#5.1.1)\\n'; exit 100"
+	# run by send, the info line names the message by its ID
+	QPOST_MSGID=HOP87LW9KT.4242 deliver s@x.example joe@test.example
+	assert_failure 100
+	assert_line "local: info: msg HOP87LW9KT.4242: program failed permanently (exit 100): t=secret-token-xyz; echo 'ezmlm: fatal: see 4.2.1'; printf 'Sorry, no such list \\001(#5.1.1)\\n'; exit 100"
 	# the class follows the exit code; only the last line's status counts
 	printf '%s\n' "|echo 'over quota (#5.2.2)'; echo 'try later'; exit 111" | dotqmail joe
 	deliver s@x.example joe@test.example

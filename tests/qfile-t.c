@@ -115,7 +115,7 @@ test_info(void)
 	static const char full[] = "M100 20 90\0" ENV
 	    "r0 1 500\0" "r0 2 600\0" "\0\0" "f1 550 no\0" "d1\0"
 	    "d2\0" "r2 9 9\0" "zjunk\0" "d7\0" "d0x\0" "r0 3\0" "d0";
-	static const char compact[] = "M100 20 90\0" ENV
+	static const char compact[] = "M100 20 90 0\0" ENV
 	    "r0 2 600\0" "f1 550 no\0" "d2\0";
 
 	/* the repeated-record rule, a torn tail, fill and junk */
@@ -144,11 +144,21 @@ test_info(void)
 	    !strcmp(qi.r[1].reason, "y") && qi.r[2].tries == 0);
 	qfile_info_free(&qi);
 	/* the head alone round-trips through the encoder */
-	CHECK(qfile_info_head(&y, 5, 6, 7, BYTES(ENV)) == 0);
+	CHECK(qfile_info_head(&y, 5000042, 6, 7, BYTES(ENV)) == 0);
 	CHECK(qfile_rec_retry(&y, 1, 3, 4) == 0 && qfile_rec_done(&y, 0) == 0 &&
 	    qfile_rec_failed(&y, 2, "bad") == 0);
-	CHECK(y.len == sizeof("M5 6 7\0" ENV "r1 3 4\0d0\0f2 bad\0") - 1 &&
-	    !memcmp(y.s, "M5 6 7\0" ENV "r1 3 4\0d0\0f2 bad\0", y.len));
+	CHECK(y.len == sizeof("M5 6 7 42\0" ENV "r1 3 4\0d0\0f2 bad\0") - 1 &&
+	    !memcmp(y.s, "M5 6 7 42\0" ENV "r1 3 4\0d0\0f2 bad\0", y.len));
+	/* the birth's microseconds: with the added field and without it */
+	CHECK(parse(y.s, y.len, &qi) == 0 && qi.birth == 5 &&
+	    qi.birth_us == 5000042);
+	qfile_info_free(&qi);
+	CHECK(parse(BYTES("M5 6 7\0" ENV), &qi) == 0 && qi.birth == 5 &&
+	    qi.birth_us == 5000000 && qi.msglen == 6 && qi.fullsize == 7);
+	qfile_info_free(&qi);
+	CHECK(parse(BYTES("M5 6 7 999999\0" ENV), &qi) == 0 &&
+	    qi.birth_us == 5999999);
+	qfile_info_free(&qi);
 	/* corrupt files */
 	CHECK(parse(BYTES(""), &qi) < 0);
 	CHECK(parse(BYTES("X1 2 3\0" ENV), &qi) < 0);
@@ -159,8 +169,56 @@ test_info(void)
 	CHECK(parse(BYTES("M1 2 3\0Fa@x\0\0"), &qi) < 0);
 	CHECK(parse(BYTES("M1 2 3\0Xa@x\0Tb@x\0\0"), &qi) < 0);
 	CHECK(parse(BYTES("M99999999999999999999 2 3\0" ENV), &qi) < 0);
+	CHECK(parse(BYTES("M1 2 3 1000000\0" ENV), &qi) < 0);
+	CHECK(parse(BYTES("M1 2 3 \0" ENV), &qi) < 0);
+	CHECK(parse(BYTES("M1 2 3 4 5\0" ENV), &qi) < 0);
+	CHECK(parse(BYTES("M1 2 3 4x\0" ENV), &qi) < 0);
+	CHECK(parse(BYTES("M18446744073709551615 2 3\0" ENV), &qi) < 0);
 	str_free(&x);
 	str_free(&y);
+}
+
+static void
+test_msgid(void)
+{
+	char id[QFILE_MSGID_LEN];
+	unsigned long long b = 1;
+	unsigned long ino = 1;
+
+	/* the contract's example, and its round trip */
+	CHECK(qfile_msgid_parse("0K4QZ3V8HD.1311893", &b, &ino) == 0 &&
+	    ino == 1311893);
+	CHECK(!strcmp(qfile_msgid(id, b, ino), "0K4QZ3V8HD.1311893"));
+	CHECK(!strcmp(qfile_msgid(id, 0, 0), "0000000000.0"));
+	CHECK(!strcmp(qfile_msgid(id, 35, 7), "000000000Z.7"));
+	CHECK(!strcmp(qfile_msgid(id, 36, 7), "0000000010.7"));
+	/* 2025-06-01 00:00:00.123456 UTC, and back */
+	CHECK(!strcmp(qfile_msgid(id, 1748736000123456ULL, 42),
+	    "H7VI87G4LC.42") || (printf("got %s\n", id), 0));
+	CHECK(qfile_msgid_parse(id, &b, &ino) == 0 &&
+	    b == 1748736000123456ULL && ino == 42);
+	/* the longest: every digit and the largest inode number */
+	CHECK(strlen(qfile_msgid(id, 3656158440062975ULL,
+	    (unsigned long)-1)) < QFILE_MSGID_LEN);
+	CHECK(!strncmp(id, "ZZZZZZZZZZ.", 11));
+	/* lower case is accepted; a bare inode means any birth */
+	CHECK(qfile_msgid_parse("h7vi87g4lc.42", &b, &ino) == 0 &&
+	    b == 1748736000123456ULL && ino == 42);
+	CHECK(qfile_msgid_parse("1311893", &b, &ino) == 0 && b == 0 &&
+	    ino == 1311893);
+	/* not IDs */
+	CHECK(qfile_msgid_parse("", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4LC", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4LC.", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4LC.042", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4L.42", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4LCX.42", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4L_.42", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4LC.42x", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("H7VI87G4LC.-1", &b, &ino) < 0);
+	CHECK(qfile_msgid_parse("012", &b, &ino) < 0);
+	CHECK(qfile_birth_us(5, 999999999) == 5999999);
+	CHECK(qfile_birth_us(-1, 0) == 0);
 }
 
 static void
@@ -266,6 +324,7 @@ main(void)
 	test_names();
 	test_trailer();
 	test_info();
+	test_msgid();
 	test_bloated();
 	test_files();
 	printf("%u checks, %u failed\n", checks, failed);

@@ -35,9 +35,10 @@ teardown() { qpost_teardown; }
 start_send() { spawn "$QPOST_HOME/bin/send" 2>>"$LOG"; SEND_PID=$LAST_PID; }
 started() { grep -c 'control: concurrencylocal' "$LOG"; }
 started_after() { [ "$(started)" -gt "$1" ]; }
-deferrals() { grep -c 'deferral: msg [0-9]* to <later@test.example>' "$LOG"; }
+deferrals() { grep -c 'deferral: msg [0-9A-Z.]* to [a-z]* <later@test.example>' "$LOG"; }
 at_least() { [ "$(deferrals)" -ge "$1" ]; }
-msgid() { sed -n 's/.*new msg \([0-9]*\) from.*/\1/p' "$LOG" | head -n 1; }
+# msgid - the first new message's inode number (the ID's part after the dot)
+msgid() { sed -n 's/.*new msg [0-9A-Z]*\.\([0-9]*\) from.*/\1/p' "$LOG" | head -n 1; }
 records() { tr '\0' '\n' < "$QPOST_HOME/queue/info/$1" | grep -c "^$2" || true; }
 queue_empty() { [ "$(queue_count)" -eq 0 ] && [ -z "$(ls "$QPOST_HOME/queue/info")" ]; }
 

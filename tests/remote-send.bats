@@ -38,8 +38,8 @@ logged() {	# logged REGEX - send's log has a matching line
 	peer 127.0.0.1 "$T/got" --rcpt 'a@one.test=451 4.7.1 greylisted, come back later'
 	start_send
 	printf 'Subject: retry\n\n.dot line\nbody\n' | enqueue s@test.example a@one.test b@one.test
-	wait_for 20 logged 'deferral: msg [0-9]+ to <a@one\.test>.*451 4\.7\.1 greylisted'
-	wait_for 10 logged 'success: msg [0-9]+ to <b@one\.test>'
+	wait_for 20 logged 'deferral: msg [0-9A-Z.]+ to [a-z]+ <a@one\.test>.*451 4\.7\.1 greylisted'
+	wait_for 10 logged 'success: msg [0-9A-Z.]+ to [a-z]+ <b@one\.test>'
 	run cat "$T/got/1.env"
 	assert_output "$(printf 's@test.example SIZE=35\nb@one.test')"
 	[ "$(queue_count)" -eq 1 ]
@@ -48,7 +48,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	wait "$PEER" 2>/dev/null || true
 	peer 127.0.0.1 "$T/got2"
 	kill -ALRM "$SEND"
-	wait_for 20 logged 'success: msg [0-9]+ to <a@one\.test>'
+	wait_for 20 logged 'success: msg [0-9A-Z.]+ to [a-z]+ <a@one\.test>'
 	run cat "$T/got2/1.env"
 	assert_output "$(printf 's@test.example SIZE=35\na@one.test')"
 	printf 'Subject: retry\r\n\r\n.dot line\r\nbody\r\n' | cmp - "$T/got2/1.msg"
@@ -103,7 +103,7 @@ logged() {	# logged REGEX - send's log has a matching line
 	human = parts[0].get_payload()
 	assert "does not like recipient: 550 5.1.1 user unknown" in human, human
 	PY
-	logged 'failure: msg [0-9]+ to <bad@one\.test>: mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ does not like recipient: 550 5\.1\.1 user unknown \(see 4\.2\.1\)$'
+	logged 'failure: msg [0-9A-Z.]+ to [a-z]+ <bad@one\.test> delay [0-9.]+: mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ does not like recipient: 550 5\.1\.1 user unknown \(see 4\.2\.1\)$'
 	wait_for 10 drained
 }
 
@@ -120,4 +120,20 @@ logged() {	# logged REGEX - send's log has a matching line
 	assert_output --partial 'Diagnostic-Code: smtp; 452 4.2.2 mailbox full'
 	assert_output --partial 'message expired after queuelifetime; last error: mx.one.test'
 	wait_for 10 drained
+}
+
+@test "remote+send: remote's own line about a message (fd 2, send's log) names it by the ID send logs" {
+	# two.test's first MX (127.0.0.2) refuses the connection: remote says
+	# so on fd 2 and delivers to the second (127.0.0.1)
+	peer 127.0.0.1 "$T/got"
+	start_send
+	printf 'Message-ID:\n <folded.1@test.example> \nSubject: id\n\nbody\n' |
+	    enqueue s@test.example x@two.test
+	wait_for 20 logged 'success: msg [0-9A-Z.]+ to remote <x@two\.test> delay [0-9]+\.[0-9]: mx2\.two\.test'
+	id=$(sed -n 's/.*success: msg \([0-9A-Z.]*\) to remote <x@two.test>.*/\1/p' "$T/send.log")
+	[[ "$id" =~ ^[0-9A-Z]{10}\.[0-9]+$ ]]
+	logged "^remote: warning: msg $id: mx1\.two\.test\[127\.0\.0\.2\]:[0-9]+: connect: "
+	logged "^send: new msg $id from <s@test\.example> size [0-9]+ rcpts 1 message-id <folded\.1@test\.example>\$"
+	logged "^send: starting delivery [0-9]+: msg $id to remote <x@two\.test>\$"
+	wait_for 10 logged "^send: end msg $id\$"
 }

@@ -295,11 +295,11 @@ sys.exit(1)' "$1"
 		assert_success
 	done
 	log=$S/send/log/main/current
-	wait_for 20 grep -q 'msg [0-9]* to <rcpt-exists@test.example>' "$log"
-	wait_for 20 grep -Eq '(deferral|failure): msg [0-9]* to <rcpt-missing@test.example>' "$log"
-	wait_for 20 grep -Eq '(deferral|failure): msg [0-9]* to <rcpt-exists@test.example>' "$log"
-	a=$(grep -Eo '(deferral|failure): msg [0-9]* to <rcpt-exists@[^>]*>' "$log" | head -n 1 | cut -d: -f1)
-	b=$(grep -Eo '(deferral|failure): msg [0-9]* to <rcpt-missing@[^>]*>' "$log" | head -n 1 | cut -d: -f1)
+	wait_for 20 grep -q 'msg [0-9A-Z.]* to [a-z]* <rcpt-exists@test.example>' "$log"
+	wait_for 20 grep -Eq '(deferral|failure): msg [0-9A-Z.]* to [a-z]* <rcpt-missing@test.example>' "$log"
+	wait_for 20 grep -Eq '(deferral|failure): msg [0-9A-Z.]* to [a-z]* <rcpt-exists@test.example>' "$log"
+	a=$(grep -Eo '(deferral|failure): msg [0-9A-Z.]* to [a-z]* <rcpt-exists@[^>]*>' "$log" | head -n 1 | cut -d: -f1)
+	b=$(grep -Eo '(deferral|failure): msg [0-9A-Z.]* to [a-z]* <rcpt-missing@[^>]*>' "$log" | head -n 1 | cut -d: -f1)
 	assert_equal "$a" "$b"
 	assert_equal "$a" deferral
 	! grep -q '5\.1\.1.*rcpt-\|rcpt-.*5\.1\.1' "$log"

@@ -47,8 +47,35 @@ EOF
 	assert_line -n 1 'Delivered-To: joe@test.example'
 	assert_line -n 2 --regexp '^Received: \(qpost [0-9]+ invoked from network\); '
 	assert_line -n 3 --regexp '^Received: from '
-	grep -q 'new msg [0-9]* from <a@remote.example>' "$SLOG"
-	grep -q 'success: msg [0-9]* to <joe@test.example>' "$SLOG"
+	grep -q 'new msg [0-9A-Z.]* from <a@remote.example>' "$SLOG"
+	grep -q 'success: msg [0-9A-Z.]* to [a-z]* <joe@test.example>' "$SLOG"
+}
+
+@test "SMTP: the ID in smtpd's 250 reply is the ID in smtpd's line and in send's new msg, delivery and end msg lines" {
+	run "$PY" - "$PORT" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=10)
+s.ehlo('c.example')
+s.mail('a@remote.example')
+s.rcpt('joe@test.example')
+code, resp = s.data(b"Message-ID: <e2e.1@remote.example>\r\n"
+                    b"Subject: ids\r\n\r\nbody\r\n")
+s.quit()
+print(code, resp.decode())
+EOF
+	assert_success
+	assert_output --regexp '^250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+$'
+	id=${output##* }
+	wait_for 10 delivered 1
+	wait_for 10 queue_empty
+	wait_for 10 grep -q "end msg $id\$" "$SLOG"
+	grep -q "queued as $id\$" "$LOG"
+	grep -q "send: new msg $id from <a@remote.example> size [0-9]* rcpts 1 message-id <e2e.1@remote.example>\$" "$SLOG"
+	grep -q "send: starting delivery [0-9]*: msg $id to local <joe@test.example>\$" "$SLOG"
+	grep -q "send: delivery [0-9]*: success: msg $id to local <joe@test.example> delay [0-9]*\.[0-9]: " "$SLOG"
+	# one ID for the message, in every line about it
+	run sh -c "grep -o 'msg [0-9A-Z.]*' '$SLOG' | sort -u"
+	assert_output "msg $id"
 }
 
 @test "SMTP: 40 messages over 5 sessions all arrive once, the queue empties" {

@@ -85,10 +85,10 @@ queue_empty() {
 	assert_line -n 1 'Delivered-To: joe@test.example'
 	assert_line -n 2 --regexp '^Received: \(qpost [0-9]+ invoked by uid [0-9]+\); '
 	[ "$(stat -c %s "$f")" -eq $(( $(head -n 3 "$f" | wc -c) + n )) ]
-	logged 'new msg [0-9]* from <sender@test.example> size [0-9]* rcpts 1'
-	logged 'starting delivery 1: msg [0-9]* to local <joe@test.example>'
-	logged 'delivery 1: success: msg [0-9]* to <joe@test.example>'
-	logged 'end msg [0-9]*'
+	logged 'new msg [0-9A-Z]\{10\}\.[0-9]* from <sender@test.example> size [0-9]* rcpts 1 message-id <[^>]*>$'
+	logged 'starting delivery 1: msg [0-9A-Z.]* to local <joe@test.example>'
+	logged 'delivery 1: success: msg [0-9A-Z]\{10\}\.[0-9]* to local <joe@test.example> delay [0-9]*\.[0-9]: '
+	logged 'end msg [0-9A-Z]\{10\}\.[0-9]*$'
 }
 
 @test "a program delivery failing with 111 succeeds on the retry (SIGALRM)" {
@@ -102,7 +102,7 @@ queue_empty() {
 	own
 	start_send
 	printf 'Subject: retry\n\nbody\n' | inject sender@test.example prog@test.example
-	wait_for 10 logged 'deferral: msg [0-9]* to <prog@test.example> retry in [0-9]*s'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <prog@test.example> delay [0-9.]* retry in [0-9]*s'
 	[ ! -e "$A/got" ]
 	touch "$A/ok"
 	own
@@ -110,7 +110,7 @@ queue_empty() {
 	wait_for 10 test -s "$A/got"
 	wait_for 10 queue_empty
 	grep -q '^body$' "$A/got"
-	logged 'success: msg [0-9]* to <prog@test.example>'
+	logged 'success: msg [0-9A-Z.]* to [a-z]* <prog@test.example>'
 	run count_in "$A/Maildir-sender/new"
 	assert_output 0
 }
@@ -148,8 +148,8 @@ queue_empty() {
 	EOF
 	assert_success
 	assert_output ok
-	logged 'failure: msg [0-9]* to <nosuchuser@test.example>'
-	logged 'bounce msg [0-9]* qp [0-9]* to <sender@test.example>'
+	logged 'failure: msg [0-9A-Z.]* to [a-z]* <nosuchuser@test.example>'
+	logged 'bounce msg [0-9A-Z.]* as [0-9A-Z]\{10\}\.[0-9]* to <sender@test.example>'
 }
 
 @test "a bounce quotes the original header only, at most 16 KB, cut between fields (issue 17)" {
@@ -195,7 +195,7 @@ queue_empty() {
 	f=$(find "$A/Maildir-pm/new" -type f)
 	grep -q '^Final-Recipient: rfc822; ghost@test.example' "$f"
 	grep -q '^Return-Path: <#@\[\]>' "$f"
-	logged 'double bounce msg [0-9]* qp [0-9]* to <postmaster@test.example>'
+	logged 'double bounce msg [0-9A-Z.]* as [0-9A-Z]\{10\}\.[0-9]* to <postmaster@test.example>'
 }
 
 @test "nothing is ever bounced to <>; a failed double bounce is dropped" {
@@ -206,7 +206,7 @@ queue_empty() {
 	wait_for 10 queue_empty
 	run grep -c 'bounce msg .* to <>' "$LOG"
 	assert_output 0
-	logged 'double bounce msg [0-9]* qp [0-9]* to <postmaster@test.example>'
+	logged 'double bounce msg [0-9A-Z.]* as [0-9A-Z]\{10\}\.[0-9]* to <postmaster@test.example>'
 }
 
 @test "a failing |program bounces with its output and status, not its command line (issue 15)" {
@@ -224,8 +224,8 @@ queue_empty() {
 	grep -q '^Diagnostic-Code: X-Qpost; local: fatal: program failed permanently (exit 100): Sorry, no such list (#5\.1\.1)$' "$f"
 	run grep -c 'secret-token-xyz' "$f"
 	assert_output 0
-	logged 'delivery [0-9]*: info: msg [0-9]* to <list@test.example>: program failed permanently (exit 100): t=secret-token-xyz; '
-	logged 'delivery [0-9]*: failure: msg [0-9]* to <list@test.example>: local: fatal: program failed permanently (exit 100): Sorry, no such list (#5.1.1)$'
+	logged 'delivery [0-9]*: info: msg [0-9A-Z.]* to <list@test.example>: program failed permanently (exit 100): t=secret-token-xyz; '
+	logged 'delivery [0-9]*: failure: msg [0-9A-Z.]* to [a-z]* <list@test.example> delay [0-9.]*: local: fatal: program failed permanently (exit 100): Sorry, no such list (#5.1.1)$'
 }
 
 @test "after queuelifetime a temporary failure becomes a bounce" {
@@ -238,7 +238,7 @@ queue_empty() {
 	printf 'Subject: expire\n\nbody\n' | inject sender@test.example busy@test.example
 	wait_for 15 has_n "$A/Maildir-sender/new" 1
 	wait_for 10 queue_empty
-	logged 'failure: msg [0-9]* to <busy@test.example>: message expired'
+	logged 'failure: msg [0-9A-Z.]* to [a-z]* <busy@test.example> delay [0-9.]*: message expired'
 	f=$(find "$A/Maildir-sender/new" -type f)
 	grep -q '^Status: 4\.' "$f"
 	grep -q '^Final-Recipient: rfc822; busy@test.example' "$f"
@@ -270,7 +270,7 @@ queue_empty() {
 	touch "$A/go"
 	own
 	wait_for 15 queue_empty
-	run grep -c 'success: msg [0-9]* to <hold@test.example>' "$LOG"
+	run grep -c 'success: msg [0-9A-Z.]* to [a-z]* <hold@test.example>' "$LOG"
 	assert_output 3
 }
 
@@ -295,13 +295,13 @@ queue_empty() {
 	start_send
 	printf 'Subject: remote\n\nbody\n' | inject sender@test.example \
 	    ok1@a.example bad@a.example later@a.example ok2@b.example
-	wait_for 10 logged 'deferral: msg [0-9]* to <later@a.example>'
-	wait_for 10 logged 'success: msg [0-9]* to <ok2@b.example>'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <later@a.example>'
+	wait_for 10 logged 'success: msg [0-9A-Z.]* to [a-z]* <ok2@b.example>'
 	run sort "$BATS_TEST_TMPDIR/remote.args"
 	assert_line 'a.example sender@test.example ok1@a.example bad@a.example later@a.example'
 	assert_line 'b.example sender@test.example ok2@b.example'
-	logged 'success: msg [0-9]* to <ok1@a.example>: 250 queued'
-	logged 'failure: msg [0-9]* to <bad@a.example>: 550 5.1.1 no such user'
+	logged 'success: msg [0-9A-Z.]* to [a-z]* <ok1@a.example> delay [0-9.]*: 250 queued'
+	logged 'failure: msg [0-9A-Z.]* to [a-z]* <bad@a.example> delay [0-9.]*: 550 5.1.1 no such user'
 	# one bounce per message: not before the deferred recipient is done
 	run count_in "$A/Maildir-sender/new"
 	assert_output 0
@@ -324,8 +324,8 @@ queue_empty() {
 	export QPOST_REMOTE="$BATS_TEST_TMPDIR/remote"
 	start_send
 	printf 'Subject: remote\n\nbody\n' | inject sender@test.example x@a.example y@a.example
-	wait_for 10 logged 'deferral: msg [0-9]* to <y@a.example>'
-	logged 'deferral: msg [0-9]* to <x@a.example> retry in [0-9]*s: remote crashed'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <y@a.example>'
+	logged 'deferral: msg [0-9A-Z.]* to [a-z]* <x@a.example> delay [0-9.]* retry in [0-9]*s: remote crashed'
 	run count_in "$A/Maildir-sender/new"
 	assert_output 0
 }
@@ -337,14 +337,14 @@ queue_empty() {
 	own
 	start_send
 	printf 'Subject: two\n\nbody\n' | inject sender@test.example joe@test.example fail@test.example
-	wait_for 10 logged 'deferral: msg [0-9]* to <fail@test.example>'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <fail@test.example>'
 	wait_for 10 has_n "$A/Maildir/new" 1
 	kill -9 "$SEND_PID"
 	: > "$LOG"
 	start_send
 	wait_for 10 logged 'control:'
 	kill -ALRM "$SEND_PID"
-	wait_for 10 logged 'deferral: msg [0-9]* to <fail@test.example>'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <fail@test.example>'
 	run grep -c 'joe@test.example' "$LOG"
 	assert_output 0
 	run count_in "$A/Maildir/new"
@@ -415,7 +415,7 @@ queue_empty() {
 	sp=$LAST_PID
 	printf 'Subject: two domains\n\nbody\n' |
 	    inject sender@test.example r1@d1.example r2@d2.example
-	wait_for 10 logged 'deferral: msg [0-9]* to <r[12]@d[12].example> retry in [0-9]*s: qpost-spawn refused the delivery (over its limit, or an id it will not use)'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <r[12]@d[12].example> delay [0-9.]* retry in [0-9]*s: qpost-spawn refused the delivery (over its limit, or an id it will not use)'
 	! logged 'exited 111 without a reason'
 	touch "$BATS_TEST_TMPDIR/go"
 	kill -TERM "$sp"
@@ -438,7 +438,7 @@ queue_empty() {
 	wait_for 30 logged 'status: local 0/10 remote 300/300'
 	touch "$BATS_TEST_TMPDIR/go"
 	wait_for 30 queue_empty
-	run grep -c 'success: msg [0-9]* to <r[0-9]*@d[0-9]*.example>: 250 ok' "$LOG"
+	run grep -c 'success: msg [0-9A-Z.]* to [a-z]* <r[0-9]*@d[0-9]*.example> delay [0-9.]*: 250 ok' "$LOG"
 	assert_output 300
 }
 
@@ -495,7 +495,7 @@ queue_empty() {
 	own
 	# exit code 0 (wait returns it; bats fails the test otherwise)
 	wait "$SEND_PID"
-	logged 'delivery 1: success: msg [0-9]* to <hold@test.example>'
+	logged 'delivery 1: success: msg [0-9A-Z.]* to [a-z]* <hold@test.example>'
 	logged 'exiting with 0 deliveries unfinished'
 	queue_empty
 	[ -s "$A/got" ]
@@ -514,7 +514,7 @@ queue_empty() {
 	export QPOST_LOCAL="$BATS_TEST_TMPDIR/local"
 	start_send
 	printf 'Subject: crash\n\nbody\n' | inject sender@test.example joe@test.example
-	wait_for 10 logged 'deferral: msg [0-9]* to <joe@test.example> retry in [0-9]*s: local crashed (signal 9)'
+	wait_for 10 logged 'deferral: msg [0-9A-Z.]* to [a-z]* <joe@test.example> delay [0-9.]* retry in [0-9]*s: local crashed (signal 9)'
 	kill -ALRM "$SEND_PID"
 	wait_for 10 has_n "$A/Maildir/new" 1
 	wait_for 10 queue_empty
@@ -539,4 +539,21 @@ queue_empty() {
 	kill -0 "$SEND_PID"
 	printf 'Subject: later\n\nbody\n' | inject sender@test.example joe@test.example
 	wait_for 10 has_n "$A/Maildir/new" 4
+}
+
+@test "new msg: message-id is the header's value without brackets, unfolded, cut at 200 bytes, - when none; the ID is queue's" {
+	start_send
+	printf 'Subject: none\n\nbody with Message-ID: <not@header>\n' |
+	    QPOST_IDFD=3 inject s@test.example joe@test.example 3> "$BATS_TEST_TMPDIR/id1"
+	printf 'message-id:\t<folded.2@x.example>\n\t \nSubject: folded\n\nbody\n' |
+	    QPOST_IDFD=3 inject s@test.example joe@test.example 3> "$BATS_TEST_TMPDIR/id2"
+	long=$(printf 'a%.0s' $(seq 1 300))
+	printf 'Subject: long\nMessage-ID: <%s@x.example>\n\nbody\n' "$long" |
+	    QPOST_IDFD=3 inject s@test.example joe@test.example 3> "$BATS_TEST_TMPDIR/id3"
+	wait_for 10 has_n "$A/Maildir/new" 3
+	id1=$(cat "$BATS_TEST_TMPDIR/id1") id2=$(cat "$BATS_TEST_TMPDIR/id2") id3=$(cat "$BATS_TEST_TMPDIR/id3")
+	logged "^send: new msg $id1 from <s@test.example> size [0-9]* rcpts 1 message-id <->\$"
+	logged "^send: new msg $id2 from <s@test.example> size [0-9]* rcpts 1 message-id <folded.2@x.example>\$"
+	logged "^send: new msg $id3 from <s@test.example> size [0-9]* rcpts 1 message-id <${long:0:200}>\$"
+	wait_for 10 logged "^send: end msg $id3\$"
 }

@@ -201,7 +201,7 @@ open(sys.argv[2], "w").write(str(len(got)))
 	[ "$(queue_count)" -eq 1 ]
 	run perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$SM" -bs < <(printf 'EHLO client\r\nMAIL FROM:<ivy@test.example>\r\nRCPT TO:<jo@remote.example>\r\nDATA\r\nSubject: bs\r\n\r\nvia -bs\r\n.\r\nQUIT\r\n')
 	assert_success
-	assert_line --regexp '^250 2\.0\.0 ok '
+	assert_line --regexp '^250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
 	refute_line --partial '451'
 	[ "$(queue_count)" -eq 2 ]
 }

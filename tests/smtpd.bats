@@ -15,7 +15,7 @@ teardown() { qpost_teardown; }
 	    --header 'Subject: hello' --body 'line one
 line two'
 	assert_success
-	assert_output --regexp '<-  250 2\.0\.0 ok [0-9]+ qp [0-9]+'
+	assert_output --regexp '<-  250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
 	[ "$(queue_count)" = 1 ]
 	run qenv
 	assert_output 'Fsender@remote.example|Tuser@test.example||'
@@ -28,7 +28,7 @@ line two'
 	[ "$(qmsg | tr -d -c '\r' | wc -c)" = 0 ]
 	# one log line for the message, one per connection end
 	run cat "$LOG"
-	assert_line --regexp '^smtpd: msg ip 127\.0\.0\.1 helo client\.example from <sender@remote\.example> to <user@test\.example> size [0-9]+ qp [0-9]+$'
+	assert_line --regexp '^smtpd: msg ip 127\.0\.0\.1 helo client\.example from <sender@remote\.example> to <user@test\.example> size [0-9]+ queued as [0-9A-Z]{10}\.[0-9]+$'
 	assert_line --regexp '^smtpd: end ip 127\.0\.0\.1 helo client\.example msgs 1 quit$'
 }
 
@@ -137,6 +137,21 @@ EOF
 	[ "$(queue_count)" = 0 ]
 }
 
+@test "a qmail-queue filter in front that keeps the ID to itself: 250 ok: queued (qp PID), logged queued qp PID" {
+	# the filter runs the real queue without $QPOST_IDFD (and closes the
+	# descriptor), as an old qmail-queue filter would
+	printf '#!/bin/sh\nfd=$QPOST_IDFD; unset QPOST_IDFD; eval "exec $fd>&-"; exec "%s"\n' \
+	    "$QPOST_HOME/bin/queue" > "$BATS_TEST_TMPDIR/filter"
+	chmod +x "$BATS_TEST_TMPDIR/filter"
+	export QPOST_QUEUE=$BATS_TEST_TMPDIR/filter
+	smtpd_start
+	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n'
+	assert_line --regexp '^250 2\.0\.0 ok: queued \(qp [0-9]+\)$'
+	[ "$(queue_count)" = 1 ]
+	run cat "$LOG"
+	assert_line --regexp '^smtpd: msg ip 127\.0\.0\.1 helo c\.example from <a@b\.example> to <u@test\.example> size [0-9]+ queued qp [0-9]+$'
+}
+
 @test "relay: 127.0.0.1 (RELAYCLIENT in rules) may relay; 127.0.0.2 may not, but reaches rcpthosts" {
 	run swaks -s 127.0.0.1 -p "$PORT" -f a@b.example -t x@foreign.example
 	assert_success
@@ -220,12 +235,12 @@ s.quit()' "$PORT"
 	RELAYCLIENT= TCPREMOTEIP=127.0.0.1 run swaks --pipe "$QPOST_HOME/bin/smtpd" \
 	    -f a@test.example -t b@test.example --header 'Subject: pipe'
 	assert_success
-	assert_output --regexp '<-  250 2\.0\.0 ok [0-9]+ qp [0-9]+'
+	assert_output --regexp '<-  250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
 	refute_output --partial '451'
 	[ "$(queue_count)" = 1 ]
 	# and the same with a plain parent that ignores SIGCHLD
 	run perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$QPOST_HOME/bin/smtpd" \
 	    < <(printf 'HELO c\r\nMAIL FROM:<a@test.example>\r\nRCPT TO:<b@test.example>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n')
-	assert_line --regexp '^250 2\.0\.0 ok '
+	assert_line --regexp '^250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
 	[ "$(queue_count)" = 2 ]
 }
