@@ -58,6 +58,8 @@ struct conn {
 	int64_t deadline;
 	unsigned long uid;
 	int admin;
+	int drain;		/* answered: input is read and dropped until
+				 * the client closes or the deadline */
 	size_t len;
 	char line[CTL_LINE_MAX];
 };
@@ -104,6 +106,14 @@ ctl_init(void)
 		return;
 	}
 	lfd = fd;
+}
+
+/* ctl_close - at exit: clients are told at once that send is gone */
+void
+ctl_close(void)
+{
+	if (lfd >= 0)
+		(void)unlink(CTL_PATH);
 }
 
 size_t
@@ -703,6 +713,12 @@ conn_read(struct conn *c, int64_t now)
 	char *nl;
 	ssize_t r;
 
+	if (c->drain) {
+		char b[4096];
+
+		r = read(c->fd, b, sizeof b);
+		return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+	}
 	r = read(c->fd, c->line + c->len, sizeof c->line - c->len);
 	if (r < 0)
 		return errno != EAGAIN && errno != EINTR;
@@ -721,9 +737,14 @@ conn_read(struct conn *c, int64_t now)
 		nl = memchr(c->line, '\n', c->len);
 		if (!nl) {
 			if (c->len == sizeof c->line) {
+				/* Closing with unread input would reset the
+				 * connection before the client reads this:
+				 * the rest is read and dropped first. */
 				answer(c, "error: request too long (at most "
 				    "1023 bytes)", 0, 0);
-				return 1;
+				shutdown(c->fd, SHUT_WR);
+				c->drain = 1;
+				return 0;
 			}
 			return 0;
 		}
@@ -786,8 +807,9 @@ ctl_events(const struct pollfd *pf, size_t n, int64_t now)
 		    pf[1 + k].revents)
 			done = conn_read(conns[k], now);
 		if (!done && now >= conns[k]->deadline) {
-			answer(conns[k], "error: timeout reading the request",
-			    0, 0);
+			if (!conns[k]->drain)
+				answer(conns[k], "error: timeout reading the "
+				    "request", 0, 0);
 			done = 1;
 		}
 		if (done)

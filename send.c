@@ -500,7 +500,7 @@ msg_due_now(struct msg *m, const char *domain)
 }
 
 /* msg_hold - hold m (it leaves the schedule; jobs already running end
- * as usual) or release it (it is scheduled again).  The H or U record
+ * as usual) or release it (its pending recipients are due at once).  The H or U record
  * is synced, so a hold survives a crash and a restart. */
 void
 msg_hold(struct msg *m, int hold, unsigned long uid, int64_t now)
@@ -517,7 +517,11 @@ msg_hold(struct msg *m, int hold, unsigned long uid, int64_t now)
 	    " by ", num_fmt(b2, uid), (const char *)0);
 	if (hold && m->hpos != HEAP_NONE)
 		heap_remove(&sched, m->hpos);
-	else if (!hold && !m->jobs && m->hpos == HEAP_NONE)
+	if (hold)
+		return;
+	/* released: its pending recipients are due now, as after a retry */
+	(void)msg_due_now(m, 0);
+	if (!m->jobs && m->hpos == HEAP_NONE)
 		msg_settle(m, now);
 }
 
@@ -546,12 +550,13 @@ msg_settle(struct msg *m, int64_t now)
 {
 	size_t k;
 	char b[NUM_LEN];
+	const char *id;
 
 	if (m->gone) {
 		/* Its file was removed behind our back: nothing can be
 		 * delivered or bounced; the state goes too. */
-		err_warn("dropping msg ", num_fmt(b, m->id), ": queue/mess/",
-		    b, " is gone (removed by hand?); nothing delivered from "
+		id = num_fmt(b, m->id);
+		err_warn("dropping msg ", id, ": queue/mess/", id, " is gone (removed by hand?); nothing delivered from "
 		    "now on, no bounce", (const char *)0);
 		msg_remove(m);
 		return;
@@ -1158,6 +1163,7 @@ main(int argc, char **argv)
 
 			err_info("exiting with ", num_fmt(b1, nrun),
 			    " deliveries unfinished", (const char *)0);
+			ctl_close();
 			_exit(0);
 		}
 		if (!stopby) {

@@ -116,6 +116,7 @@ void job_end(struct job *, int64_t);
 
 /* send-ctl.c */
 void ctl_init(void);
+void ctl_close(void);
 size_t ctl_nfds(void);
 size_t ctl_pollfds(struct pollfd *);
 void ctl_events(const struct pollfd *, size_t, int64_t);
