@@ -20,6 +20,19 @@
  *                            users/passwd.cdb, both atomically; the
  *                            password comes on stdin, never in argv
  *
+ * Queue control, as a client of send's command channel run/send/ctl
+ * (docs/queue-control.md; send must run, and changes what it holds):
+ *
+ *   qpost-tool queue [--json]  each recipient with state, tries, next
+ *                            attempt and last error ("queue is empty");
+ *                            JSON: one object per message per line
+ *   qpost-tool show ID       envelope, state and the message
+ *   qpost-tool delete ID...|--sender PAT|--rcpt PAT   no bounce; PAT an
+ *                            fnmatch shell pattern, without case
+ *   qpost-tool hold ID..., release ID...
+ *   qpost-tool retry ID...|--domain D|--all   due now (sendmail -q)
+ *   qpost-tool requeue       route every pending recipient again
+ *
  * Environment: QPOST_HOME (ignored when set-uid), else conf-home.
  * Output on fd 1, diagnostics on fd 2.
  *
@@ -29,8 +42,11 @@
  * of one that does not, a bad name or password); 111 a
  * temporary failure (unreadable queue or control file, out of memory, a
  * failed write); 126/127 the program to run could not be executed.
+ * Queue control: 0 send answered ok, 100 it refused the request ("error:
+ * ..."), 111 send is not running or failed.
  *
- * Privilege: none needed beyond read access to the queue (qread, qstat)
+ * Privilege: none needed beyond read access to the queue (qread, qstat);
+ * for queue control send decides by the caller's uid (SO_PEERCRED)
  * or write access to control/ (newrcpthosts, rules) or users/ (passwd).
  * Never set-uid.  passwd keeps the password in fixed buffers it wipes,
  * and turns core dumps off.
