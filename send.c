@@ -18,7 +18,9 @@
  * send.c and send-*.c; send.h says which file owns what.
  *
  * Usage: send (no arguments).  fd 0 is not used; fd 2 is the log, one line
- * per event.  Environment: QPOST_HOME (the home), QPOST_LOCAL and
+ * per event.  The command channel (queue control: list, show, delete,
+ * hold, release, retry, requeue) is the socket run/send/ctl (send-ctl.c,
+ * docs/queue-control.md).  Environment: QPOST_HOME (the home), QPOST_LOCAL and
  * QPOST_REMOTE (programs to run instead of bin/local and bin/remote),
  * QPOST_QUEUE (the queue program for bounces), QPOST_SPAWN_FD (set by
  * qpost-spawn: the socket over which every delivery, local and remote, is
