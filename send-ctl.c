@@ -148,11 +148,14 @@ ctl_timeout(int64_t now)
 	size_t k;
 	int64_t w = -1;
 
-	for (k = 0; k < nconn; k++)
-		if (w < 0 || conns[k]->deadline - now < w)
-			w = conns[k]->deadline - now;
-	if (w < 0 && nconn)
-		w = 0;
+	for (k = 0; k < nconn; k++) {
+		int64_t d = conns[k]->deadline - now;
+
+		if (d < 0)
+			d = 0;
+		if (w < 0 || d < w)
+			w = d;
+	}
 	return w < 0 ? -1 : (int)(w > 3600 ? 3600000 : w * 1000);
 }
 
