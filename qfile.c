@@ -485,3 +485,34 @@ out:
 	str_free(&p);
 	return r;
 }
+
+int
+qfile_remove_many(const unsigned long *ids, size_t n, const char **step)
+{
+	str p = STR_INIT;
+	size_t k;
+	int r = -1;
+
+	*step = "remove info";
+	for (k = 0; k < n; k++) {
+		if (qfile_path(&p, QFILE_INFO, ids[k], 0) < 0)
+			err_nomem();
+		if (unlink(p.s) < 0 && errno != ENOENT)
+			goto out;
+	}
+	/* as in qfile_remove: durable before any inode is freed */
+	*step = "sync queue/info";
+	if (qfile_sync(QFILE_INFO) < 0)
+		goto out;
+	*step = "remove mess";
+	for (k = 0; k < n; k++) {
+		if (qfile_path(&p, QFILE_MESS, ids[k], 0) < 0)
+			err_nomem();
+		if (unlink(p.s) < 0 && errno != ENOENT)
+			goto out;
+	}
+	r = 0;
+out:
+	str_free(&p);
+	return r;
+}

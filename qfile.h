@@ -124,5 +124,9 @@ int qfile_pick_sync(const char **dir);
 /* qfile_remove - the message is done: unlink info/<id>, fsync info/,
  * then unlink mess/<id> */
 int qfile_remove(unsigned long id, const char **step);
+/* qfile_remove_many - qfile_remove of n messages with one fsync of
+ * info/: every info/<id> unlinked, info/ fsynced, then every mess/<id>
+ * (queue control's delete by pattern) */
+int qfile_remove_many(const unsigned long *ids, size_t n, const char **step);
 
 #endif

@@ -567,16 +567,16 @@ match(const char *pat, const char *addr)
 static void
 delete_by(struct conn *c, int rcpt, const char *pat)
 {
-	struct msg *m, *next;
-	unsigned long long n = 0, busy = 0;
+	struct msg *m, **v = 0;
+	size_t n = 0, a = 0;
+	unsigned long long busy = 0;
 	char b1[NUM_LEN], b2[NUM_LEN];
 	str x = STR_INIT;
 
-	for (m = msgs; m; m = next) {
+	for (m = msgs; m; m = m->next) {
 		int hit = 0;
 		size_t k;
 
-		next = m->next;
 		if (!rcpt)
 			hit = match(pat, envelope_sender(m->env));
 		for (k = 0; rcpt && !hit && k < m->nr; k++)
@@ -587,9 +587,21 @@ delete_by(struct conn *c, int rcpt, const char *pat)
 			busy++;
 			continue;
 		}
-		msg_delete(m, c->uid);
-		n++;
+		if (n == a) {
+			struct msg **nv;
+
+			a = a ? 2 * a : 64;
+			nv = realloc(v, a * sizeof *v);
+			if (!nv)
+				die_nomem();
+			v = nv;
+		}
+		v[n++] = m;
 	}
+	/* one fsync of info/ for all of them */
+	if (n)
+		msgs_delete(v, n, c->uid);
+	free(v);
 	if (str_puts(&x, "deleted ") < 0 || str_puts(&x, num_fmt(b1, n)) < 0)
 		die_nomem();
 	if (busy && (str_puts(&x, "\nskipped (delivery in progress) ") < 0 ||
@@ -687,7 +699,7 @@ request(struct conn *c, int64_t now)
 			answer(c, "error: delivery in progress: hold it, "
 			    "then delete it when the delivery has ended", 0, 0);
 		else {
-			msg_delete(m, c->uid);
+			msgs_delete(&m, 1, c->uid);
 			answer(c, "ok", 0, 0);
 		}
 	} else if (!strcmp(s, "hold")) {

@@ -453,22 +453,32 @@ msg_remove(struct msg *m)
 	msg_unlink(m);
 }
 
-/* msg_delete - the command channel's delete: m goes without a bounce.
- * No job of m may be queued or running (the caller refuses then). */
+/* msgs_delete - the command channel's delete: n messages go without a
+ * bounce, their info/ files with one fsync (qfile_remove_many).  No job
+ * of any of them may be queued or running (the caller skips those). */
 void
-msg_delete(struct msg *m, unsigned long uid)
+msgs_delete(struct msg **v, size_t n, unsigned long uid)
 {
 	const char *step;
+	unsigned long *ids = xcalloc(n, sizeof *ids);
 	char b1[NUM_LEN], b2[NUM_LEN];
+	size_t k;
 
-	if (m->hpos != HEAP_NONE)
-		heap_remove(&sched, m->hpos);
-	if (qfile_remove(m->id, &step) < 0)
-		err_warnsys("unable to ", step, " of msg ", num_fmt(b1, m->id),
+	for (k = 0; k < n; k++) {
+		ids[k] = v[k]->id;
+		if (v[k]->hpos != HEAP_NONE)
+			heap_remove(&sched, v[k]->hpos);
+	}
+	if (qfile_remove_many(ids, n, &step) < 0)
+		/* left for a restart to finish, as in msg_remove */
+		err_warnsys("unable to ", step, " of deleted messages",
 		    (const char *)0);
-	err_info("deleted msg ", num_fmt(b1, m->id), " by ", num_fmt(b2, uid),
-	    (const char *)0);
-	msg_unlink(m);
+	for (k = 0; k < n; k++) {
+		err_info("deleted msg ", num_fmt(b1, ids[k]), " by ",
+		    num_fmt(b2, uid), (const char *)0);
+		msg_unlink(v[k]);
+	}
+	free(ids);
 }
 
 /* msg_due_now - every pending recipient of m (in domain, unless 0) is

@@ -97,7 +97,7 @@ void qpath(str *, const char *, unsigned long, const char *);
 void info_append(const struct msg *, const str *, int);
 void msg_settle(struct msg *, int64_t);
 int msg_due_now(struct msg *, const char *domain);
-void msg_delete(struct msg *, unsigned long uid);
+void msgs_delete(struct msg **, size_t, unsigned long uid);
 void msg_hold(struct msg *, int hold, unsigned long uid, int64_t now);
 void requeue(int64_t);
 

@@ -280,6 +280,20 @@ test_files(void)
 	CHECK(access("queue/info/1", F_OK) < 0 &&
 	    access("queue/mess/1", F_OK) < 0);
 	CHECK(qfile_remove(1, &step) == 0);	/* already gone is done */
+	/* a batch: every info/ file, one sync, every mess/ file */
+	{
+		static const unsigned long many[] = { 3, 4, 5 };
+
+		put("queue/info/3", BYTES("x"));
+		put("queue/mess/3", BYTES("x"));
+		put("queue/info/4", BYTES("x"));
+		put("queue/mess/5", BYTES("x"));
+		CHECK(qfile_remove_many(many, 3, &step) == 0);
+		CHECK(access("queue/info/3", F_OK) < 0 &&
+		    access("queue/mess/3", F_OK) < 0 &&
+		    access("queue/info/4", F_OK) < 0 &&
+		    access("queue/mess/5", F_OK) < 0);
+	}
 	/* the size limit: a larger info file is not read */
 	fd = open("queue/info/2", O_RDWR | O_CREAT, 0600);
 	CHECK(ftruncate(fd, (off_t)QFILE_INFO_MAX + 1) == 0);
