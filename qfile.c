@@ -461,29 +461,7 @@ qfile_pick_sync(const char **dir)
 int
 qfile_remove(unsigned long id, const char **step)
 {
-	str p = STR_INIT;
-	int r = -1;
-
-	if (qfile_path(&p, QFILE_INFO, id, 0) < 0)
-		err_nomem();
-	*step = "remove info";
-	if (unlink(p.s) < 0 && errno != ENOENT)
-		goto out;
-	/* The unlink is the record that every recipient is done, and it
-	 * must be durable before the inode of mess/<id> (the id) is free
-	 * to be reused (docs/queue.md). */
-	*step = "sync queue/info";
-	if (qfile_sync(QFILE_INFO) < 0)
-		goto out;
-	if (qfile_path(&p, QFILE_MESS, id, 0) < 0)
-		err_nomem();
-	*step = "remove mess";
-	if (unlink(p.s) < 0 && errno != ENOENT)
-		goto out;
-	r = 0;
-out:
-	str_free(&p);
-	return r;
+	return qfile_remove_many(&id, 1, step);
 }
 
 int
@@ -500,7 +478,9 @@ qfile_remove_many(const unsigned long *ids, size_t n, const char **step)
 		if (unlink(p.s) < 0 && errno != ENOENT)
 			goto out;
 	}
-	/* as in qfile_remove: durable before any inode is freed */
+	/* The unlinks are the record that every recipient is done, and
+	 * they must be durable before the inode of a mess/<id> (the id) is
+	 * free to be reused (docs/queue.md). */
 	*step = "sync queue/info";
 	if (qfile_sync(QFILE_INFO) < 0)
 		goto out;
