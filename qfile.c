@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "commit.h"
+#include "dsn.h"
 #include "envelope.h"
 #include "num.h"
 #include "err.h"
@@ -245,14 +246,36 @@ qfile_rec_retry(str *x, size_t i, unsigned long long tries,
 }
 
 int
+qfile_rec_error(str *x, size_t i, const char *reason)
+{
+	if (str_putc(x, 'e') < 0 || str_putu(x, i) < 0 ||
+	    str_putc(x, ' ') < 0 ||
+	    str_put(x, reason, strnlen(reason, DSN_REASON_MAX)) < 0 ||
+	    str_putc(x, 0) < 0)
+		return -1;
+	return 0;
+}
+
+int
+qfile_rec_hold(str *x, int hold)
+{
+	if (str_putc(x, hold ? 'H' : 'U') < 0 || str_putc(x, 0) < 0)
+		return -1;
+	return 0;
+}
+
+int
 qfile_rec_state(str *x, size_t i, const struct qfile_rcpt *r)
 {
 	if (r->state == QFILE_DONE)
 		return qfile_rec_done(x, i);
 	if (r->state == QFILE_FAILED)
 		return qfile_rec_failed(x, i, r->reason ? r->reason : "");
-	if (r->tries || r->next)
-		return qfile_rec_retry(x, i, r->tries, r->next);
+	if ((r->tries || r->next) &&
+	    qfile_rec_retry(x, i, r->tries, r->next) < 0)
+		return -1;
+	if (r->error && qfile_rec_error(x, i, r->error) < 0)
+		return -1;
 	return 0;	/* never tried: the envelope says it all */
 }
 
@@ -263,6 +286,8 @@ qfile_info_encode(str *x, const struct qfile_info *qi)
 
 	if (qfile_info_head(x, qi->birth_us, qi->msglen, qi->fullsize, qi->env,
 	    qi->envlen) < 0)
+		return -1;
+	if (qi->held && qfile_rec_hold(x, 1) < 0)
 		return -1;
 	for (k = 0; k < qi->nr; k++)
 		if (qfile_rec_state(x, k, &qi->r[k]) < 0)
@@ -280,7 +305,12 @@ record(struct qfile_info *qi, const char *s, size_t start, size_t end)
 	size_t j = start + 1;
 	char t = s[start];
 
-	if ((t != 'd' && t != 'f' && t != 'r') ||
+	/* H and U: the message is held or released (the last one wins) */
+	if ((t == 'H' || t == 'U') && end == start + 1) {
+		qi->held = t == 'H';
+		return;
+	}
+	if ((t != 'd' && t != 'f' && t != 'r' && t != 'e') ||
 	    num_scan(s, end, &j, ULLONG_MAX, &idx) < 0 || idx >= qi->nr)
 		return;
 	r = &qi->r[idx];
@@ -294,6 +324,9 @@ record(struct qfile_info *qi, const char *s, size_t start, size_t end)
 			return;
 		r->state = QFILE_FAILED;
 		r->reason = s + j;	/* the record's NUL ends it */
+	} else if (t == 'e') {
+		if (j < end && space(s, end, &j) == 0)
+			r->error = s + j;	/* the last one wins */
 	} else if (space(s, end, &j) == 0 &&
 	    num_scan(s, end, &j, ULLONG_MAX, &tries) == 0 &&
 	    space(s, end, &j) == 0 &&
@@ -497,25 +530,36 @@ qfile_pick_sync(const char **dir)
 int
 qfile_remove(unsigned long id, const char **step)
 {
+	return qfile_remove_many(&id, 1, step);
+}
+
+int
+qfile_remove_many(const unsigned long *ids, size_t n, const char **step)
+{
 	str p = STR_INIT;
+	size_t k;
 	int r = -1;
 
-	if (qfile_path(&p, QFILE_INFO, id, 0) < 0)
-		err_nomem();
 	*step = "remove info";
-	if (unlink(p.s) < 0 && errno != ENOENT)
-		goto out;
-	/* The unlink is the record that every recipient is done, and it
-	 * must be durable before the inode of mess/<id> (the id) is free
-	 * to be reused (docs/queue.md). */
+	for (k = 0; k < n; k++) {
+		if (qfile_path(&p, QFILE_INFO, ids[k], 0) < 0)
+			err_nomem();
+		if (unlink(p.s) < 0 && errno != ENOENT)
+			goto out;
+	}
+	/* The unlinks are the record that every recipient is done, and
+	 * they must be durable before the inode of a mess/<id> (the id) is
+	 * free to be reused (docs/queue.md). */
 	*step = "sync queue/info";
 	if (qfile_sync(QFILE_INFO) < 0)
 		goto out;
-	if (qfile_path(&p, QFILE_MESS, id, 0) < 0)
-		err_nomem();
 	*step = "remove mess";
-	if (unlink(p.s) < 0 && errno != ENOENT)
-		goto out;
+	for (k = 0; k < n; k++) {
+		if (qfile_path(&p, QFILE_MESS, ids[k], 0) < 0)
+			err_nomem();
+		if (unlink(p.s) < 0 && errno != ENOENT)
+			goto out;
+	}
 	r = 0;
 out:
 	str_free(&p);

@@ -43,6 +43,8 @@ enum { QFILE_PENDING, QFILE_DONE, QFILE_FAILED };
 struct qfile_rcpt {
 	const char *addr;	/* into the envelope */
 	const char *reason;	/* QFILE_FAILED: NUL-ended, into the bytes */
+	const char *error;	/* QFILE_PENDING: the last deferral's reason
+				 * (e record), NUL-ended, or 0 */
 	unsigned long long tries;	/* from the last r record */
 	unsigned long long next;
 	unsigned char state;
@@ -58,6 +60,7 @@ struct qfile_info {
 	size_t envlen;
 	struct qfile_rcpt *r;		/* one per recipient, in order */
 	size_t nr;
+	int held;	/* the last H or U record was H */
 	size_t good;	/* bytes of complete records: a torn tail follows */
 };
 
@@ -102,8 +105,13 @@ int qfile_rec_done(str *, size_t i);
 int qfile_rec_failed(str *, size_t i, const char *reason);
 int qfile_rec_retry(str *, size_t i, unsigned long long tries,
     unsigned long long next);
-/* qfile_rec_state - the one record that says the state of r (none for a
- * recipient never tried) */
+/* qfile_rec_error - recipient i's last deferral reason, written with
+ * (after) its r record; at most DSN_REASON_MAX bytes are kept */
+int qfile_rec_error(str *, size_t i, const char *reason);
+/* qfile_rec_hold - the message is held (hold) or released (!hold) */
+int qfile_rec_hold(str *, int hold);
+/* qfile_rec_state - the records that say the state of r: d, f, or r
+ * and its e (none for a recipient never tried) */
 int qfile_rec_state(str *, size_t i, const struct qfile_rcpt *r);
 /* qfile_info_encode - the compact form of a parsed info */
 int qfile_info_encode(str *, const struct qfile_info *);
@@ -139,5 +147,9 @@ int qfile_pick_sync(const char **dir);
 /* qfile_remove - the message is done: unlink info/<id>, fsync info/,
  * then unlink mess/<id> */
 int qfile_remove(unsigned long id, const char **step);
+/* qfile_remove_many - qfile_remove of n messages with one fsync of
+ * info/: every info/<id> unlinked, info/ fsynced, then every mess/<id>
+ * (queue control's delete by pattern) */
+int qfile_remove_many(const unsigned long *ids, size_t n, const char **step);
 
 #endif

@@ -20,6 +20,19 @@
  *                            users/passwd.cdb, both atomically; the
  *                            password comes on stdin, never in argv
  *
+ * Queue control, as a client of send's command channel run/send/ctl
+ * (docs/queue-control.md; send must run, and changes what it holds):
+ *
+ *   qpost-tool queue [--json]  each recipient with state, tries, next
+ *                            attempt and last error ("queue is empty");
+ *                            JSON: one object per message per line
+ *   qpost-tool show ID       envelope, state and the message
+ *   qpost-tool delete ID...|--sender PAT|--rcpt PAT   no bounce; PAT an
+ *                            fnmatch shell pattern, without case
+ *   qpost-tool hold ID..., release ID...
+ *   qpost-tool retry ID...|--domain D|--all   due now (sendmail -q)
+ *   qpost-tool requeue       route every pending recipient again
+ *
  * Environment: QPOST_HOME (ignored when set-uid), else conf-home.
  * Output on fd 1, diagnostics on fd 2.
  *
@@ -29,8 +42,11 @@
  * of one that does not, a bad name or password); 111 a
  * temporary failure (unreadable queue or control file, out of memory, a
  * failed write); 126/127 the program to run could not be executed.
+ * Queue control: 0 send answered ok, 100 it refused the request ("error:
+ * ..."), 111 send is not running or failed.
  *
- * Privilege: none needed beyond read access to the queue (qread, qstat)
+ * Privilege: none needed beyond read access to the queue (qread, qstat);
+ * for queue control send decides by the caller's uid (SO_PEERCRED)
  * or write access to control/ (newrcpthosts, rules) or users/ (passwd).
  * Never set-uid.  passwd keeps the password in fixed buffers it wipes,
  * and turns core dumps off.
@@ -47,7 +63,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +93,10 @@ usage(void)
 {
 	err_die(100, "usage: qpost-tool qread | qstat | showctl | "
 	    "newrcpthosts | rules | newu [arg...] | "
-	    "passwd add|change|remove NAME | passwd list|compile",
+	    "passwd add|change|remove NAME | passwd list|compile | "
+	    "queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | "
+	    "hold ID... | release ID... | retry ID...|--domain D|--all | "
+	    "requeue",
 	    (const char *)0);
 }
 
@@ -399,6 +420,172 @@ do_qstat(void)
 	str_free(&newids);
 	str_free(&messids);
 	return 0;
+}
+
+/* ---- queue control: the client of send's command channel ---- */
+
+#define CTL_PATH "run/send/ctl"	/* under the home (docs/queue-control.md) */
+#define CTL_REQUEST_MAX 1023	/* send's limit on a request line */
+#define CTL_TIMEOUT 120000	/* ms without a byte from send */
+
+/* ctl_call - one request to send; the answer's lines are printed on fd 1
+ * (all but the last), the last decides: 0 "ok", 100 "error: ..." about
+ * the request, 111 send unreachable or failing.  *lines counts the
+ * lines printed. */
+static int
+ctl_call(const char *req, size_t *lines)
+{
+	struct sockaddr_un sa;
+	str q = STR_INIT, line = STR_INIT, last = STR_INIT;
+	char space[BUF_SIZE];
+	buf in;
+	int fd, r, have = 0;
+
+	*lines = 0;
+	if (strlen(req) > CTL_REQUEST_MAX || strchr(req, '\n'))
+		err_die(100, "request too long or not one line", (const char *)0);
+	if (home_chdir() < 0)
+		err_diesys(111, "unable to chdir to the home ", home_dir(),
+		    (const char *)0);
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, CTL_PATH, sizeof CTL_PATH);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		err_diesys(111, "unable to create a socket", (const char *)0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			err_die(111, "send is not running (nobody listens on ",
+			    home_dir(), "/" CTL_PATH ")", (const char *)0);
+		err_diesys(111, "unable to connect to ", home_dir(),
+		    "/" CTL_PATH, (const char *)0);
+	}
+	if (str_copys(&q, req) < 0 || str_putc(&q, '\n') < 0)
+		err_nomem();
+	if (fd_writeall(fd, q.s, q.len, CTL_TIMEOUT) < 0)
+		err_diesys(111, "unable to talk to send", (const char *)0);
+	buf_init(&in, fd, space, sizeof space, CTL_TIMEOUT);
+	/* Each line is printed once the next one shows it was not the
+	 * last: the last is the status. */
+	for (;;) {
+		r = buf_getline(&in, &line, 1 << 20);
+		if (r == BUF_ERR)
+			err_diesys(111, "unable to read send's answer",
+			    (const char *)0);
+		if (r == BUF_EOF && !line.len)
+			break;
+		if (have) {
+			outn(last.s, last.len);
+			(*lines)++;
+		}
+		if (str_copy(&last, line.s, line.len) < 0)
+			err_nomem();
+		if (!last.len || last.s[last.len - 1] != '\n')
+			if (str_putc(&last, '\n') < 0)
+				err_nomem();
+		have = 1;
+		if (r == BUF_EOF)
+			break;
+	}
+	close(fd);
+	flush();
+	str_free(&q);
+	str_free(&line);
+	if (!have)
+		err_die(111, "send closed the connection without an answer",
+		    (const char *)0);
+	last.s[last.len - 1] = 0;
+	if (!strcmp(last.s, "ok")) {
+		str_free(&last);
+		return 0;
+	}
+	r = strncmp(last.s, "error: ", 7) ? 111 :
+	    !strncmp(last.s, "error: unable", 13) ||
+	    !strncmp(last.s, "error: timeout", 14) ? 111 : 100;
+	err_warn(strncmp(last.s, "error: ", 7) ? last.s : last.s + 7,
+	    (const char *)0);
+	str_free(&last);
+	return r;
+}
+
+/* ctl_each - one request per argument: "verb ARG"; the worst code */
+static int
+ctl_each(const char *verb, char **argv)
+{
+	str q = STR_INIT;
+	size_t n;
+	int r, worst = 0;
+
+	if (!*argv)
+		usage();
+	for (; *argv; argv++) {
+		if (str_copys(&q, verb) < 0 || str_putc(&q, ' ') < 0 ||
+		    str_puts(&q, *argv) < 0 || str_0(&q) < 0)
+			err_nomem();
+		r = ctl_call(q.s, &n);
+		if (r > worst)
+			worst = r;
+	}
+	str_free(&q);
+	return worst;
+}
+
+/* ctl_opt - "verb WORD ARG" for "--opt ARG" */
+static int
+ctl_opt(const char *verb, const char *word, const char *arg)
+{
+	str q = STR_INIT;
+	size_t n;
+	int r;
+
+	if (str_copys(&q, verb) < 0 || str_putc(&q, ' ') < 0 ||
+	    str_puts(&q, word) < 0 || (arg && (str_putc(&q, ' ') < 0 ||
+	    str_puts(&q, arg) < 0)) || str_0(&q) < 0)
+		err_nomem();
+	r = ctl_call(q.s, &n);
+	str_free(&q);
+	return r;
+}
+
+static int
+do_ctl(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	size_t n;
+	int r;
+
+	if (!strcmp(cmd, "queue")) {
+		if (argc == 1) {
+			r = ctl_call("list", &n);
+			if (r == 0 && n == 0) {
+				outs("queue is empty\n");
+				flush();
+			}
+			return r;
+		}
+		if (argc == 2 && !strcmp(argv[1], "--json"))
+			return ctl_call("list json", &n);
+		usage();
+	}
+	if (!strcmp(cmd, "requeue") && argc == 1)
+		return ctl_call("requeue", &n);
+	if (!strcmp(cmd, "show") && argc == 2)
+		return ctl_opt("show", argv[1], 0);
+	if (!strcmp(cmd, "delete") && argc == 3 && !strcmp(argv[1], "--sender"))
+		return ctl_opt("delete", "sender", argv[2]);
+	if (!strcmp(cmd, "delete") && argc == 3 && !strcmp(argv[1], "--rcpt"))
+		return ctl_opt("delete", "rcpt", argv[2]);
+	if (!strcmp(cmd, "retry") && argc == 3 && !strcmp(argv[1], "--domain"))
+		return ctl_opt("retry", "domain", argv[2]);
+	if (!strcmp(cmd, "retry") && argc == 2 && !strcmp(argv[1], "--all"))
+		return ctl_opt("retry", "all", 0);
+	if (!strcmp(cmd, "delete") || !strcmp(cmd, "hold") ||
+	    !strcmp(cmd, "release") || !strcmp(cmd, "retry")) {
+		if (argc < 2 || argv[1][0] == '-')
+			usage();
+		return ctl_each(cmd, argv + 1);
+	}
+	usage();
 }
 
 /* ---- showctl ---- */
@@ -1322,6 +1509,11 @@ main(int argc, char **argv)
 		return do_newu(argv + 1);
 	if (!strcmp(cmd, "passwd"))
 		return do_passwd(argc - 2, argv + 2);
+	if (!strcmp(cmd, "queue") || !strcmp(cmd, "show") ||
+	    !strcmp(cmd, "delete") || !strcmp(cmd, "hold") ||
+	    !strcmp(cmd, "release") || !strcmp(cmd, "retry") ||
+	    !strcmp(cmd, "requeue"))
+		return do_ctl(argc - 1, argv + 1);
 	if (argc != 2)
 		usage();
 	if (!strcmp(cmd, "qread"))

@@ -251,7 +251,8 @@ spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 	return 0;
 }
 
-/* job_spawn - start the program; -1 with errno */
+/* job_spawn - start the program; -1 with errno, -2 when mess/<id> is
+ * gone (removed by hand: send never removes it under a queued job) */
 static int
 job_spawn(struct job *j)
 {
@@ -266,7 +267,7 @@ job_spawn(struct job *j)
 	msgfd = open(p.s, O_RDONLY | O_CLOEXEC);
 	str_free(&p);
 	if (msgfd < 0)
-		return -1;
+		return errno == ENOENT ? -2 : -1;
 	if (pipe2(pp, O_CLOEXEC) < 0) {
 		r = errno;
 		close(msgfd);
@@ -382,11 +383,26 @@ local_lookup(struct job *j)
 	return -1;
 }
 
+/* job_drop - a job whose message file is gone: no result is recorded;
+ * the message is marked gone and dropped once no job of it is left
+ * (msg_settle), instead of being retried for ever with a wrong reason */
+static void
+job_drop(struct job *j, int64_t now)
+{
+	struct msg *m = j->m;
+	size_t k;
+
+	for (k = 0; k < j->nri; k++)
+		m->r[j->ri[k]].state = RS_PENDING;
+	m->gone = 1;
+	job_end(j, now);
+}
+
 /* start_jobs - run ready jobs while the channels have room */
 void
 start_jobs(int64_t now)
 {
-	int ch;
+	int ch, r;
 	char b1[NUM_LEN], b3[NUM_LEN], b4[NUM_LEN];
 	char b5[NUM_LEN], b6[NUM_LEN];
 
@@ -412,7 +428,12 @@ start_jobs(int64_t now)
 				job_done(j, now);
 				continue;
 			}
-			if (job_spawn(j) < 0) {
+			r = job_spawn(j);
+			if (r == -2) {
+				job_drop(j, now);
+				continue;
+			}
+			if (r < 0) {
 				const char *e = strerror(errno);
 
 				/* in the channel's own report format */

@@ -13,6 +13,7 @@
 #include "dsn.h"
 #include "err.h"
 #include "num.h"
+#include "qfile.h"
 #include "send.h"
 #include "str.h"
 
@@ -261,6 +262,10 @@ job_done(struct job *j, int64_t now)
 		size_t i = j->ri[k];
 		struct rcpt *r = &m->r[i];
 
+		if (res[k] != RES_TEMP) {
+			free(r->error);
+			r->error = 0;
+		}
 		if (res[k] == RES_OK) {
 			r->state = RS_DONE;
 			m->left--;
@@ -300,8 +305,12 @@ job_done(struct job *j, int64_t now)
 			    str_puts(&rec, num_fmt(b2, r->tries)) < 0 ||
 			    str_putc(&rec, ' ') < 0 ||
 			    str_puts(&rec, num_fmt(b3, (unsigned long long)next))
-			    < 0 || str_putc(&rec, 0) < 0)
+			    < 0 || str_putc(&rec, 0) < 0 ||
+			    qfile_rec_error(&rec, i, why[k]) < 0)
 				die_nomem();
+			/* the last error, for the queue listing */
+			free(r->error);
+			r->error = reason_clean(why[k], strlen(why[k]));
 		}
 	}
 	info_append(m, &rec, sync);
@@ -334,6 +343,16 @@ job_done(struct job *j, int64_t now)
 	free(why);
 	free(res);
 	free(wait);
+	job_end(j, now);
+}
+
+/* job_end - free a finished job; its message settles once it has no job
+ * left */
+void
+job_end(struct job *j, int64_t now)
+{
+	struct msg *m = j->m;
+
 	str_free(&j->out);
 	str_free(&j->rcpt);
 	free(j->ri);

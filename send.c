@@ -18,7 +18,9 @@
  * send.c and send-*.c; send.h says which file owns what.
  *
  * Usage: send (no arguments).  fd 0 is not used; fd 2 is the log, one line
- * per event.  Environment: QPOST_HOME (the home), QPOST_LOCAL and
+ * per event.  The command channel (queue control: list, show, delete,
+ * hold, release, retry, requeue) is the socket run/send/ctl (send-ctl.c,
+ * docs/queue-control.md).  Environment: QPOST_HOME (the home), QPOST_LOCAL and
  * QPOST_REMOTE (programs to run instead of bin/local and bin/remote),
  * QPOST_QUEUE (the queue program for bounces), QPOST_SPAWN_FD (set by
  * qpost-spawn: the socket over which every delivery, local and remote, is
@@ -46,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -81,6 +84,7 @@
 
 struct conf cf;
 int spawnfd = -1;
+struct msg *msgs;
 const char *prog[2];
 
 static struct heap sched;
@@ -409,6 +413,8 @@ msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
 		r->addr = a;
 		r->tries = (unsigned)q->tries;
 		r->next = (int64_t)q->next;
+		if (q->state == QFILE_PENDING && q->error)
+			r->error = reason_clean(q->error, strlen(q->error));
 		if (q->state == QFILE_DONE) {
 			r->state = RS_DONE;
 			m->left--;
@@ -419,6 +425,8 @@ msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
 			m->failed++;
 		}
 	}
+	m->held = qi.held != 0;
+	m->size = qi.msglen;
 	*good = qi.good;
 	*msglen = qi.msglen;
 	*fullsize = qi.fullsize;
@@ -431,11 +439,27 @@ msg_free(struct msg *m)
 {
 	size_t k;
 
-	for (k = 0; k < m->nr; k++)
+	for (k = 0; k < m->nr; k++) {
 		free(m->r[k].reason);
+		free(m->r[k].error);
+	}
 	free(m->r);
 	free(m->env);
 	free(m);
+}
+
+/* msg_unlink - m leaves the list of messages and is freed */
+static void
+msg_unlink(struct msg *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		msgs = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	nmsgs--;
+	msg_free(m);
 }
 
 /* msg_remove - every recipient is done: info first, synced, then mess
@@ -450,8 +474,92 @@ msg_remove(struct msg *m)
 		err_warnsys("unable to ", step, " of msg ", m->qid,
 		    (const char *)0);
 	err_info("end msg ", m->qid, (const char *)0);
-	nmsgs--;
-	msg_free(m);
+	msg_unlink(m);
+}
+
+/* msgs_delete - the command channel's delete: n messages go without a
+ * bounce, their info/ files with one fsync (qfile_remove_many).  No job
+ * of any of them may be queued or running (the caller skips those). */
+void
+msgs_delete(struct msg **v, size_t n, unsigned long uid)
+{
+	const char *step;
+	unsigned long *ids = xcalloc(n, sizeof *ids);
+	char b2[NUM_LEN];
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		ids[k] = v[k]->id;
+		if (v[k]->hpos != HEAP_NONE)
+			heap_remove(&sched, v[k]->hpos);
+	}
+	if (qfile_remove_many(ids, n, &step) < 0)
+		/* left for a restart to finish, as in msg_remove */
+		err_warnsys("unable to ", step, " of deleted messages",
+		    (const char *)0);
+	for (k = 0; k < n; k++) {
+		err_info("deleted msg ", v[k]->qid, " by ",
+		    num_fmt(b2, uid), (const char *)0);
+		msg_unlink(v[k]);
+	}
+	free(ids);
+}
+
+/* msg_due_now - every pending recipient of m (in domain, unless 0) is
+ * due now, whatever its back-off; returns how many.  A held message
+ * stays held: its recipients are due once it is released. */
+int
+msg_due_now(struct msg *m, const char *domain)
+{
+	size_t k;
+	int n = 0;
+
+	for (k = 0; k < m->nr; k++) {
+		struct rcpt *r = &m->r[k];
+		const char *d;
+
+		if (r->state != RS_PENDING)
+			continue;
+		if (domain) {
+			d = strrchr(r->addr, '@');
+			if (!d || strcasecmp(d + 1, domain))
+				continue;
+		}
+		r->next = 0;
+		n++;
+	}
+	if (n && m->hpos != HEAP_NONE) {
+		m->due = 0;
+		heap_fix(&sched, m->hpos);
+	}
+	return n;
+}
+
+/* msg_hold - hold m (it leaves the schedule; jobs already running end
+ * as usual) or release it (its pending recipients are due at once).
+ * The H or U record is synced, so a hold survives a crash and a
+ * restart. */
+void
+msg_hold(struct msg *m, int hold, unsigned long uid, int64_t now)
+{
+	str rec = STR_INIT;
+	char b2[NUM_LEN];
+
+	if (qfile_rec_hold(&rec, hold) < 0)
+		die_nomem();
+	info_append(m, &rec, 1);
+	str_free(&rec);
+	m->held = hold != 0;
+	err_info(hold ? "held msg " : "released msg ", m->qid,
+	    " by ", num_fmt(b2, uid), (const char *)0);
+	if (hold && m->hpos != HEAP_NONE)
+		heap_remove(&sched, m->hpos);
+	if (hold)
+		return;
+	/* released: its pending recipients are due now, as after a retry */
+	(void)msg_due_now(m, 0);
+	if (!m->jobs && m->hpos == HEAP_NONE)
+		msg_settle(m, now);
 }
 
 
@@ -460,6 +568,13 @@ static void
 msg_register(struct msg *m, int64_t now)
 {
 	nmsgs++;
+	m->prev = 0;
+	m->next = msgs;
+	if (msgs)
+		msgs->prev = m;
+	msgs = m;
+	if (m->held && m->left)
+		return;		/* out of the schedule until released */
 	if (m->left)
 		msg_start(m, now);
 	else
@@ -471,7 +586,21 @@ void
 msg_settle(struct msg *m, int64_t now)
 {
 	size_t k;
+	char b[NUM_LEN];
+	const char *id;
 
+	if (m->gone) {
+		/* Its file was removed behind our back: nothing can be
+		 * delivered or bounced; the state goes too. */
+		id = num_fmt(b, m->id);
+		err_warn("dropping msg ", m->qid, ": queue/mess/", id,
+		    " is gone (removed by hand?); nothing delivered from "
+		    "now on, no bounce", (const char *)0);
+		msg_remove(m);
+		return;
+	}
+	if (m->held && m->left)
+		return;		/* out of the schedule until released */
 	if (m->left) {
 		m->due = INT64_MAX;
 		for (k = 0; k < m->nr; k++)
@@ -972,6 +1101,21 @@ retry_all(void)
 	}
 }
 
+/* requeue - the command channel's requeue: reread the control files and
+ * the routing tables now, and make every pending recipient due, so that
+ * each is routed again (local or remote, and remote's smtproutes) with
+ * what they say now */
+void
+requeue(int64_t now)
+{
+	struct msg *m;
+
+	control_load(0);
+	routes_refresh(now, 1);
+	for (m = msgs; m; m = m->next)
+		(void)msg_due_now(m, 0);
+}
+
 /* ------------------------------------------------------ main */
 
 static void
@@ -1090,9 +1234,11 @@ main(int argc, char **argv)
 	clean_tmp(now);
 	lastclean = now;
 	startup(now);
+	/* after the lock: only the send that owns the queue answers */
+	ctl_init();
 
 	for (;;) {
-		size_t n = 0, k;
+		size_t n = 0, k, nctl;
 		int timeout = -1, r;
 		struct msg *m;
 
@@ -1120,6 +1266,7 @@ main(int argc, char **argv)
 
 			err_info("exiting with ", num_fmt(b1, nrun),
 			    " deliveries unfinished", (const char *)0);
+			ctl_close();
 			_exit(0);
 		}
 		if (!stopby) {
@@ -1149,8 +1296,11 @@ main(int argc, char **argv)
 		}
 		if (stopby)
 			timeout = 1000;
-		if (apf < nrun + 3) {
-			apf = nrun + 64;
+		r = stopby ? -1 : ctl_timeout(now);
+		if (r >= 0 && (timeout < 0 || r < timeout))
+			timeout = r;
+		if (apf < nrun + 3 + ctl_nfds()) {
+			apf = nrun + ctl_nfds() + 64;
 			free(pf);
 			pf = xcalloc(apf, sizeof *pf);
 		}
@@ -1164,7 +1314,8 @@ main(int argc, char **argv)
 			pf[n].fd = run[k]->fd;
 			pf[n++].events = POLLIN;
 		}
-		r = poll(pf, n, timeout);
+		nctl = stopby ? 0 : ctl_pollfds(pf + n);
+		r = poll(pf, n + nctl, timeout);
 		if (r < 0 && errno != EINTR)
 			err_diesys(111, "unable to poll", (const char *)0);
 		now = now_sec();
@@ -1192,5 +1343,8 @@ main(int argc, char **argv)
 				;
 			scan_new(now);
 		}
+		/* The channel last: its requests see this pass's results. */
+		if (!stopby)
+			ctl_events(pf + n, nctl, now);
 	}
 }

@@ -6,7 +6,8 @@
  * settle, removal); send-jobs.c the jobs, routing a message into them,
  * the qpost-spawn protocol, starting, reading and reaping them;
  * send-results.c turning a finished job into per-recipient results and
- * info records; send-bounce.c the RFC 3464 bounces.
+ * info records; send-bounce.c the RFC 3464 bounces; send-ctl.c the
+ * command channel run/send/ctl (docs/queue-control.md).
  */
 #ifndef SEND_H
 #define SEND_H
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include "dsn.h"
@@ -29,6 +31,7 @@ enum { RES_OK, RES_TEMP, RES_PERM };
 struct rcpt {
 	const char *addr;	/* into msg.env */
 	char *reason;		/* RS_FAILED: why */
+	char *error;		/* RS_PENDING: the last deferral's reason, or 0 */
 	int64_t next;		/* RS_PENDING: earliest next attempt */
 	unsigned tries;
 	unsigned char state;
@@ -48,6 +51,11 @@ struct msg {
 	size_t left;		/* recipients RS_PENDING or RS_INFLIGHT */
 	size_t failed;		/* recipients RS_FAILED */
 	unsigned jobs;		/* jobs queued or running */
+	unsigned long long size;	/* bytes of mess/<id> */
+	struct msg *prev;	/* every message send holds (msgs) */
+	struct msg *next;
+	unsigned char held;	/* not scheduled until released */
+	unsigned char gone;	/* mess/<id> vanished: dropped when idle */
 };
 
 struct job {
@@ -79,6 +87,7 @@ extern struct conf cf;		/* send.c */
 extern const char *prog[2];	/* send.c: bin/local, bin/remote */
 extern int spawnfd;		/* send.c: qpost-spawn's socket, or -1 */
 extern const char *const chname[2];	/* send-jobs.c: "local", "remote" */
+extern struct msg *msgs;	/* send.c: every message, newest first */
 extern struct job **run;	/* send-jobs.c: the running jobs */
 extern size_t nrun;
 
@@ -93,6 +102,10 @@ void qpath(str *, const char *, unsigned long, const char *);
 char *delay_fmt(char[DELAY_LEN], const struct msg *);
 void info_append(const struct msg *, const str *, int);
 void msg_settle(struct msg *, int64_t);
+int msg_due_now(struct msg *, const char *domain);
+void msgs_delete(struct msg **, size_t, unsigned long uid);
+void msg_hold(struct msg *, int hold, unsigned long uid, int64_t now);
+void requeue(int64_t);
 
 /* send-jobs.c */
 void routes_refresh(int64_t, int);
@@ -105,6 +118,15 @@ void spawn_read(void);
 
 /* send-results.c */
 void job_done(struct job *, int64_t);
+void job_end(struct job *, int64_t);
+
+/* send-ctl.c */
+void ctl_init(void);
+void ctl_close(void);
+size_t ctl_nfds(void);
+size_t ctl_pollfds(struct pollfd *);
+void ctl_events(const struct pollfd *, size_t, int64_t);
+int ctl_timeout(int64_t);
 
 /* send-bounce.c */
 int bounce(struct msg *, int64_t);

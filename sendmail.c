@@ -12,8 +12,12 @@
  *   sendmail -bs   SMTP on fd 0/1: exec bin/smtpd, with RELAYCLIENT set (a
  *             local user may send anywhere through inject anyway) and
  *             TCPREMOTEIP=127.0.0.1
- *   sendmail -bp   (or as "mailq") list the queue: exec bin/qpost-tool qread
- *   sendmail -q    wake send: one byte into queue/lock/trigger; -qXXX too
+ *   sendmail -bp   (or as "mailq") list the queue through send's command
+ *             channel: exec bin/qpost-tool queue (an ordinary user sees
+ *             only the messages it submitted; "queue is empty")
+ *   sendmail -q    flush: every deferred recipient is tried now, through
+ *             the channel: exec bin/qpost-tool retry --all (-qXXX too);
+ *             exit 111 with a message when send is not running
  *   sendmail -bi   (or as "newaliases") nothing to rebuild: aliases are
  *             alias/.qmail-* files; exits 0 for scripts that call it
  *
@@ -27,13 +31,12 @@
  * Environment: QPOST_HOME (ignored when set-uid), else conf-home.
  *
  * Exit codes: those of the program exec'd; otherwise 0 done, 100 usage
- * (an unknown option, -bd, -bv, -bt), 111 temporary failure (the home or
- * trigger unusable, out of memory), 126/127 the program could not be run.
+ * (an unknown option, -bd, -bv, -bt), 111 temporary failure (out of
+ * memory), 126/127 the program could not be run.
  *
  * Privilege: none; runs as the invoking user.  Never install set-uid.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
@@ -85,31 +88,6 @@ run(const char *prog, char **argv)
 	    (const char *)0);
 }
 
-/* wake - one byte into queue/lock/trigger, as queue does */
-static noreturn void
-wake(void)
-{
-	str path = STR_INIT;
-	int fd;
-
-	if (home_path(&path, "queue/lock/trigger") < 0)
-		err_nomem();
-	fd = open(path.s, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENXIO) {
-			err_warn("send is not running: nothing to wake",
-			    (const char *)0);
-			_exit(0);
-		}
-		err_diesys(111, "unable to open ", path.s, (const char *)0);
-	}
-	if (write(fd, "", 1) < 0 && errno != EAGAIN)
-		err_diesys(111, "unable to write ", path.s, (const char *)0);
-	if (verbose)
-		err_info("woke send", (const char *)0);
-	_exit(0);
-}
-
 /* sender - "-f" argument: strip one pair of angle brackets */
 static char *
 sender(char *s)
@@ -128,7 +106,7 @@ main(int argc, char **argv)
 {
 	const char *base;
 	char *from = 0, *name = 0;
-	char mode = 'm';	/* m deliver, s smtp, p list, q wake, i aliases */
+	char mode = 'm';	/* m deliver, s smtp, p list, q flush, i aliases */
 	int flagt = 0, i;
 	char **av;
 	size_t n;
@@ -222,10 +200,13 @@ main(int argc, char **argv)
 			err_info("aliases are the alias/.qmail-* files; "
 			    "nothing to rebuild", (const char *)0);
 		_exit(0);
-	case 'q':
-		wake();
+	case 'q': {
+		char *qv[] = { 0, (char *)"retry", (char *)"--all", 0 };
+
+		run("qpost-tool", qv);
+	}
 	case 'p': {
-		char *qv[] = { 0, (char *)"qread", 0 };
+		char *qv[] = { 0, (char *)"queue", 0 };
 
 		run("qpost-tool", qv);
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../dsn.h"
 #include "../qfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -62,7 +63,15 @@ info(const char *s, size_t n)
 		if (a->state == QFILE_PENDING &&
 		    (a->tries != b->tries || a->next != b->next))
 			abort();
+		/* the last error, cut to DSN_REASON_MAX by the encoder */
+		if (a->state == QFILE_PENDING && (!a->error != !b->error ||
+		    (a->error && (strncmp(a->error, b->error,
+		    DSN_REASON_MAX) || strlen(b->error) !=
+		    strnlen(a->error, DSN_REASON_MAX)))))
+			abort();
 	}
+	if (qi.held != q2.held)
+		abort();
 	qfile_info_free(&q2);
 	qfile_info_free(&qi);
 	str_free(&x);

@@ -178,6 +178,38 @@ test_info(void)
 	str_free(&y);
 }
 
+/* test_ctl - the records of queue control: e (a deferred recipient's
+ * last error, the last one wins, kept by compaction after its r), H and U
+ * (held, released: the last one wins) */
+static void
+test_ctl(void)
+{
+	struct qfile_info qi;
+	str x = STR_INIT;
+	static const char full[] = "M1 2 3\0" ENV
+	    "r0 1 5\0" "e0 #4.7.1 first\0" "H\0" "r0 2 9\0"
+	    "e0 #4.7.1 second\0" "e1 x\0" "d1\0" "U\0" "H\0" "Hx\0" "e2\0";
+	static const char compact[] = "M1 2 3\0" ENV "H\0"
+	    "r0 2 9\0" "e0 #4.7.1 second\0" "d1\0";
+
+	CHECK(parse(BYTES(full), &qi) == 0);
+	CHECK(qi.held == 1);
+	CHECK(qi.r[0].tries == 2 && !strcmp(qi.r[0].error, "#4.7.1 second"));
+	CHECK(qi.r[1].state == QFILE_DONE);
+	CHECK(qi.r[2].error == 0);		/* "e2" has no reason */
+	CHECK(qfile_info_encode(&x, &qi) == 0);
+	CHECK(x.len == sizeof compact - 1 && !memcmp(x.s, compact, x.len));
+	qfile_info_free(&qi);
+	CHECK(parse(BYTES("M1 2 3\0" ENV "H\0U\0"), &qi) == 0 && !qi.held);
+	qfile_info_free(&qi);
+	x.len = 0;
+	CHECK(qfile_rec_hold(&x, 1) == 0 && qfile_rec_hold(&x, 0) == 0 &&
+	    qfile_rec_error(&x, 3, "why") == 0);
+	CHECK(x.len == sizeof("H\0U\0e3 why\0") - 1 &&
+	    !memcmp(x.s, "H\0U\0e3 why\0", x.len));
+	str_free(&x);
+}
+
 static void
 test_msgid(void)
 {
@@ -306,6 +338,20 @@ test_files(void)
 	CHECK(access("queue/info/1", F_OK) < 0 &&
 	    access("queue/mess/1", F_OK) < 0);
 	CHECK(qfile_remove(1, &step) == 0);	/* already gone is done */
+	/* a batch: every info/ file, one sync, every mess/ file */
+	{
+		static const unsigned long many[] = { 3, 4, 5 };
+
+		put("queue/info/3", BYTES("x"));
+		put("queue/mess/3", BYTES("x"));
+		put("queue/info/4", BYTES("x"));
+		put("queue/mess/5", BYTES("x"));
+		CHECK(qfile_remove_many(many, 3, &step) == 0);
+		CHECK(access("queue/info/3", F_OK) < 0 &&
+		    access("queue/mess/3", F_OK) < 0 &&
+		    access("queue/info/4", F_OK) < 0 &&
+		    access("queue/mess/5", F_OK) < 0);
+	}
 	/* the size limit: a larger info file is not read */
 	fd = open("queue/info/2", O_RDWR | O_CREAT, 0600);
 	CHECK(ftruncate(fd, (off_t)QFILE_INFO_MAX + 1) == 0);
@@ -325,6 +371,7 @@ main(void)
 	test_trailer();
 	test_info();
 	test_msgid();
+	test_ctl();
 	test_bloated();
 	test_files();
 	printf("%u checks, %u failed\n", checks, failed);

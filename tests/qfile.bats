@@ -159,6 +159,8 @@ s@test.example"
 	        out.append("fsync " + tail)
 	    else:
 	        names = re.findall(r'"([^"]*)"', args)
+	        if not any(n.startswith("queue/") for n in names):
+	            continue	# run/send/ctl, send's socket, at exit
 	        out.append(call.rstrip("at2").rstrip("at") + " " +
 	            " ".join(n.replace("/" + i, "/ID") for n in names))
 	start = next(k for k, o in enumerate(out) if "info/ID.tmp" in o)

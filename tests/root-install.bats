@@ -109,6 +109,9 @@ qpostq:qpost 2770"
 root 644"
 	[ "$(owner "$QH/alias/Maildir")" = qpalias ]
 	[ "$(owner "$S/smtpd/log/main")" = qpostl ]
+	# send's command channel directory: send's, reachable by everyone
+	run stat -c '%U %a' "$QH/run/send"
+	assert_output "qposts 755"
 	grep -q 'envuidgid qpostd tcpserver' "$S/smtpd/run"
 	grep -q 'qpost-spawn -u qposts -r qpostr' "$S/send/run"
 	# the control files are readable by an ordinary user
@@ -148,6 +151,19 @@ time.sleep(20)' "$PORT"
 	f=$(find "$QH/alias/Maildir/new" -type f)
 	[ "$(owner "$f")" = qpalias ]
 	wait_for 10 queue_empty
+	# the command channel: send (qposts) listens; root is an admin, an
+	# ordinary user may list (mailq) but not change anything
+	run stat -c '%U %a' "$QH/run/send/ctl"
+	assert_output "qposts 666"
+	run "$QH/bin/qpost-tool" queue
+	assert_success
+	assert_output "queue is empty"
+	run setuidgid nobody "$QH/bin/sendmail" -bp
+	assert_success
+	assert_output "queue is empty"
+	run setuidgid nobody "$QH/bin/qpost-tool" retry --all
+	assert_failure 100
+	assert_output --partial "permission denied"
 }
 
 @test "root install: queued mail belongs to qpostq and other users cannot read it" {

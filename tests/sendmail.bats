@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # sendmail: the wrapper maps sendmail's command line onto inject, smtpd,
-# qpost-tool and the trigger.  The first tests put a recording stand-in
+# qpost-tool (send's command channel).  The first tests put a recording stand-in
 # for bin/inject into the throwaway home, so the exact argument list is
 # what is checked; the later ones run the real programs.
 
@@ -100,47 +100,33 @@ args() { tail -n +2 "$BATS_TEST_TMPDIR/$1.args" | tr '\n' ' '; }
 	assert_output "EHLO x"
 }
 
-@test "sendmail -bp and mailq list the queue through qpost-tool qread" {
+@test "sendmail -bp and mailq list the queue through qpost-tool queue (send's channel)" {
 	run "$SM" -bp
-	assert_success
-	assert_output ""
+	assert_failure 111
+	assert_output --partial "send is not running"
 	record qpost-tool
 	ln -s "$SM" "$BATS_TEST_TMPDIR/mailq"
 	run "$BATS_TEST_TMPDIR/mailq"
 	assert_success
 	run args qpost-tool
-	assert_output "qread "
+	assert_output "queue "
 }
 
-@test "sendmail -q writes one byte to queue/lock/trigger" {
-	fifo="$QPOST_HOME/queue/lock/trigger"
-	# a reader holding the fifo open, as send does, collecting what comes
-	spawn "$PY" -c '
-import os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
-open(sys.argv[2], "w").close()
-got = b""
-for _ in range(100):
-    try:
-        got += os.read(fd, 10)
-    except BlockingIOError:
-        pass
-    if got:
-        break
-    time.sleep(0.05)
-open(sys.argv[2], "w").write(str(len(got)))
-' "$fifo" "$BATS_TEST_TMPDIR/got"
-	wait_for 5 test -e "$BATS_TEST_TMPDIR/got"
+@test "sendmail -q (and -qXXX) flushes through qpost-tool retry --all" {
+	record qpost-tool
 	run "$SM" -q
 	assert_success
-	wait_for 5 test -s "$BATS_TEST_TMPDIR/got"
-	run cat "$BATS_TEST_TMPDIR/got"
-	assert_output 1
-}
-
-@test "sendmail -q with send not running says so and exits 0" {
+	run args qpost-tool
+	assert_output "retry --all "
 	run "$SM" -q30m
 	assert_success
+	run args qpost-tool
+	assert_output "retry --all "
+}
+
+@test "sendmail -q with send not running says so and exits 111" {
+	run "$SM" -q30m
+	assert_failure 111
 	assert_output --partial "send is not running"
 }
 
@@ -182,7 +168,7 @@ open(sys.argv[2], "w").write(str(len(got)))
 	assert_success
 	assert_line --regexp '^250 2\.0\.0 '
 	[ "$(queue_count)" -eq 1 ]
-	run "$SM" -bp
+	run "$QPOST_HOME/bin/qpost-tool" qread
 	assert_output --partial "from <ivy@test.example>"
 	assert_output --partial "<jo@remote.example>"
 }
@@ -214,7 +200,7 @@ open(sys.argv[2], "w").write(str(len(got)))
 	[ "$(tr -cd '\r' < "$f" | wc -c)" -eq 0 ]
 	grep -q '^Subject: php$' "$f"
 	grep -q '^bare$' "$f"
-	run "$SM" -bp
+	run "$QPOST_HOME/bin/qpost-tool" qread
 	assert_output --partial "<erin@test.example>"
 }
 
