@@ -65,9 +65,10 @@ inject() {
 # id is in $ID
 deferred() {
 	printf 'Subject: ctl\n\nbody\n' | inject "${2:-sender@test.example}" "$1"
-	wait_for 10 logged "deferral: msg [0-9]* to <$1>"
-	ID=$(grep "deferral: msg [0-9]* to <$1>" "$LOG" | head -n 1 |
-	    sed 's/.*msg \([0-9]*\) .*/\1/')
+	wait_for 10 logged "deferral: msg [0-9A-Z.]* to remote <$1>"
+	ID=$(grep "deferral: msg [0-9A-Z.]* to remote <$1>" "$LOG" |
+	    head -n 1 | sed 's/.*msg \([0-9A-Z.]*\) .*/\1/')
+	INO=${ID#*.}	# the queue file's name
 	[ -n "$ID" ]
 }
 
@@ -89,8 +90,12 @@ ctl() {
 	EOF
 }
 
-in_queue() { [ -e "$QPOST_HOME/queue/mess/$1" ]; }
-not_in_queue() { [ ! -e "$QPOST_HOME/queue/mess/$1" ] && [ ! -e "$QPOST_HOME/queue/info/$1" ]; }
+# in_queue ID, not_in_queue ID: the queue file is named by the ID's inode
+in_queue() { [ -e "$QPOST_HOME/queue/mess/${1#*.}" ]; }
+not_in_queue() {
+	[ ! -e "$QPOST_HOME/queue/mess/${1#*.}" ] &&
+	    [ ! -e "$QPOST_HOME/queue/info/${1#*.}" ]
+}
 
 @test "queue: an empty queue says so (qpost-tool queue, mailq, sendmail -bp)" {
 	start_send
@@ -131,7 +136,7 @@ assert r[0]["next"] > m["birth"], r
 assert r[0]["error"] == "greylisted, come back later", r
 ' "$ID" "$(id -u)"
 	# the e record is in info/ and a restarted send knows the error
-	tr '\0' '\n' < "$QPOST_HOME/queue/info/$ID" | grep -q '^e0 #4.7.1 greylisted, come back later$'
+	tr '\0' '\n' < "$QPOST_HOME/queue/info/$INO" | grep -q '^e0 #4.7.1 greylisted, come back later$'
 	stop_send
 	start_send
 	run "$T" queue
@@ -148,10 +153,14 @@ assert r[0]["error"] == "greylisted, come back later", r
 	assert_line --regexp '^Received: \(qpost [0-9]+ invoked by uid [0-9]+\); '
 	assert_line "Subject: ctl"
 	assert_line "body"
-	# a full TTTTTTTTTT.INODE id works too (the inode part is taken)
-	run "$T" show "0K4QZ3V8HD.$ID"
+	# the bare inode works too; a full ID of another birth in the same
+	# inode names another message, not this one
+	run "$T" show "$INO"
 	assert_success
 	assert_line "Subject: ctl"
+	run "$T" show "0K4QZ3V8HD.$INO"
+	assert_failure 100
+	assert_output --partial "no such message"
 	run "$T" show 424242
 	assert_failure 100
 	assert_output --partial "no such message: 424242"
@@ -231,7 +240,7 @@ assert r[0]["error"] == "greylisted, come back later", r
 	assert_success
 	logged "released msg $ID by $(id -u)"
 	wait_for 10 not_in_queue "$ID"
-	logged "success: msg $ID to <far@remote.example>"
+	logged "success: msg $ID to remote <far@remote.example>"
 }
 
 @test "retry one message at once, without waiting for its back-off" {
@@ -317,7 +326,7 @@ two_deferred() {
 	# a message nobody submitted: queue's trace line names uid 65534
 	printf 'Received: (qpost 1 invoked by uid 65534); Wed, 2 Dec 2026 09:00:00 +0000\nSubject: mine\n\nx\n' |
 	    enqueue nobody@test.example mine@remote.example
-	wait_for 10 logged "deferral: msg [0-9]* to <mine@remote.example>"
+	wait_for 10 logged "deferral: msg [0-9A-Z.]* to remote <mine@remote.example>"
 	chmod o+x "$BATS_TEST_TMPDIR" "$QPOST_HOME"
 	NB="setpriv --reuid=65534 --regid=65534 --clear-groups"
 	run $NB "$T" queue
@@ -377,10 +386,10 @@ open(sys.argv[2], "w").write("%d %s" % (time.time() - t, data.decode()))
 @test "a queue file removed by hand: send drops the message with a clear warning instead of retrying it" {
 	start_send
 	deferred far@remote.example
-	rm "$QPOST_HOME/queue/mess/$ID"
+	rm "$QPOST_HOME/queue/mess/$INO"
 	touch "$BATS_TEST_TMPDIR/go"
 	kill -ALRM "$SEND_PID"
-	wait_for 10 logged "dropping msg $ID: queue/mess/$ID is gone"
+	wait_for 10 logged "dropping msg $ID: queue/mess/$INO is gone"
 	wait_for 10 not_in_queue "$ID"
 	logged "end msg $ID"
 	! logged "bounce msg"
@@ -399,10 +408,10 @@ open(sys.argv[2], "w").write("%d %s" % (time.time() - t, data.decode()))
 	EOF
 	start_send
 	printf 'Subject: slow\n\nx\n' | inject sender@test.example slow@remote.example
-	wait_for 10 logged "starting delivery [0-9]*: msg [0-9]* to remote <slow@remote.example>"
+	wait_for 10 logged "starting delivery [0-9]*: msg [0-9A-Z.]* to remote <slow@remote.example>"
 	ID=$(ls "$QPOST_HOME/queue/mess")
 	run "$T" queue
-	assert_output --regexp "^$ID sending 0 - "
+	assert_output --regexp "^[0-9A-Z]{10}\.$ID sending 0 - "
 	run "$T" delete "$ID"
 	assert_failure 100
 	assert_output --partial "delivery in progress"
@@ -410,5 +419,5 @@ open(sys.argv[2], "w").write("%d %s" % (time.time() - t, data.decode()))
 	assert_success
 	touch "$BATS_TEST_TMPDIR/go"
 	wait_for 10 not_in_queue "$ID"
-	logged "success: msg $ID to <slow@remote.example>"
+	logged "success: msg [0-9A-Z]*\.$ID to remote <slow@remote.example>"
 }
