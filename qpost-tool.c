@@ -268,9 +268,17 @@ outage(time_t then)
 	}
 }
 
+/* outhead - a message's first line: its ID (as the log and smtpd's 250
+ * reply give it: birth and inode, qfile_msgid), age, size, sender */
 static void
-outhead(const char *id, time_t t, unsigned long long size, const char *from)
+outhead(const char *id, unsigned long long birth_us, time_t t,
+    unsigned long long size, const char *from)
 {
+	char qid[QFILE_MSGID_LEN];
+	unsigned long ino;
+
+	if (qfile_id(id, &ino) == 0)
+		id = qfile_msgid(qid, birth_us, ino);
 	outs(id);
 	outs("  age ");
 	outage(t);
@@ -308,7 +316,8 @@ qread_info(const char *id, const str *info)
 		outs("  unreadable info file (send leaves it alone)\n");
 		return;
 	}
-	outhead(id, (time_t)qi.birth, qi.msglen, envelope_sender(qi.env));
+	outhead(id, qi.birth_us, (time_t)qi.birth, qi.msglen,
+	    envelope_sender(qi.env));
 	for (k = 0; k < qi.nr; k++) {
 		const struct qfile_rcpt *r = &qi.r[k];
 
@@ -362,7 +371,8 @@ do_qread(void)
 			outs("  malformed file in queue/new (send sets it aside)\n");
 			continue;
 		}
-		outhead(id, st.st_mtime, (unsigned long long)size,
+		outhead(id, qfile_birth_us((long long)st.st_mtim.tv_sec,
+		    st.st_mtim.tv_nsec), st.st_mtime, (unsigned long long)size,
 		    envelope_sender(env.s));
 		p = 0;
 		while ((r = envelope_next(env.s, env.len, &p)))

@@ -39,10 +39,11 @@ messages in queue but not yet preprocessed: 0"
 	putnew 102 "" postmaster@test.example
 	run "$T" qread
 	assert_success
-	assert_line --regexp '^101  age [0-9]+s  25 bytes  from <alice@test.example>$'
+	# the message's ID: its birth (the file's time) and its inode
+	assert_line --regexp '^[0-9A-Z]{10}\.101  age [0-9]+s  25 bytes  from <alice@test.example>$'
 	assert_line "  new      <bob@test.example>"
 	assert_line "  new      <carol@remote.example>"
-	assert_line --regexp '^102  age [0-9]+s  25 bytes  from <>$'
+	assert_line --regexp '^[0-9A-Z]{10}\.102  age [0-9]+s  25 bytes  from <>$'
 	run "$T" qstat
 	assert_output "messages in queue: 2
 messages in queue but not yet preprocessed: 2"
@@ -59,7 +60,7 @@ messages in queue but not yet preprocessed: 2"
 	} > "$QPOST_HOME/queue/info/200"
 	run "$T" qread
 	assert_success
-	assert_line '200  age 2h  19 bytes  from <ann@test.example>'
+	assert_line --regexp '^[0-9A-Z]{10}\.200  age 2h  19 bytes  from <ann@test.example>$'
 	assert_line '  done     <b1@test.example>'
 	assert_line '  failed   <b2@remote.example>'
 	assert_line '           (to be bounced) 550 5.1.1 no such user'
@@ -242,9 +243,12 @@ EOF
 	    "$QPOST_HOME/bin/inject" -f sam@test.example postmaster@test.example later@test.example
 	spawn "$QPOST_HOME/bin/send" 2> "$BATS_TEST_TMPDIR/send.log"
 	wait_for 10 grep -q 'deferral: msg' "$BATS_TEST_TMPDIR/send.log"
+	id=$(sed -n 's/.*new msg \([0-9A-Z.]*\) from.*/\1/p' "$BATS_TEST_TMPDIR/send.log")
+	[ -n "$id" ]
 	run "$T" qread
 	assert_success
-	assert_line --regexp '^[0-9]+  age [0-9]+s  [0-9]+ bytes  from <sam@test.example>$'
+	# the same ID as send's log gives it
+	assert_line --regexp "^$id  age [0-9]+s  [0-9]+ bytes  from <sam@test.example>\$"
 	assert_line '  done     <postmaster@test.example>'
 	assert_line '  retry    <later@test.example>'
 	assert_line --regexp '^           1 tries, next in [0-9]+[sm]$'
