@@ -254,7 +254,7 @@ in_root() {
 control_names() {
 	(
 		cd "$QPOST_SRC"
-		grep -ohE '(control_(readline|readlist|readfile|number)|ctl_[a-z]+|readcontrol)\([^")]*"[a-z0-9.]+"' *.c |
+		grep -ohE '(control_(readline|readlist|readfile|number)|ctl_(str|ulong|number|seconds)|readcontrol)\([^")]*"[a-z0-9.]+"' *.c |
 		    sed -E 's/.*"([^"]+)"$/\1/'
 		grep -ohE '"control/[a-z0-9.]+[/"]' *.c |
 		    sed -E 's|"control/||; s|[/"]$||'
