@@ -636,6 +636,32 @@ smtpd_msg(struct cur *c, int labelled, long long t)
 	return 1;
 }
 
+/* smtpd_refused - "refused ip IP helo H from <S> to <R>[ NOTE]: REPLY"
+ * (docs/logging.md): a 4xx/5xx to MAIL, RCPT or DATA, counted by its
+ * reply; "limit N" is a session refused for its address's count.  The
+ * fields before ": " are escaped (no blank or ':' from the client), so
+ * the first ": " starts the reply. */
+static int
+smtpd_refused(struct cur *c, int labelled, long long t)
+{
+	const char *f = c->s + c->i;
+	size_t n = c->n - c->i, k;
+
+	for (k = 0; k + 2 < n; k++)
+		if (f[k] == ':' && f[k + 1] == ' ')
+			break;
+	if (k + 2 >= n)
+		return -1;
+	if (!in_range(labelled, t))
+		return 1;
+	if (memmem(f, k, " limit ", 7))
+		st.sessions_refused++;
+	else
+		st.refused++;
+	reason_count(&refusals, f + k + 2, n - k - 2);
+	return 1;
+}
+
 /* smtpd_line - 1 counted, 0 another of smtpd's lines, -1 malformed */
 static int
 smtpd_line(struct cur *c, int labelled, long long t)
@@ -649,6 +675,8 @@ smtpd_line(struct cur *c, int labelled, long long t)
 	}
 	if (lit(c, "msg ip "))
 		return smtpd_msg(c, labelled, t);
+	if (lit(c, "refused ip "))
+		return smtpd_refused(c, labelled, t);
 	if (lit(c, "warning: too many sessions ip ")) {
 		if (in_range(labelled, t)) {
 			st.sessions_refused++;

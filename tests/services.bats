@@ -194,3 +194,53 @@ EOF
 	run "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT"
 	assert_failure
 }
+
+@test "services: qpost-stats over the real multilog files counts a known traffic mix" {
+	echo '|exit 100' > "$QPOST_HOME/alias/.qmail-bad"
+	[ "$(id -u)" != 0 ] || chown nobody: "$QPOST_HOME/alias/.qmail-bad"
+	start_svscan
+	"$PY" - "$PORT" <<'PYEOF'
+import smtplib, sys
+port = int(sys.argv[1])
+def send(frm, to, body, hdr=""):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    try:
+        s.sendmail(frm, to, hdr + "Subject: mix\r\n\r\n" + body + "\r\n")
+    except smtplib.SMTPDataError as e:
+        print("refused", e.smtp_code)
+    s.quit()
+for i in range(3):
+    send("alice@remote.example", ["a@test.example"], "x" * 100)
+send("bob@remote.example", ["x@test.example", "y@test.example"], "two")
+send("carol@test.example", ["bad@test.example"], "fails")
+send("mallory@remote.example", ["a@test.example"], "loop",
+     "Delivered-To: a@test.example\r\n")
+PYEOF
+	# 3 + 2 + the bounce to carol; the failure bounces, the loop is refused
+	wait_for 20 delivered_is 6
+	wait_for 10 queue_empty
+	wait_for 10 logged_ge "$S/send/log/main/current" 'end msg' 6
+	run "$QPOST_HOME/bin/qpost-stats" --json
+	assert_success
+	run "$PY" -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+r = d["recipients"]
+print("received", d["received"]["messages"])
+print("delivered", r["delivered"]["total"], "local", r["delivered"]["local"])
+print("failed", r["failed"]["total"], "bounces", d["bounces"])
+print("smtp", d["smtp"]["connections"], d["smtp"]["accepted"], d["smtp"]["refused"])
+print("domain", [(x["domain"], x["delivered"], x["failed"]) for x in d["domains"]])
+print("sender", d["top_senders_by_messages"][0]["address"], d["top_senders_by_messages"][0]["messages"])
+print("unparsed", d["lines"]["unparsed"])
+' <<< "$output"
+	assert_success
+	assert_line "received 6"
+	assert_line "delivered 6 local 6"
+	assert_line "failed 1 bounces 1"
+	# 7 connections: start_svscan's wait_port made the first
+	assert_line "smtp 7 5 1"
+	assert_line "domain [('test.example', 6, 1)]"
+	assert_line "sender alice@remote.example 3"
+	assert_line "unparsed 0"
+}
