@@ -189,7 +189,8 @@ test_ctl(void)
 	static const char full[] = "M1 2 3\0" ENV
 	    "r0 1 5\0" "e0 #4.7.1 first\0" "H\0" "r0 2 9\0"
 	    "e0 #4.7.1 second\0" "e1 x\0" "d1\0" "U\0" "H\0" "Hx\0" "e2\0";
-	static const char compact[] = "M1 2 3\0" ENV "H\0"
+	/* the encoder writes the head with its microseconds field */
+	static const char compact[] = "M1 2 3 0\0" ENV "H\0"
 	    "r0 2 9\0" "e0 #4.7.1 second\0" "d1\0";
 
 	CHECK(parse(BYTES(full), &qi) == 0);

@@ -57,7 +57,7 @@ has_mail() { [ -n "$(ls "$QPOST_HOME/alias/Maildir/new")" ]; }
 	run raw "${p}DATA\\r\\nhi\\r\\n.\\r\\nQUIT\\r\\n"
 	assert_line --regexp '^250 2\.0\.0 ok'
 	run grep '^smtpd: msg ' "$LOG"
-	assert_output --regexp '<a-fairly-long-local-part-number-100@test\.example> size 3 qp [0-9]+$'
+	assert_output --regexp '<a-fairly-long-local-part-number-100@test\.example> size 3 queued as [0-9A-Z]{10}\.[0-9]+$'
 	[ "${#output}" -gt 4000 ]
 }
 
