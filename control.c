@@ -131,7 +131,7 @@ control_readline(str *out, const char *name)
 
 const struct control_num control_nums[] = {
 	{ "concurrencylocal", 10, 1, 65535, "local deliveries at once" },
-	{ "concurrencyperip", 10, 0, 65535,
+	{ "concurrencyperip", 50, 0, 65535,
 	    "smtpd sessions at once per client IP (IPv6: /64), 0 no limit" },
 	{ "concurrencyremote", 20, 1, 65535, "remote deliveries at once" },
 	{ "databytes", 10240000, 1, ULONG_MAX, "largest message smtpd takes" },
