@@ -244,3 +244,35 @@ print("unparsed", d["lines"]["unparsed"])
 	assert_line "sender alice@remote.example 3"
 	assert_line "unparsed 0"
 }
+
+@test "services: under svscan the 250's queue id is send's, a refused RCPT is logged, qpost-tool talks to the supervised send" {
+	start_svscan
+	run "$PY" - "$PORT" <<'PYEOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo("client.example")
+s.mail("a@remote.example")
+print("rcpt", s.rcpt("<not an address>")[0])
+s.rcpt("u@test.example")
+code, text = s.data("Subject: ids\r\n\r\nbody\r\n")
+print("data", code, text.decode())
+s.quit()
+PYEOF
+	assert_success
+	assert_line --regexp '^rcpt 5[0-9][0-9]$'
+	assert_line --regexp '^data 250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+$'
+	id=$(sed -n 's/^data 250 2\.0\.0 ok: queued as //p' <<< "$output")
+	wait_for 10 delivered_is 1
+	L=$S/send/log/main/current
+	wait_for 10 grep -q "send: end msg $id\$" "$L"
+	grep -q "send: new msg $id from <a@remote.example> size [0-9]* rcpts 1 message-id <" "$L"
+	grep -q "send: delivery [0-9]*: success: msg $id to local <u@test.example> delay [0-9.]*: " "$L"
+	grep -q "smtpd: msg ip 127.0.0.1 helo client.example from <a@remote.example> to <u@test.example> size [0-9]* queued as $id\$" "$S/smtpd/log/main/current"
+	grep -q "smtpd: refused ip 127.0.0.1 helo client.example from <a@remote.example> to .*: 5[0-9][0-9] " "$S/smtpd/log/main/current"
+	run "$QPOST_HOME/bin/qpost-tool" queue
+	assert_success
+	assert_output "queue is empty"
+	run "$QPOST_HOME/bin/qpost-tool" retry --all
+	assert_success
+	grep -q "send: retry all by $(id -u)" "$L"
+}
