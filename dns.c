@@ -1,4 +1,4 @@
-/* dns - MX and address lookups for remote through glibc's resolver.
+/* dns - MX, address and TXT lookups for remote through glibc's resolver.
  *
  * Why glibc's resolver: it is already in every qpost process (no new
  * library to package, audit or keep patched), res_nquery is synchronous
@@ -294,4 +294,68 @@ dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n)
 	if (r4 == DNS_NXDOMAIN)
 		return DNS_NXDOMAIN;
 	return DNS_NODATA;
+}
+
+int
+dns_txtparse(const unsigned char *ans, size_t len, str *out, size_t *n)
+{
+	ns_msg msg;
+	ns_rr rr;
+	int i, count;
+	size_t keep = out->len;
+
+	*n = 0;
+	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
+		return DNS_TEMP;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < DNS_TXT_MAX; i++) {
+		const unsigned char *rd, *end;
+		size_t start = out->len;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			goto bad;
+		if (ns_rr_type(rr) != ns_t_txt || ns_rr_class(rr) != ns_c_in)
+			continue;	/* a CNAME on the way */
+		rd = ns_rr_rdata(rr);
+		end = rd + ns_rr_rdlen(rr);
+		while (rd < end) {	/* <length><bytes> character-strings */
+			size_t l = *rd++;
+
+			if (l > (size_t)(end - rd))
+				goto bad;
+			if (memchr(rd, 0, l)) {
+				out->len = start;	/* skip this record */
+				break;
+			}
+			if (str_put(out, (const char *)rd, l) < 0)
+				goto bad;
+			rd += l;
+		}
+		if (rd < end)
+			continue;
+		if (str_putc(out, 0) < 0)
+			goto bad;
+		++*n;
+	}
+	if (!*n) {
+		out->len = keep;
+		return DNS_NODATA;
+	}
+	return DNS_OK;
+bad:
+	out->len = keep;
+	*n = 0;
+	return DNS_TEMP;
+}
+
+int
+dns_txt(const char *name, str *out, size_t *n)
+{
+	int res, len;
+
+	*n = 0;
+	len = query(name, ns_t_txt, &res);
+	if (len < 0)
+		return res;
+	return dns_txtparse(answer, (size_t)len, out, n);
 }

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "str.h"
+
 #define DNS_NAME_MAX 1025	/* NS_MAXDNAME: a presentation-form name */
 #define DNS_MX_MAX 64		/* MX records kept per domain */
 #define DNS_ADDR_MAX 16		/* addresses kept per host name */
@@ -42,6 +44,16 @@ int dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n);
 /* dns_addrs - the AAAA and A records of name (IPv6 first). */
 int dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n);
 
+/* dns_txt - the TXT records of name: each record's character-strings
+ * joined without separator (RFC 7208 3.3, RFC 6376 3.6.2.2), appended
+ * to out as "record\0record\0..." (each record NUL-terminated; a record
+ * holding a NUL byte is skipped), *n the number appended.  At most
+ * DNS_TXT_MAX records are kept.  DNS_OK with *n == 0 cannot happen:
+ * a name with no TXT record is DNS_NODATA.  out is left as it was on
+ * any result but DNS_OK. */
+#define DNS_TXT_MAX 64
+int dns_txt(const char *name, str *out, size_t *n);
+
 /* dns_mxparse, dns_addrparse - the answer-walking halves of the two
  * lookups, on a raw DNS answer of len bytes (hostile input: fuzzed by
  * fuzz/dns.c).  dns_addrparse appends the records of type (ns_t_a or
@@ -50,6 +62,11 @@ int dns_mxparse(const unsigned char *ans, size_t len, dns_mx *out,
     size_t max, size_t *n);
 int dns_addrparse(const unsigned char *ans, size_t len, int type,
     dns_addr *out, size_t max, size_t *n);
+
+/* dns_txtparse - dns_txt's answer walk (fuzzed by fuzz/dns.c);
+ * DNS_OK, DNS_NODATA, DNS_TEMP (malformed, or out of memory). */
+int dns_txtparse(const unsigned char *ans, size_t len, str *out,
+    size_t *n);
 
 /* dns_ipscan - parse "ip" or "ip:port" (IPv4, or "[v6]" / "[v6]:port");
  * 0 or -1. */

@@ -39,6 +39,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    DNS_OK && n > DNS_ADDR_MAX)
 		abort();
 
+	{
+		str txt = STR_INIT;
+		size_t k, off = 0;
+
+		if (dns_txtparse(data, size, &txt, &n) == DNS_OK) {
+			if (!n || n > DNS_TXT_MAX)
+				abort();
+			for (k = 0; k < n; k++) {	/* n NUL-ended records */
+				const char *z = memchr(txt.s + off, 0,
+				    txt.len - off);
+
+				if (!z)
+					abort();
+				off = (size_t)(z - txt.s) + 1;
+			}
+			if (off != txt.len)
+				abort();
+		} else if (txt.len)
+			abort();
+		str_free(&txt);
+	}
+
 	if (size >= sizeof s)
 		return 0;
 	memcpy(s, data, size);
