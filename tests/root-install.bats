@@ -15,6 +15,11 @@ ACCOUNTS="qpostd qpostq qposts qpostr qpostl qpalias"
 setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	command -v useradd >/dev/null || skip "no useradd"
+	# the system accounts are the host's: one root install at a time
+	# (CI runs make check and make sanitize side by side); the lock goes
+	# with this test's process
+	exec {ACCOUNTS_LOCK}> /tmp/qpost-root-accounts.lock
+	flock -w 600 "$ACCOUNTS_LOCK"
 	qpost_setup
 	T=$BATS_TEST_TMPDIR
 	# every account must reach the installed home under bats' 0700 dirs
