@@ -17,14 +17,15 @@ PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendm
 PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats
 # Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
-# checkpw (checking) and qpost-tool (hashing for passwd add).
+# checkpw (checking) and qpost-tool (hashing for passwd add); libcurl
+# (MTA-STS policy fetch, mtasts.o) is in qpost-tool (and remote).
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
-qpost-tool_LIBS = -lcrypt
+qpost-tool_LIBS = -lcrypt -lcurl
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
-          qfile.o spawn.o dotqmail.o reply.o
+          qfile.o spawn.o dotqmail.o reply.o mtasts.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
