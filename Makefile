@@ -73,7 +73,8 @@ sanitize:
 # not written).  The shared modules are compiled once (fuzz/bin/obj)
 # and linked after each target's file, which comes first (fuzz/smtpd.c
 # needs its coverage counters first).  fuzz/smtpd.c includes smtpd.c
-# itself.  .ci/run runs this, so a parser regression turns CI red.
+# itself; -lcurl is for mtasts.o.  .ci/run runs this, so a parser
+# regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)) send-%.c,$(wildcard *.c))
@@ -88,7 +89,7 @@ fuzz:
 	done
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) \
+	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) -lcurl \
 	        || exit 1; \
 	    mkdir -p fuzz/bin/corpus/$$n; \
 	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \

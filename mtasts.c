@@ -425,7 +425,7 @@ cache_write(const char *name, const char *id, time_t t, const str *body,
 {
 	str tmp = STR_INIT, dst = STR_INIT, dir = STR_INIT, x = STR_INIT;
 	char num[NUM_LEN];
-	const char *step = "open";
+	const char *step;
 	struct stat st;
 	int fd, r = -1;
 
@@ -440,7 +440,6 @@ cache_write(const char *name, const char *id, time_t t, const str *body,
 	    0600);
 	if (fd < 0)
 		goto out;
-	step = "write";
 	if (geteuid() == 0 && stat(dir.s, &st) == 0 && st.st_uid != 0 &&
 	    fchown(fd, st.st_uid, st.st_gid) < 0)
 		goto fail;
@@ -462,8 +461,8 @@ fail:
 	}
 out:
 	if (r < 0)
-		*why = setwhy("unable to ", step, " the cache file ",
-		    dst.s);
+		*why = setwhy("unable to write the cache file ", dst.s, ": ",
+		    strerror(errno));
 	str_free(&tmp);
 	str_free(&dst);
 	str_free(&dir);

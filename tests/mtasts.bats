@@ -13,7 +13,7 @@ DNSPORT2=27054		# a test's own, when its records change
 # Every mta-sts.X.test of the test zone, all at $HTTPS_ADDR; the
 # certificate names all of them but mta-sts.wrongname.test.
 HOSTS="good testing none bad big type redir slow change gone expire
-    notxt two wrongname"
+    notxt two badtxt wrongname"
 
 # dns_args PORT [DNSMASQ-ARG...] - dnsmasq's arguments for the test zone
 # in $DNS, without the records of the hosts in $DNS_SKIP
@@ -26,8 +26,12 @@ dns_args() {
 	for h in $HOSTS; do
 		[[ " ${DNS_SKIP:-} " == *" $h "* ]] && continue
 		DNS+=(--host-record="mta-sts.$h.test,$HTTPS_ADDR")
-		case $h in notxt | two | change) continue ;; esac
-		DNS+=(--txt-record="_mta-sts.$h.test,v=STSv1; id=${h}1;")
+		case $h in
+		notxt | two | change) ;;
+		testing) DNS+=(--txt-record="_mta-sts.$h.test,v=STSv1 ; id=${h}1 ; ext=x;y=1 ;") ;;
+		badtxt) DNS+=(--txt-record="_mta-sts.$h.test,v=STSv1; id=has space;") ;;
+		*) DNS+=(--txt-record="_mta-sts.$h.test,v=STSv1; id=${h}1;") ;;
+		esac
 	done
 	DNS+=(--txt-record="_mta-sts.two.test,v=STSv1; id=a1;"
 	    --txt-record="_mta-sts.two.test,v=STSv1; id=b2;"
@@ -68,12 +72,13 @@ setup_file() {
 	echo $! >> "$FILEPIDS"
 	# The policies that do not change during the file
 	www good 'version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmx: *.mail.good.test\r\nmax_age: 86400\r\n'
-	www testing 'version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 604800\n'
-	www none 'version: STSv1\nmode: none\nmax_age: 86400\n'
+	www testing 'version: STSv1\nmode: testing\nmx: mx.testing.test\next_1: any value\nmode: enforce\nmax_age: 604800\n\n'
+	www none 'version: STSv1\nmode: none\nmax_age: 4000000000\n'
 	www bad 'version: STSv1\nmode: enforced\nmx: mx.bad.test\nmax_age: 86400\n'
 	www type 'version: STSv1\nmode: enforce\nmx: mx.type.test\nmax_age: 86400\n' 'text/html'
 	www wrongname 'version: STSv1\nmode: enforce\nmx: mx.wrongname.test\nmax_age: 86400\n'
 	www two 'version: STSv1\nmode: enforce\nmx: mx.two.test\nmax_age: 86400\n'
+	www badtxt 'version: STSv1\nmode: enforce\nmx: mx.badtxt.test\nmax_age: 86400\n'
 	www notxt 'version: STSv1\nmode: enforce\nmx: mx.notxt.test\nmax_age: 86400\n'
 	wait_port 443 "$HTTPS_ADDR"
 	wait_port "$DNSPORT"
@@ -166,6 +171,7 @@ requests() {
 	assert_line "policy: testing"
 	assert_line "source: fetched"
 	assert_line "max_age: 604800"
+	assert_line "why: fetched policy, id testing1"
 	assert_line "check mx.testing.test: allowed (listed)"
 	assert_line "check elsewhere.test: not listed (testing: remote would deliver and log it)"
 	mtasts none.test anything.test
@@ -173,6 +179,7 @@ requests() {
 	assert_line "policy: none"
 	assert_line "source: fetched"
 	assert_line "check anything.test: allowed (no policy to enforce)"
+	assert_line "max_age: 31557600"	# cut to a year
 	[ -f "$QPOST_HOME/mtasts/none.test" ]
 }
 
@@ -261,7 +268,7 @@ requests() {
 	assert_line "policy: enforce"
 }
 
-@test "TXT record: none, two STSv1 records, none with a cache file left" {
+@test "TXT record: none, two STSv1 records, a malformed one: no fetch" {
 	mtasts notxt.test
 	assert_success
 	assert_line "policy: none"
@@ -269,9 +276,15 @@ requests() {
 	mtasts two.test
 	assert_line "policy: none"
 	assert_line "why: no policy: more than one STSv1 TXT record"
+	mtasts badtxt.test
+	assert_line "why: no policy: malformed STSv1 record"
 	mtasts nosuch.test
 	assert_line "why: no policy: no _mta-sts TXT record"
-	[ "$(requests notxt)" = 0 ] && [ "$(requests two)" = 0 ]
+	[ "$(requests notxt)" = 0 ] && [ "$(requests two)" = 0 ] &&
+	    [ "$(requests badtxt)" = 0 ]
+	mtasts
+	assert_failure 100
+	assert_output --partial "usage: qpost-tool"
 	mtasts 'bad/../name'
 	assert_failure 100
 	assert_line "why: no policy: not a domain name"
