@@ -18,7 +18,8 @@ PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats
 # Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add); libcurl
-# (MTA-STS policy fetch, mtasts.o) is in qpost-tool (and remote).
+# (MTA-STS policy fetch, mtasts.o) is in qpost-tool, and in remote once
+# it calls mtasts_get.
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt -lcurl

@@ -19,7 +19,13 @@
  *   MTASTS_NONE     no policy (or the domain's policy says "none").
  * Nothing here is a reason to defer: a failed lookup or fetch with no
  * usable cached policy is MTASTS_NONE (RFC 8461 3.3, 5.1).
- * Out of memory ends the program (err_nomem, exit 111). */
+ * Out of memory ends the program (err_nomem, exit 111).
+ *
+ * Cost per call: the cache file read and one TXT query; a fetch (one
+ * A/AAAA query, one HTTPS request, at most timeoutmtasts seconds) only
+ * when the record's id is not the cached one or the cache expired.
+ * Not thread-safe (static buffers); SIGPIPE is ignored during a fetch
+ * and restored after.  A program using it links -lcurl. */
 #ifndef MTASTS_H
 #define MTASTS_H
 

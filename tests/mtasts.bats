@@ -384,6 +384,15 @@ requests() {
 	assert_output $'mode: enforce\r'	# as served, CRLF
 }
 
+@test "root writing the cache gives the file to the directory's owner" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	chown nobody "$QPOST_HOME/mtasts"
+	mtasts good.test
+	assert_line "source: fetched"
+	run stat -c '%U %a' "$QPOST_HOME/mtasts/good.test"
+	assert_output "nobody 600"
+}
+
 @test "showctl lists timeoutmtasts and tlscafile" {
 	echo 7 > "$QPOST_HOME/control/timeoutmtasts"
 	run "$QPOST_HOME/bin/qpost-tool" showctl
