@@ -49,7 +49,6 @@
 #define MTASTS_ID_MAX 32		/* characters of a TXT id */
 #define MTASTS_MX_MAX 64		/* mx patterns kept; more: malformed */
 #define MTASTS_NAME_MAX 253		/* characters of a pattern or domain */
-#define MTASTS_TIMEOUT_DEFAULT 60	/* timeoutmtasts (RFC 8461 3.3) */
 
 struct mtasts_policy {
 	int mode;		/* MTASTS_NONE, _TESTING, _ENFORCE */
