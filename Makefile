@@ -17,14 +17,16 @@ PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendm
 PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats
 # Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
-# checkpw (checking) and qpost-tool (hashing for passwd add).
+# checkpw (checking) and qpost-tool (hashing for passwd add); libcurl
+# (MTA-STS policy fetch, mtasts.o) is in qpost-tool, and in remote once
+# it calls mtasts_get.
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
-qpost-tool_LIBS = -lcrypt
+qpost-tool_LIBS = -lcrypt -lcurl
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
-          qfile.o spawn.o dotqmail.o reply.o
+          qfile.o spawn.o dotqmail.o reply.o mtasts.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -72,7 +74,8 @@ sanitize:
 # not written).  The shared modules are compiled once (fuzz/bin/obj)
 # and linked after each target's file, which comes first (fuzz/smtpd.c
 # needs its coverage counters first).  fuzz/smtpd.c includes smtpd.c
-# itself.  .ci/run runs this, so a parser regression turns CI red.
+# itself; -lcurl is for mtasts.o.  .ci/run runs this, so a parser
+# regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)) send-%.c,$(wildcard *.c))
@@ -87,7 +90,7 @@ fuzz:
 	done
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) \
+	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) -lcurl \
 	        || exit 1; \
 	    mkdir -p fuzz/bin/corpus/$$n; \
 	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \

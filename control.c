@@ -146,6 +146,8 @@ const struct control_num control_nums[] = {
 	    "seconds smtpd allows for one message's DATA" },
 	{ "timeoutdovecot", 10, 1, 86400,
 	    "seconds checkdovecot waits for Dovecot" },
+	{ "timeoutmtasts", 60, 1, 600,
+	    "seconds for a whole MTA-STS policy fetch" },
 	{ "timeoutprogram", 1000, 1, 86400,
 	    "seconds local gives a |program delivery" },
 	{ "timeoutremote", 1200, 1, 86400, "remote read timeout, seconds" },

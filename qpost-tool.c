@@ -14,6 +14,10 @@
  *   qpost-tool rules         compile control/rules into control/rules.cdb
  *                            with tcprules (atomic: tcprules renames)
  *   qpost-tool newu [ARG...] run the home's bin/newu (users/assign.cdb)
+ *   qpost-tool mtasts DOMAIN [MX...]  the domain's MTA-STS policy as
+ *                            remote would use it (cached or fetched now,
+ *                            and cached), where it came from, and for
+ *                            each MX whether the policy lists it
  *   qpost-tool passwd add|change|remove NAME, passwd list, passwd compile
  *                            edit users/passwd, the password file of
  *                            checkpw (passwd.h), and compile it into
@@ -43,7 +47,9 @@
  * temporary failure (unreadable queue or control file, out of memory, a
  * failed write); 126/127 the program to run could not be executed.
  * Queue control: 0 send answered ok, 100 it refused the request ("error:
- * ..."), 111 send is not running or failed.
+ * ..."), 111 send is not running or failed.  mtasts: 0 the policy (or
+ * "none") is shown, 100 DOMAIN is not a domain name or an MX given is
+ * not one the testing or enforce policy lists, 111 no resolver.
  *
  * Privilege: none needed beyond read access to the queue (qread, qstat);
  * for queue control send decides by the caller's uid (SO_PEERCRED)
@@ -75,10 +81,12 @@
 #include "checkpass.h"
 #include "commit.h"
 #include "control.h"
+#include "dns.h"
 #include "dsn.h"
 #include "envelope.h"
 #include "err.h"
 #include "home.h"
+#include "mtasts.h"
 #include "num.h"
 #include "passwd.h"
 #include "qfile.h"
@@ -94,7 +102,7 @@ usage(void)
 	err_die(100, "usage: qpost-tool qread | qstat | showctl | "
 	    "newrcpthosts | rules | newu [arg...] | "
 	    "passwd add|change|remove NAME | passwd list|compile | "
-	    "queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | "
+	    "mtasts DOMAIN [MX...] | queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | "
 	    "hold ID... | release ID... | retry ID...|--domain D|--all | "
 	    "requeue",
 	    (const char *)0);
@@ -631,6 +639,8 @@ static const struct ctl ctls[] = {
 	    "smtpd refuses unknown local users at RCPT" },
 	{ "concurrencyincoming", K_NUM, "100", "SMTP connections at once" },
 	{ "dnsserver", K_LINE, "(resolv.conf)", "DNS server remote asks" },
+	{ "tlscafile", K_LINE, "(the system CA store)",
+	    "CA bundle (PEM) for MTA-STS policy fetches" },
 	{ "bouncefrom", K_LINE, "MAILER-DAEMON", "bounce sender's local part" },
 	{ "bouncehost", K_LINE, "me", "bounce sender's domain" },
 	{ "doublebounceto", K_LINE, "postmaster", "where double bounces go" },
@@ -1505,6 +1515,85 @@ do_passwd(int argc, char **argv)
 	return 0;
 }
 
+/* ---- mtasts ---- */
+
+static const char *const mtasts_sources[] = {
+	"none", "fetched", "cache",
+	"cache (kept: the record is gone or the fetch failed)"
+};
+
+/* do_mtasts - mtasts_get's answer for DOMAIN, as remote would have it,
+ * and whether each MX given is one the policy lists */
+static int
+do_mtasts(int argc, char **argv)
+{
+	struct mtasts_policy *p;
+	const char *why;
+	size_t i;
+	int mode, r = 0;
+
+	if (argc < 1)
+		usage();
+	p = malloc(sizeof *p);
+	if (!p)
+		err_nomem();
+	if (dns_init(&why) < 0)
+		err_die(111, "unable to set up DNS: ", why, (const char *)0);
+	mode = mtasts_get(argv[0], p, &why);
+	outs("domain: ");
+	outsafe(argv[0]);
+	outs("\npolicy: ");
+	outs(mtasts_mode_name(mode));
+	outs("\nsource: ");
+	outs(mtasts_sources[p->source]);
+	outs("\nwhy: ");
+	outsafe(why);
+	outs("\n");
+	if (p->source != MTASTS_SRC_NONE) {
+		unsigned long long t = (unsigned long long)p->fetched;
+		const struct { const char *k; unsigned long long v; } f[] = {
+			{ "fetched: ", t }, { "max_age: ", p->max_age },
+			{ "expires: ", t + p->max_age }, { 0, 0 }
+		};
+
+		outs("id: ");
+		outs(p->id);
+		outs("\n");
+		for (i = 0; f[i].k; i++) {
+			outs(f[i].k);
+			outu(f[i].v);
+			outs("\n");
+		}
+		for (i = 0; i < p->nmx; i++) {
+			outs("mx: ");
+			outs(p->mx[i]);
+			outs("\n");
+		}
+	}
+	for (i = 1; i < (size_t)argc; i++) {
+		int ok = mtasts_mx_match(p, argv[i]);
+
+		outs("check ");
+		outsafe(argv[i]);
+		if (mode == MTASTS_NONE)
+			outs(": allowed (no policy to enforce)\n");
+		else if (ok)
+			outs(": allowed (listed)\n");
+		else {
+			outs(mode == MTASTS_ENFORCE ? ": refused (not listed: "
+			    "remote would not deliver there)\n" :
+			    ": not listed (testing: remote would deliver and "
+			    "log it)\n");
+			r = 100;
+		}
+	}
+	flush();
+	if (!strcmp(why, MTASTS_WHY_BADNAME))
+		r = 100;
+	free(p);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1513,7 +1602,8 @@ main(int argc, char **argv)
 	err_prog = "qpost-tool";
 	err_help(argc, argv, "usage: qpost-tool qread | qstat | showctl | "
 	    "newrcpthosts | rules | newu [arg...] | "
-	    "passwd add|change|remove NAME | passwd list|compile");
+	    "passwd add|change|remove NAME | passwd list|compile | "
+	    "mtasts DOMAIN [MX...]");
 	buf_init(&out, 1, outspace, sizeof outspace, -1);
 	if (argc < 2)
 		usage();
@@ -1522,6 +1612,8 @@ main(int argc, char **argv)
 		return do_newu(argv + 1);
 	if (!strcmp(cmd, "passwd"))
 		return do_passwd(argc - 2, argv + 2);
+	if (!strcmp(cmd, "mtasts"))
+		return do_mtasts(argc - 2, argv + 2);
 	if (!strcmp(cmd, "queue") || !strcmp(cmd, "show") ||
 	    !strcmp(cmd, "delete") || !strcmp(cmd, "hold") ||
 	    !strcmp(cmd, "release") || !strcmp(cmd, "retry") ||

@@ -117,6 +117,9 @@ root 644"
 	# send's command channel directory: send's, reachable by everyone
 	run stat -c '%U %a' "$QH/run/send"
 	assert_output "qposts 755"
+	# the MTA-STS policy cache: remote's alone
+	run stat -c '%U %a' "$QH/mtasts"
+	assert_output "qpostr 700"
 	grep -q 'envuidgid qpostd tcpserver' "$S/smtpd/run"
 	grep -q 'qpost-spawn -u qposts -r qpostr' "$S/send/run"
 	# the control files are readable by an ordinary user
