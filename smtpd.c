@@ -1008,7 +1008,10 @@ smtp_auth(const char *arg)
 		r = auth_response(initial, "334 \r\n", &resp);
 		if (r == AUTH_OK) {
 			/* [authzid] NUL authcid NUL passwd */
-			const char *z1 = memchr(resp.s, 0, resp.len), *z2 = 0;
+			const char *z1 = 0, *z2 = 0;
+
+			if (resp.len)	/* an empty response has no buffer */
+				z1 = memchr(resp.s, 0, resp.len);
 
 			if (z1)
 				z2 = memchr(z1 + 1, 0,

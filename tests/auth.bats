@@ -116,6 +116,15 @@ no_secret() {
 	assert_output --partial '503 5.5.1 already authenticated'
 }
 
+@test "an empty response to PLAIN's 334 is malformed (501), not a crash; the session goes on" {
+	tls_start
+	run tlsc --before 'EHLO c.example' 'EHLO c.example' 'AUTH PLAIN' '' \
+	    "AUTH PLAIN $PLAIN_OK" QUIT
+	assert_success
+	assert_equal "$(codes)" "220 250 220 250 334 501 235 221"
+	assert_output --partial '501 5.5.2 malformed PLAIN response'
+}
+
 @test "a response line over 12 288 octets is refused and the session stays in sync" {
 	tls_start
 	long=$(head -c 13000 /dev/zero | tr '\0' A)
