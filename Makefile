@@ -20,9 +20,9 @@ PROGS  += qpost-stats
 # checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
-qpost-tool_LIBS = -lcrypt
+qpost-tool_LIBS = -lcrypt -lcrypto
 # Shared modules, one concept per name.c/name.h pair.
-LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
+LIBOBJ  = dkim.o str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
           qfile.o spawn.o dotqmail.o reply.o
 HDRS    = $(wildcard *.h)

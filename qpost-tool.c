@@ -75,6 +75,8 @@
 #include "checkpass.h"
 #include "commit.h"
 #include "control.h"
+#include "dkim.h"
+#include "dns.h"
 #include "dsn.h"
 #include "envelope.h"
 #include "err.h"
@@ -1505,6 +1507,106 @@ do_passwd(int argc, char **argv)
 	return 0;
 }
 
+/* ---- DKIM (dkim.h, docs/dkim.md) ---- */
+
+/* readin - all of fd 0 into x */
+static void
+readin(str *x)
+{
+	x->len = 0;
+	for (;;) {
+		ssize_t r;
+
+		if (str_ready(x, 65536) < 0)
+			err_nomem();
+		r = read(0, x->s + x->len, x->a - x->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			err_diesys(111, "unable to read the message",
+			    (const char *)0);
+		if (r == 0)
+			break;
+		x->len += (size_t)r;
+	}
+}
+
+/* do_dkimverify - check every DKIM-Signature of the message on fd 0, one
+ * line per signature: "RESULT d=D s=S a=A b=B [(why)]"; exit 0 when
+ * there is one and every one passed, 100 otherwise, 111 on a failure
+ * of our own */
+static int
+do_dkimverify(void)
+{
+	struct dkim_result res[DKIM_SIG_MAX];
+	str msg = STR_INIT;
+	const char *why;
+	size_t n, k;
+	int ok;
+
+	readin(&msg);
+	if (dns_init(&why) < 0)
+		err_die(111, "unable to set up DNS: ", why, (const char *)0);
+	if (dkim_verify(msg.s ? msg.s : "", msg.len, res, DKIM_SIG_MAX,
+	    &n) < 0)
+		err_nomem();
+	if (!n)
+		outs("none\n");
+	ok = n > 0;
+	for (k = 0; k < n; k++) {
+		ok &= res[k].status == DKIM_PASS;
+		outs(dkim_status_name(res[k].status));
+		outs(" d=");
+		outs(res[k].d);
+		outs(" s=");
+		outs(res[k].s);
+		outs(" a=");
+		outs(res[k].a);
+		outs(" b=");
+		outs(res[k].b);
+		if (*res[k].why) {
+			outs(" (");
+			outs(res[k].why);
+			outs(")");
+		}
+		outs("\n");
+	}
+	flush();
+	str_free(&msg);
+	return ok ? 0 : 100;
+}
+
+/* do_dkimsign - the message on fd 0 with a DKIM-Signature by the key in
+ * the PEM file on fd 1 */
+static int
+do_dkimsign(const char *domain, const char *selector, const char *path)
+{
+	str msg = STR_INIT, key = STR_INIT, sig = STR_INIT;
+	struct dkim_signer *g;
+	const char *why;
+	int r;
+
+	r = control_readpath(&key, path, 1024 * 1024);
+	if (r <= 0)
+		err_diesys(111, "unable to read ", path, (const char *)0);
+	g = dkim_signer_new(domain, selector, key.s, key.len, &why);
+	if (!g)
+		err_die(100, "unable to use the key ", path, ": ", why,
+		    (const char *)0);
+	readin(&msg);
+	r = dkim_sign(g, msg.s ? msg.s : "", msg.len, 0, (long long)time(0),
+	    0, &sig);
+	if (r == -2)
+		err_die(100, "the message has no From field", (const char *)0);
+	if (r < 0)
+		err_die(111, "unable to sign", (const char *)0);
+	outn(sig.s, sig.len);
+	outn(msg.s ? msg.s : "", msg.len);
+	flush();
+	dkim_signer_free(g);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1527,8 +1629,12 @@ main(int argc, char **argv)
 	    !strcmp(cmd, "release") || !strcmp(cmd, "retry") ||
 	    !strcmp(cmd, "requeue"))
 		return do_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dkimsign") && argc == 5)
+		return do_dkimsign(argv[2], argv[3], argv[4]);
 	if (argc != 2)
 		usage();
+	if (!strcmp(cmd, "dkimverify"))
+		return do_dkimverify();
 	if (!strcmp(cmd, "qread"))
 		return do_qread();
 	if (!strcmp(cmd, "qstat"))
