@@ -15,16 +15,18 @@ LDLIBS  = -lcdb -lresolv
 # Programs: one .c file each at the top level.
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
-PROGS  += qpost-stats
+PROGS  += qpost-stats authcheck
 # Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt -lcrypto
+# libpsl: DMARC's organizational domain (dmarc.c)
+authcheck_LIBS = -lpsl -lcrypto
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = dkim.o str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
-          qfile.o spawn.o dotqmail.o reply.o
+          qfile.o spawn.o dotqmail.o reply.o spf.o dmarc.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -75,6 +77,7 @@ sanitize:
 # itself.  .ci/run runs this, so a parser regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
+FUZZLIBS = -lpsl -lcrypto
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)) send-%.c,$(wildcard *.c))
 FUZZOBJ  = $(patsubst %.c,fuzz/bin/obj/%.o,$(FUZZSRC))
 FUZZFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
@@ -87,7 +90,7 @@ fuzz:
 	done
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) \
+	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) $(FUZZLIBS) \
 	        || exit 1; \
 	    mkdir -p fuzz/bin/corpus/$$n; \
 	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \

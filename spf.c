@@ -601,15 +601,17 @@ void_count(spf_ctx *c)
 	return 0;
 }
 
-/* domain_ok - a multi-label name, labels of 1..63 bytes (RFC 7208 4.3) */
+/* domain_ok - a multi-label name, labels of 1..63 bytes, the last not
+ * all digits (RFC 7208 4.3; an address literal is not a domain) */
 static int
 domain_ok(const char *d)
 {
 	size_t n = strlen(d), i, lab = 0, dots = 0;
+	int alpha = 0;
 
 	if (n && d[n - 1] == '.')
 		n--;
-	if (!n || n > SPF_DOMAIN_MAX)
+	if (!n || n > SPF_DOMAIN_MAX || d[0] == '[')
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)d[i];
@@ -618,11 +620,14 @@ domain_ok(const char *d)
 			if (!lab)
 				return 0;
 			lab = 0;
+			alpha = 0;
 			dots++;
 		} else if (ch <= 0x20 || ch >= 0x7f || ++lab > 63)
 			return 0;
+		else if (ch < '0' || ch > '9')
+			alpha = 1;
 	}
-	return lab && dots;
+	return lab && dots && alpha;
 }
 
 /* target - the term's domain-spec expanded (or the current domain),
