@@ -23,11 +23,14 @@
  *          TLSREQUIRED: no MAIL before TLS; AUTHCLEAR: AUTH allowed in
  *          clear text; SUBMISSION: TLS and AUTH before MAIL, header
  *          completion (RFC 6409); QPOST_HOME, QPOST_QUEUE.  Sets
- *          SMTPAUTHUSER for the queue program after AUTH.
+ *          SMTPAUTHUSER for the queue program after AUTH, QPOST_HELO
+ *          after HELO/EHLO; the queue program may refuse with exit 82
+ *          and its own reply line (docs/queue.md).
  *   control/  me, smtpgreeting, rcpthosts, morercpthosts.cdb, databytes,
  *          timeoutsmtpd, timeoutsession, timeoutdata, concurrencyperip,
- *          maxrcpt, rejectunknown, timeoutcheckpw, senderlogins
- *          (docs/smtpd.md, docs/auth.md).
+ *          maxrcpt, rejectunknown, timeoutcheckpw, senderlogins,
+ *          spfreject (bin/authcheck --mail at MAIL; docs/smtpd.md,
+ *          docs/auth.md, docs/authcheck.md).
  *   run/smtpd/  per-address session counts: one fcntl lock per session
  *          (made when missing; docs/smtpd.md).
  *

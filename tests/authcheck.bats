@@ -281,7 +281,8 @@ print(first)'
 	start
 	msg rej.test $'Authentication-Results: mx.test.example; dmarc=pass header.from=rej.test\nAuthentication-Results: other.example; spf=pass'
 	smtp 5 "$T/m" alice@rej.test
-	assert_output --partial '250 2.0.0 ok'
+	# queue's ID came through the filter (QPOST_IDFD passed on)
+	assert_output --regexp '250 2.0.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
 	run ar
 	assert_output 'Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=alice@rej.test smtp.helo=helo.test; dkim=none; dmarc=pass (p=reject dis=none) header.from=rej.test'
 	run qmsg
