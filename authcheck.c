@@ -223,7 +223,7 @@ struct result {
 	struct dkim_result dkim[DKIM_SIG_MAX];
 	int dmarc;
 	struct dmarc_out dm;
-	const char *fromdom;	/* "" when none */
+	char fromdom[DMARC_DOMAIN_MAX + 1];	/* "" when none */
 };
 
 /* ip_of - TCPREMOTEIP: tcpserver writes IPv6 without the brackets
@@ -263,6 +263,25 @@ spf_run(const dns_addr *ip, const char *sender, const char *helo,
 	return k;
 }
 
+/* spf_dom - the domain SPF checked */
+static const char *
+spf_dom(const struct result *r)
+{
+	return strrchr(r->mailfrom.s, '@') + 1;
+}
+
+/* worse - is DMARC result a (policy pa) worse than b (pb)?  A fail under
+ * the stricter policy first, then temperror, permerror, none, pass. */
+static int
+worse(int a, int pa, int b, int pb)
+{
+	static const int rank[] = { 2, 1, 5, 4, 3 };	/* by DMARC_ */
+
+	if (a == DMARC_FAIL && b == DMARC_FAIL)
+		return pa > pb;
+	return rank[a] > rank[b];
+}
+
 static void
 check(const char *msg, size_t len, const dns_addr *ip, const char *sender,
     const char *helo, struct result *r)
@@ -288,17 +307,6 @@ check(const char *msg, size_t len, const dns_addr *ip, const char *sender,
 		}
 		pos += fl;
 	}
-	r->fromdom = "";
-	if (nfrom != 1 || fr.n != 1 || fr.bad) {
-		/* RFC 7489 6.6.1: no single author domain to check */
-		r->dmarc = DMARC_PERMERROR;
-		r->dm.why = nfrom == 0 ? "no From field" : nfrom > 1 ?
-		    "more than one From field" : "no single From domain";
-		if (fr.n == 1 && nfrom == 1)
-			r->fromdom = fr.dom[0];
-		return;
-	}
-	r->fromdom = fr.dom[0];
 	for (i = 0; i < r->ndkim; i++) {
 		if (r->dkim[i].status == DKIM_PASS && r->dkim[i].d[0])
 			dk[nd++] = r->dkim[i].d;
@@ -307,13 +315,31 @@ check(const char *msg, size_t len, const dns_addr *ip, const char *sender,
 	}
 	if (r->spf == SPF_TEMPERROR)
 		temp = 1;
-	r->dmarc = dmarc_check(r->fromdom, r->spf == SPF_PASS ?
-	    r->mailfrom.s + (size_t)(strrchr(r->mailfrom.s, '@') -
-	    r->mailfrom.s) + 1 : 0, dk, nd, &r->dm);
-	/* a fail that a DNS error may have caused is not a fail */
-	if (r->dmarc == DMARC_FAIL && temp) {
-		r->dmarc = DMARC_TEMPERROR;
-		r->dm.why = "an identifier could not be checked";
+	/* Each From domain (RFC 7489 6.6.1 allows it), the worst kept: a
+	 * second From field must not hide a failing first one. */
+	r->fromdom[0] = 0;
+	r->dmarc = DMARC_NONE;
+	for (i = 0; i < fr.n; i++) {
+		struct dmarc_out o;
+		int k = dmarc_check(fr.dom[i], r->spf == SPF_PASS ?
+		    spf_dom(r) : 0, dk, nd, &o);
+
+		/* a fail that a DNS error may have caused is not a fail */
+		if (k == DMARC_FAIL && temp) {
+			k = o.result = DMARC_TEMPERROR;
+			o.why = "an identifier could not be checked";
+		}
+		if (!i || worse(k, o.policy, r->dmarc, r->dm.policy)) {
+			r->dmarc = k;
+			r->dm = o;
+			strcpy(r->fromdom, fr.dom[i]);
+		}
+	}
+	if ((nfrom != 1 || fr.n != 1 || fr.bad) && r->dmarc != DMARC_FAIL) {
+		/* RFC 7489 6.6.1: no single author domain to check */
+		r->dmarc = DMARC_PERMERROR;
+		r->dm.why = nfrom == 0 ? "no From field" : nfrom > 1 ?
+		    "more than one From field" : "no single From domain";
 	}
 }
 

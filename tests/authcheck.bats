@@ -435,3 +435,29 @@ print(first)'
 	"$QPOST_HOME/bin/authcheck" < "$T/m" 1< "$T/env"
 	[ "$(queue_count)" = 1 ]
 }
+
+@test "hostile headers: each of two From fields is checked (a failing p=reject one is refused under dmarcreject), else permerror; no From is permerror; our authserv-id in any case, after a comment, is removed" {
+	echo 1 > "$QPOST_HOME/control/dmarcreject"
+	start
+	printf '%s\n' 'From: b@pass.test' 'From: a@rej.test' 'Subject: two' \
+	    '' 'x' > "$T/m"
+	smtp 5 "$T/m" x@pass.test
+	assert_output --partial '550 5.7.1 DMARC'
+	[ "$(queue_count)" = 0 ]
+	printf '%s\n' 'Authentication-Results: (forged) MX.Test.Example;' \
+	    '	dkim=pass header.d=rej.test' 'From: a@pass.test' \
+	    'From: b@none.test' 'Subject: two' '' 'x' > "$T/m"
+	smtp 5 "$T/m" x@pass.test
+	assert_output --partial '250 2.0.0 ok'
+	run ar
+	assert_output --partial 'dmarc=permerror (more than one From field)'
+	run qmsg
+	refute_output --partial 'forged'
+	refute_output --partial 'header.d=rej.test'
+	rm -f "$QPOST_HOME"/queue/new/*
+	printf 'Subject: none\n\nx\n' > "$T/m"
+	smtp 5 "$T/m" x@pass.test
+	assert_output --partial '250 2.0.0 ok'
+	run ar
+	assert_output --partial 'dmarc=permerror (no From field)'
+}
