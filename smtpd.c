@@ -1125,10 +1125,10 @@ mailcheck(const char *sender)
 {
 	str path = STR_INIT, rep = STR_INIT;
 	char *argv[4], b[QQ_REPLY_MAX + 2];
-	int p[2], null, st;
+	int p[2], null, st, code = -1;
 	size_t n = 0, k;
-	ssize_t r;
-	pid_t pid = -1;
+	ssize_t r = -1;
+	pid_t pid = -1, w;
 	struct spawn_fd fds[2];
 	struct spawn sp = { .fds = fds, .nfds = 2, .failcode = 111,
 	    .what = "the MAIL checker " };
@@ -1159,15 +1159,18 @@ mailcheck(const char *sender)
 	}
 	str_free(&path);
 	if (pid > 0) {
-		kill(pid, SIGKILL);	/* a no-op once it has exited */
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		if (r != 0)	/* timed out, or said too much */
+			kill(pid, SIGKILL);
+		while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 			;
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		if (w == pid && WIFEXITED(st))
+			code = WEXITSTATUS(st);
+		if (code == 0)
 			return 0;
 		for (k = 0; k < n && b[k] != '\n'; k++)
 			;
-		if (k < n && qq_replyok(b, k) && (b[0] == '5') ==
-		    (WEXITSTATUS(st) == 100)) {
+		if (k < n && qq_replyok(b, k) && (b[0] == '5' ? code == 100 :
+		    code == 111)) {
 			if (str_put(&rep, b, k) < 0 ||
 			    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
 				die_nomem();

@@ -395,6 +395,11 @@ print(first)'
 	smtp 9 "$T/m" x@fail.test
 	assert_output --partial '250 2.0.0 ok'
 	grep -q '^smtpd: refused .*550 5.7.23' "$LOG"
+	# no checker: a temporary refusal, never a silent accept
+	mv "$QPOST_HOME/bin/authcheck" "$T/ac"
+	smtp 5 "$T/m" x@pass.test
+	assert_output --partial '451 4.3.0 unable to check the sender'
+	grep -q 'the MAIL checker bin/authcheck failed' "$LOG"
 }
 
 @test "end to end: a message signed by dkimpy's dkimsign verifies (dkim=pass, DMARC pass through DKIM alone); a changed body fails" {
