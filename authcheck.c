@@ -218,7 +218,8 @@ struct result {
 	int spf;
 	const char *spfwhy;
 	str mailfrom;		/* the identity checked */
-	const char *helo;
+	const char *helo;	/* set: the HELO identity was checked (the
+				 * MAIL FROM was empty) */
 	size_t ndkim;
 	struct dkim_result dkim[DKIM_SIG_MAX];
 	int dmarc;
@@ -291,7 +292,7 @@ check(const char *msg, size_t len, const dns_addr *ip, const char *sender,
 	size_t pos = 0, fl, i, nd = 0, nfrom = 0;
 	int temp = 0;
 
-	r->helo = helo;
+	r->helo = *sender ? "" : helo;
 	r->spf = spf_run(ip, sender, helo, r);
 	if (dkim_verify(msg, len, r->dkim, DKIM_SIG_MAX, &r->ndkim) < 0)
 		die_nomem();

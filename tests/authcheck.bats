@@ -189,6 +189,14 @@ SPF_TABLE='127.0.0.5 u@pass.test pass
 	assert_output 'pass helo.test'
 	run spf 127.0.0.6 '' helo.test
 	assert_output 'fail helo.test'
+	# end to end: the null sender's field names the HELO it checked
+	export QPOST_QUEUE=$QPOST_HOME/bin/authcheck
+	smtpd_start
+	msg pass.test
+	smtp 5 "$T/m" ''
+	assert_output --partial '250 2.0.0 ok'
+	run ar
+	assert_output --partial 'spf=pass smtp.mailfrom=postmaster@helo.test smtp.helo=helo.test;'
 	run spf 127.0.0.5 '' '[127.0.0.5]'
 	assert_output --partial 'none'
 	run "$QPOST_HOME/bin/authcheck" --spf nonsense u@pass.test h
@@ -284,7 +292,7 @@ print(first)'
 	# queue's ID came through the filter (QPOST_IDFD passed on)
 	assert_output --regexp '250 2.0.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
 	run ar
-	assert_output 'Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=alice@rej.test smtp.helo=helo.test; dkim=none; dmarc=pass (p=reject dis=none) header.from=rej.test'
+	assert_output 'Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=alice@rej.test; dkim=none; dmarc=pass (p=reject dis=none) header.from=rej.test'
 	run qmsg
 	[ "$(grep -c '^Authentication-Results:' <<< "$output")" = 2 ]
 	assert_line 'Authentication-Results: other.example; spf=pass'
