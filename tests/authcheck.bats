@@ -48,6 +48,11 @@ setup_file() {
 	    --txt-record=none.test,"not an spf record" \
 	    --txt-record=syntax.test,"v=spf1 ip4:300.1.1.1 -all" \
 	    --txt-record=unknown.test,"v=spf1 foo:bar.test -all" \
+	    --txt-record=cidr33.test,"v=spf1 ip4:127.0.0.1/33 -all" \
+	    --txt-record=badmacro.test,"v=spf1 exists:%{x}.test -all" \
+	    --txt-record=nodot.test,"v=spf1 a:foo +all" \
+	    --txt-record=empty.test,"v=spf1" \
+	    --txt-record=upper.test,"V=SPF1 -ALL" \
 	    --txt-record=two.test,"v=spf1 -all" \
 	    --txt-record=two.test,"v=spf1 +all" \
 	    --txt-record=many.test,"v=spf1 a:a1.test a:a2.test a:a3.test a:a4.test a:a5.test a:a6.test a:a7.test a:a8.test a:a9.test a:a10.test a:a11.test +all" \
@@ -139,6 +144,11 @@ SPF_TABLE='127.0.0.5 u@pass.test pass
 127.0.0.5 u@syntax.test permerror
 127.0.0.5 u@unknown.test permerror
 127.0.0.5 u@two.test permerror
+127.0.0.5 u@cidr33.test permerror
+127.0.0.5 u@badmacro.test permerror
+127.0.0.5 u@nodot.test permerror
+127.0.0.5 u@empty.test neutral
+127.0.0.5 u@upper.test fail
 127.0.0.5 u@many.test permerror
 127.0.0.5 u@ten.test pass
 127.0.0.5 u@void.test permerror
@@ -172,7 +182,7 @@ SPF_TABLE='127.0.0.5 u@pass.test pass
 		    { echo "$ip $s: got '$got', want $want"; return 1; }
 		n=$((n + 1))
 	done <<< "$SPF_TABLE"
-	[ "$n" = 35 ]
+	[ "$n" = 40 ]
 	run pyspf "$SPF_TABLE"
 	assert_output "$SPF_TABLE"
 	# the reasons are said
