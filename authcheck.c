@@ -62,6 +62,8 @@
 #include "spf.h"
 #include "str.h"
 
+#define USAGE "usage: authcheck [program [arg...]] | --mail SENDER | " \
+	"--spf IP SENDER HELO | --dmarc DOMAIN [SPFDOMAIN]"
 #define EXIT_REPLY 82		/* a reply line is on $QPOST_IDFD */
 #define FROM_MAX 8		/* From domains checked */
 #define HELO_MAX 255		/* HELO bytes used */
@@ -625,8 +627,7 @@ main(int argc, char **argv)
 	int code;
 
 	err_prog = "authcheck";
-	err_help(argc, argv, "usage: authcheck [program [arg...]] | --mail "
-	    "SENDER | --spf IP SENDER HELO | --dmarc DOMAIN [SPFDOMAIN]");
+	err_help(argc, argv, USAGE);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	if (argc > 1 && !strcmp(argv[1], "--")) {
@@ -640,8 +641,7 @@ main(int argc, char **argv)
 			return tool_dmarc(argv + 2);
 		if (!strcmp(argv[1], "--mail"))
 			return mail_check(argv + 2);
-		err_die(100, "unknown option ", argv[1],
-		    (const char *)0);
+		err_die(100, USAGE, (const char *)0);
 	}
 	/* Our own users, and mail not from the network: nothing to check,
 	 * and nothing to copy either. */
