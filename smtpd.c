@@ -718,8 +718,20 @@ smtp_helo(const char *arg, int e)
 	}
 	if (str_copys(&helo, arg) < 0 || str_0(&helo) < 0)
 		die_nomem();
-	/* for the queue program and its filters (authcheck: SPF) */
-	(void)setenv("QPOST_HELO", helo.s, 1);
+	/* For the queue program and its filters (authcheck: SPF).  One
+	 * buffer, put into the environment once: setenv would keep every
+	 * earlier value of a client that says HELO over and over. */
+	{
+		static char heloenv[sizeof "QPOST_HELO=" + SMTP_LINE_MAX];
+		size_t n = helo.len < SMTP_LINE_MAX ? helo.len : SMTP_LINE_MAX;
+		int first = !heloenv[0];
+
+		memcpy(heloenv, "QPOST_HELO=", 11);
+		memcpy(heloenv + 11, helo.s, n);
+		heloenv[11 + n] = 0;
+		if (first)
+			(void)putenv(heloenv);
+	}
 	seenhelo = 1;
 	esmtp = e;
 	reset();

@@ -203,7 +203,8 @@ SPF_TABLE='127.0.0.5 u@pass.test pass
 	export QPOST_QUEUE=$QPOST_HOME/bin/authcheck
 	smtpd_start
 	msg pass.test
-	smtp 5 "$T/m" ''
+	# the last EHLO counts, a longer one before it leaves nothing behind
+	PRE_EHLO=a-much-longer-name-said-first.example.org smtp 5 "$T/m" ''
 	assert_output --partial '250 2.0.0 ok'
 	run ar
 	assert_output --partial 'spf=pass smtp.mailfrom=postmaster@helo.test smtp.helo=helo.test;'
@@ -255,6 +256,7 @@ SPF_TABLE='127.0.0.5 u@pass.test pass
 smtp() {
 	local src=$1 file=$2 from=$3 auth=${4:-}
 	{
+		[ -z "${PRE_EHLO:-}" ] || printf 'EHLO %s\r\n' "$PRE_EHLO"
 		printf 'EHLO helo.test\r\n'
 		[ -z "$auth" ] || printf 'AUTH PLAIN %s\r\n' "$auth"
 		printf 'MAIL FROM:<%s>\r\nRCPT TO:<u@test.example>\r\nDATA\r\n' \
