@@ -735,6 +735,10 @@ mechanism(spf_ctx *c, const char *domain, const struct term *t, str *tg)
 	for (i = 0; i < n; i++) {
 		if (!mx[i].name[0])
 			continue;	/* null MX */
+		if (now_ms() > c->deadline) {
+			c->why = "SPF check took too long";
+			return -SPF_TEMPERROR;
+		}
 		r = dns_addrtype(mx[i].name, c->ip.af, a, DNS_ADDR_MAX, &k);
 		if (r == DNS_TEMP) {
 			c->why = "DNS error";
