@@ -16,11 +16,13 @@ LDLIBS  = -lcdb -lresolv
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats
-# Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
+# Libraries of some programs only: OpenSSL's TLS stays in tlsd, its libcrypto
+# (DKIM's EVP, dkim.c) is in remote and qpost-tool; libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt -lcrypto
+remote_LIBS  = -lcrypto
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = dkim.o str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
@@ -87,7 +89,7 @@ fuzz:
 	done
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) \
+	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) -lcrypto \
 	        || exit 1; \
 	    mkdir -p fuzz/bin/corpus/$$n; \
 	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \
