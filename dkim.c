@@ -1166,6 +1166,10 @@ fold(str *out, size_t *col, const char *item, size_t n)
 		if (str_put(out, "\n\t", 2) < 0)
 			return -1;
 		*col = 1;
+		if (n && *item == ' ') {	/* the fold is the blank */
+			item++;
+			n--;
+		}
 	}
 	*col += n;
 	return str_put(out, item, n);
