@@ -16,11 +16,13 @@ LDLIBS  = -lcdb -lresolv
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats authcheck
-# Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
+# Libraries of some programs only: OpenSSL's TLS stays in tlsd, its libcrypto
+# (DKIM's EVP, dkim.c) is in remote, qpost-tool and authcheck; libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt -lcrypto
+remote_LIBS  = -lcrypto
 # libpsl: DMARC's organizational domain (dmarc.c)
 authcheck_LIBS = -lpsl -lcrypto
 # Shared modules, one concept per name.c/name.h pair.

@@ -7,18 +7,24 @@
  * is a "piece": bytes in the message, maybe preceded by one inserted
  * SPACE. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "addr.h"
 #include "b64.h"
+#include "control.h"
 #include "dkim.h"
 #include "dns.h"
+#include "err.h"
+#include "hdr.h"
 
 #define WIRE_MAX 998		/* remote's LINE_WIRE_MAX */
 #define HASH_LEN 32		/* SHA-256 */
@@ -1160,6 +1166,10 @@ fold(str *out, size_t *col, const char *item, size_t n)
 		if (str_put(out, "\n\t", 2) < 0)
 			return -1;
 		*col = 1;
+		if (n && *item == ' ') {	/* the fold is the blank */
+			item++;
+			n--;
+		}
 	}
 	*col += n;
 	return str_put(out, item, n);
@@ -1303,5 +1313,183 @@ out:
 	str_free(&wire);
 	str_free(&data);
 	str_free(&enc);
+	return r;
+}
+
+/* ---------------------------------------------------------- control */
+
+struct fromctx {
+	char *d;
+	int found;
+};
+
+static int
+fromaddr(void *ctx, const struct hdr_addr *a)
+{
+	struct fromctx *fc = ctx;
+	const char *at = memrchr(a->addr, '@', a->len);
+	size_t n, k;
+
+	if (!a->hasat || !at)
+		return 1;		/* the first address decides */
+	n = a->len - (size_t)(at + 1 - a->addr);
+	if (n >= DKIM_NAME_MAX || !addr_domain_ok(at + 1, n) || at[1] == '[')
+		return 1;
+	for (k = 0; k < n; k++)
+		fc->d[k] = (char)tolower((unsigned char)at[1 + k]);
+	fc->d[n] = 0;
+	fc->found = 1;
+	return 1;
+}
+
+int
+dkim_fromdomain(const char *msg, size_t len, char d[DKIM_NAME_MAX])
+{
+	struct header h;
+	struct fromctx fc = { d, 0 };
+	str flat = STR_INIT;
+	size_t k;
+
+	d[0] = 0;
+	if (header_read(&h, msg, len, 0) < 0)
+		goto out;
+	for (k = 0; k < h.nf; k++)
+		if (field_is(&h, k, "from", 4)) {
+			const char *c;
+
+			if (field_flat(&h, k, &flat) < 0)
+				break;
+			c = memchr(flat.s, ':', flat.len);
+			(void)hdr_addrlist(c + 1,
+			    flat.len - (size_t)(c + 1 - flat.s), fromaddr, &fc);
+			break;
+		}
+out:
+	header_free(&h);
+	str_free(&flat);
+	return fc.found ? 0 : -1;
+}
+
+/* selector_ok - a selector as a file name: letters, digits, '-', '_'
+ * and dots between labels */
+static int
+selector_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n < DKIM_NAME_MAX && addr_domain_ok(s, n);
+}
+
+/* keyfail - a configured key could not be used: logged; with
+ * control/dkimdefer the message waits */
+static int
+keyfail(const char *path, const char *reason, const char **why)
+{
+	unsigned long defer = 0;
+
+	(void)control_number("dkimdefer", &defer);
+	err_warn("unable to use DKIM key control/", path, ": ", reason,
+	    defer ? "; deferring the message (control/dkimdefer)" :
+	    "; sending without that signature", (const char *)0);
+	*why = "a DKIM key configured for the sender's domain is unusable";
+	return defer ? -2 : 0;
+}
+
+int
+dkim_sign_control(const char *msg, size_t len, int flags, str *out,
+    const char **why)
+{
+	char dom[DKIM_NAME_MAX];
+	str name = STR_INIT, list = STR_INIT, key = STR_INIT;
+	const char *d, *sel, *kwhy;
+	unsigned long expire = 0;
+	size_t pos = 0;
+	int r;
+
+	if (dkim_fromdomain(msg, len, dom) < 0)
+		return 0;
+	/* the domain, else its closest parent with selectors */
+	for (d = dom;;) {
+		const char *dot = strchr(d, '.');
+
+		name.len = 0;
+		if (str_puts(&name, "dkim/") < 0 || str_puts(&name, d) < 0 ||
+		    str_puts(&name, "/selectors") < 0 || str_0(&name) < 0)
+			goto nomem;
+		r = control_readlist(&list, name.s);
+		if (r < 0) {
+			r = keyfail(name.s, strerror(errno), why);
+			goto out;
+		}
+		if (r > 0)
+			break;
+		if (!dot || !strchr(dot + 1, '.')) {
+			r = 0;	/* no keys: mail goes out unsigned */
+			goto out;
+		}
+		d = dot + 1;
+	}
+	(void)control_number("dkimexpire", &expire);
+	r = 0;
+	while ((sel = control_next(&list, &pos))) {
+		static const char *const ext[] = { ".rsa", ".ed25519" };
+		struct dkim_signer *g = 0;
+		size_t k;
+		int got = 0, e;
+
+		if (!selector_ok(sel)) {
+			if (keyfail(name.s, "a selector is not a DNS label",
+			    why) < 0)
+				r = -2;
+			continue;
+		}
+		for (k = 0; k < 2 && !got; k++) {
+			name.len = 0;
+			if (str_puts(&name, "dkim/") < 0 ||
+			    str_puts(&name, d) < 0 || str_putc(&name, '/') < 0 ||
+			    str_puts(&name, sel) < 0 ||
+			    str_puts(&name, ext[k]) < 0 || str_0(&name) < 0)
+				goto nomem;
+			e = control_readfile(&key, name.s);
+			if (e == 0)
+				continue;
+			got = 1;
+			if (e < 0) {
+				if (keyfail(name.s, strerror(errno), why) < 0)
+					r = -2;
+				break;
+			}
+			g = dkim_signer_new(d, sel, key.s, key.len, &kwhy);
+			OPENSSL_cleanse(key.s, key.len);
+			if (!g) {
+				if (keyfail(name.s, kwhy, why) < 0)
+					r = -2;
+				break;
+			}
+			e = dkim_sign(g, msg, len, flags, (long long)time(0),
+			    expire, out);
+			dkim_signer_free(g);
+			if (e == -1)
+				goto nomem;
+			if (e < 0 && keyfail(name.s, "signing failed", why) < 0)
+				r = -2;
+		}
+		if (!got) {
+			name.len -= strlen(ext[1]);
+			name.s[name.len] = 0;
+			if (keyfail(name.s, "no .rsa or .ed25519 key file",
+			    why) < 0)
+				r = -2;
+		}
+	}
+	goto out;
+nomem:
+	r = -1;
+out:
+	if (key.s)
+		OPENSSL_cleanse(key.s, key.a);
+	str_free(&name);
+	str_free(&list);
+	str_free(&key);
 	return r;
 }

@@ -106,6 +106,24 @@ int dkim_sign(const struct dkim_signer *, const char *msg, size_t len,
  * NUL: 0, or -1 out of memory or crypto failure */
 int dkim_keyrecord(const struct dkim_signer *, str *out);
 
+/* dkim_sign_control - sign msg (len bytes, flags as dkim_sign) as the
+ * control files say (docs/dkim.md): the domain of the first From
+ * address, or its closest parent, with a file control/dkim/DOMAIN/
+ * selectors; for each selector listed there, the key
+ * control/dkim/DOMAIN/SELECTOR.rsa or .ed25519 (PEM) signs; x= from
+ * control/dkimexpire.  The fields are appended to out, to go on top of
+ * the message.  A selector whose key is missing or unusable is logged
+ * (err_warn) and skipped.  Returns 0 (signed, or nothing to sign), -1
+ * out of memory, -2 a key was unusable and control/dkimdefer is 1 (the
+ * caller defers the message; *why says why). */
+int dkim_sign_control(const char *msg, size_t len, int flags, str *out,
+    const char **why);
+
+/* dkim_fromdomain - the domain of the first address in the first From
+ * field of msg, lower case, into d: 0, or -1 if there is none or it is
+ * not a domain name */
+int dkim_fromdomain(const char *msg, size_t len, char d[DKIM_NAME_MAX]);
+
 /* ---- the parsers, exported for the fuzz target ---- */
 
 /* A tag of an RFC 6376 3.2 tag-list: name and value (pointer, length into
