@@ -94,17 +94,19 @@
 static char outspace[BUF_SIZE];
 static buf out;
 
+/* one usage text for --help and for the usage error (tests/debian.bats) */
+#define USAGE "usage: qpost-tool qread | qstat | showctl | " \
+	"newrcpthosts | rules | newu [arg...] | " \
+	"passwd add|change|remove NAME | passwd list|compile | " \
+	"queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | " \
+	"hold ID... | release ID... | retry ID...|--domain D|--all | " \
+	"requeue | dkimkey DOMAIN SELECTOR [rsa|ed25519] | dkimverify | " \
+	"dkimsign DOMAIN SELECTOR KEYFILE"
+
 static noreturn void
 usage(void)
 {
-	err_die(100, "usage: qpost-tool qread | qstat | showctl | "
-	    "newrcpthosts | rules | newu [arg...] | "
-	    "passwd add|change|remove NAME | passwd list|compile | "
-	    "queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | "
-	    "hold ID... | release ID... | retry ID...|--domain D|--all | "
-	    "requeue | dkimkey DOMAIN SELECTOR [rsa|ed25519] | dkimverify | "
-	    "dkimsign DOMAIN SELECTOR KEYFILE",
-	    (const char *)0);
+	err_die(100, USAGE, (const char *)0);
 }
 
 static void
@@ -1742,11 +1744,7 @@ main(int argc, char **argv)
 	const char *cmd;
 
 	err_prog = "qpost-tool";
-	err_help(argc, argv, "usage: qpost-tool qread | qstat | showctl | "
-	    "newrcpthosts | rules | newu [arg...] | "
-	    "passwd add|change|remove NAME | passwd list|compile | "
-	    "dkimkey DOMAIN SELECTOR [rsa|ed25519] | dkimverify | "
-	    "dkimsign DOMAIN SELECTOR KEYFILE");
+	err_help(argc, argv, USAGE);
 	buf_init(&out, 1, outspace, sizeof outspace, -1);
 	if (argc < 2)
 		usage();
