@@ -15,18 +15,21 @@ LDLIBS  = -lcdb -lresolv
 # Programs: one .c file each at the top level.
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
-PROGS  += qpost-stats
-# Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
+PROGS  += qpost-stats authcheck
+# Libraries of some programs only: OpenSSL's TLS stays in tlsd, its libcrypto
+# (DKIM's EVP, dkim.c) is in remote, qpost-tool and authcheck; libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add); libcurl
-# (MTA-STS policy fetch, mtasts.o) is in qpost-tool, and in remote once
-# it calls mtasts_get.
+# (MTA-STS policy fetch, mtasts.o) is in qpost-tool and remote.
 tlsd_LIBS    = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
-qpost-tool_LIBS = -lcrypt -lcurl
+qpost-tool_LIBS = -lcrypt -lcrypto -lcurl
+remote_LIBS  = -lcrypto
+# libpsl: DMARC's organizational domain (dmarc.c)
+authcheck_LIBS = -lpsl -lcrypto
 # Shared modules, one concept per name.c/name.h pair.
-LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
+LIBOBJ  = dkim.o str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
-          qfile.o spawn.o dotqmail.o reply.o mtasts.o
+          qfile.o spawn.o dotqmail.o reply.o mtasts.o spf.o dmarc.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -74,10 +77,11 @@ sanitize:
 # not written).  The shared modules are compiled once (fuzz/bin/obj)
 # and linked after each target's file, which comes first (fuzz/smtpd.c
 # needs its coverage counters first).  fuzz/smtpd.c includes smtpd.c
-# itself; -lcurl is for mtasts.o.  .ci/run runs this, so a parser
+# itself; FUZZLIBS are the modules' libraries.  .ci/run runs this, so a parser
 # regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
+FUZZLIBS = -lpsl -lcrypto -lcurl
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)) send-%.c,$(wildcard *.c))
 FUZZOBJ  = $(patsubst %.c,fuzz/bin/obj/%.o,$(FUZZSRC))
 FUZZFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \
@@ -90,7 +94,7 @@ fuzz:
 	done
 	for t in fuzz/*.c; do \
 	    n=$$(basename $$t .c); \
-	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) -lcurl \
+	    $(FUZZCC) $(FUZZFLAGS) -o fuzz/bin/$$n $$t $(FUZZOBJ) $(LDLIBS) $(FUZZLIBS) \
 	        || exit 1; \
 	    mkdir -p fuzz/bin/corpus/$$n; \
 	    seeds=; [ ! -d fuzz/corpus/$$n ] || seeds=fuzz/corpus/$$n; \

@@ -297,6 +297,72 @@ dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n)
 }
 
 int
+dns_addrtype(const char *name, int af, dns_addr *out, size_t max, size_t *n)
+{
+	int r;
+
+	*n = 0;
+	r = addr_query(name, af == AF_INET ? ns_t_a : ns_t_aaaa, out, max, n);
+	return r == DNS_OK && !*n ? DNS_NODATA : r;
+}
+
+int
+dns_ptrparse(const unsigned char *ans, size_t len, char (*out)[DNS_NAME_MAX],
+    size_t max, size_t *n)
+{
+	ns_msg msg;
+	ns_rr rr;
+	int i, count;
+
+	*n = 0;
+	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
+		return DNS_TEMP;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < max; i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return DNS_TEMP;
+		if (ns_rr_type(rr) != ns_t_ptr || ns_rr_class(rr) != ns_c_in)
+			continue;	/* a CNAME on the way (RFC 2317) */
+		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg),
+		    ns_rr_rdata(rr), out[*n], DNS_NAME_MAX) < 0)
+			return DNS_TEMP;
+		++*n;
+	}
+	return *n ? DNS_OK : DNS_NODATA;
+}
+
+int
+dns_ptr(const dns_addr *a, char (*out)[DNS_NAME_MAX], size_t max, size_t *n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char name[80], *p = name;
+	int res, len, i;
+
+	*n = 0;
+	if (a->af == AF_INET) {
+		for (i = 3; i >= 0; i--) {
+			char b[NUM_LEN];
+
+			p = stpcpy(p, num_fmt(b, a->ip[i]));
+			*p++ = '.';
+		}
+		strcpy(p, "in-addr.arpa");
+	} else {
+		for (i = 15; i >= 0; i--) {
+			*p++ = hex[a->ip[i] & 15];
+			*p++ = '.';
+			*p++ = hex[a->ip[i] >> 4];
+			*p++ = '.';
+		}
+		strcpy(p, "ip6.arpa");
+	}
+	len = query(name, ns_t_ptr, &res);
+	if (len < 0)
+		return res;
+	return dns_ptrparse(answer, (size_t)len, out, max, n);
+}
+
+int
 dns_txtparse(const unsigned char *ans, size_t len, str *out, size_t *n)
 {
 	ns_msg msg;

@@ -44,6 +44,19 @@ int dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n);
 /* dns_addrs - the AAAA and A records of name (IPv6 first). */
 int dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n);
 
+/* dns_addrtype - only the A (af AF_INET) or only the AAAA (AF_INET6)
+ * records of name (SPF's a and mx mechanisms ask for the client's
+ * family alone); DNS_NODATA when there are none. */
+int dns_addrtype(const char *name, int af, dns_addr *out, size_t max,
+    size_t *n);
+
+/* dns_ptr - the PTR names of address a, at most max (SPF's ptr
+ * mechanism and %{p} macro); dns_ptrparse is its answer walk. */
+int dns_ptr(const dns_addr *a, char (*out)[DNS_NAME_MAX], size_t max,
+    size_t *n);
+int dns_ptrparse(const unsigned char *ans, size_t len,
+    char (*out)[DNS_NAME_MAX], size_t max, size_t *n);
+
 /* dns_txt - the TXT records of name: each record's character-strings
  * joined without separator (RFC 7208 3.3, RFC 6376 3.6.2.2), appended
  * to out as "record\0record\0..." (each record NUL-terminated; a record

@@ -771,6 +771,10 @@ forward(const char *sender, const str *to, size_t count)
 
 	if (!count)
 		return;
+	/* not our user's mail: queue records no origin, remote does not
+	 * sign it (docs/dkim.md) */
+	if (setenv("QPOST_FORWARD", "1", 1) < 0)
+		err_nomem();
 	if (qq_open(&q) < 0)
 		err_diesys(111, "unable to run the queue program",
 		    (const char *)0);

@@ -164,12 +164,29 @@ readall(int fd, char *s, size_t n, off_t off)
 	return 0;
 }
 
+/* origin_ok - is s (NUL-ended) an origin queue writes? */
+static int
+origin_ok(const char *s)
+{
+	return !strcmp(s, QFILE_ORIGIN_LOCAL) ||
+	    !strcmp(s, QFILE_ORIGIN_RELAY) || !strcmp(s, QFILE_ORIGIN_AUTH);
+}
+
+int
+qfile_rec_origin(str *x, const char *origin)
+{
+	if (str_putc(x, 'O') < 0 || str_puts(x, origin) < 0 ||
+	    str_putc(x, 0) < 0)
+		return -1;
+	return 0;
+}
+
 int
 qfile_newenv(int fd, unsigned long long size, str *env,
     unsigned long long *off, const char **why)
 {
 	char t[QFILE_TRAILER_LEN];
-	size_t n, nr;
+	size_t n, nr, e;
 
 	env->len = 0;
 	if (size < QFILE_TRAILER_LEN) {
@@ -190,7 +207,13 @@ qfile_newenv(int fd, unsigned long long size, str *env,
 		return -1;
 	env->len = n;
 	env->s[n] = 0;
-	if (envelope_check(env->s, n, &nr) != ENV_OK) {
+	/* the envelope, then maybe the origin record */
+	e = 0;
+	while (e < n && env->s[e])
+		e += strlen(env->s + e) + 1;
+	if (e >= n || envelope_check(env->s, ++e, &nr) != ENV_OK ||
+	    (e < n && (env->s[e] != 'O' || !origin_ok(env->s + e + 1) ||
+	    e + strlen(env->s + e) + 1 != n))) {
 		*why = "bad envelope";
 		return -2;
 	}
@@ -287,6 +310,8 @@ qfile_info_encode(str *x, const struct qfile_info *qi)
 	if (qfile_info_head(x, qi->birth_us, qi->msglen, qi->fullsize, qi->env,
 	    qi->envlen) < 0)
 		return -1;
+	if (qi->origin && qfile_rec_origin(x, qi->origin) < 0)
+		return -1;
 	if (qi->held && qfile_rec_hold(x, 1) < 0)
 		return -1;
 	for (k = 0; k < qi->nr; k++)
@@ -308,6 +333,10 @@ record(struct qfile_info *qi, const char *s, size_t start, size_t end)
 	/* H and U: the message is held or released (the last one wins) */
 	if ((t == 'H' || t == 'U') && end == start + 1) {
 		qi->held = t == 'H';
+		return;
+	}
+	if (t == 'O' && origin_ok(s + start + 1)) {
+		qi->origin = s + start + 1;	/* the record's NUL ends it */
 		return;
 	}
 	if ((t != 'd' && t != 'f' && t != 'r' && t != 'e') ||

@@ -61,6 +61,7 @@ struct qfile_info {
 	struct qfile_rcpt *r;		/* one per recipient, in order */
 	size_t nr;
 	int held;	/* the last H or U record was H */
+	const char *origin;	/* the O record's origin, NUL-ended, or 0 */
 	size_t good;	/* bytes of complete records: a torn tail follows */
 };
 
@@ -90,7 +91,8 @@ void qfile_trailer(char t[QFILE_TRAILER_LEN], unsigned long long off);
 int qfile_trailer_parse(const char *t, unsigned long long size,
     unsigned long long *off);
 /* qfile_newenv - the checked envelope of the new/ file on fd (size bytes)
- * into env, its offset into *off: 0; -1 a read failed (errno); -2 the
+ * into env (with the origin record behind it, if any: qfile_info_head
+ * copies both), its offset into *off: 0; -1 a read failed (errno); -2 the
  * file is malformed and *why says how */
 int qfile_newenv(int fd, unsigned long long size, str *env,
     unsigned long long *off, const char **why);
@@ -108,6 +110,16 @@ int qfile_rec_retry(str *, size_t i, unsigned long long tries,
 /* qfile_rec_error - recipient i's last deferral reason, written with
  * (after) its r record; at most DSN_REASON_MAX bytes are kept */
 int qfile_rec_error(str *, size_t i, const char *reason);
+/* The origin record "O" origin NUL: written by queue after the
+ * envelope in new/<id>, copied behind the head of info/<id> by the
+ * pick-up, kept by compaction.  It says the message comes from one of
+ * our own users, so remote signs it with DKIM (docs/dkim.md); mail from
+ * the network that is neither relayed nor authenticated, and forwards,
+ * have none. */
+#define QFILE_ORIGIN_LOCAL "local"	/* injected on this host */
+#define QFILE_ORIGIN_RELAY "relay"	/* smtpd with RELAYCLIENT */
+#define QFILE_ORIGIN_AUTH "auth"	/* smtpd after AUTH */
+int qfile_rec_origin(str *, const char *origin);
 /* qfile_rec_hold - the message is held (hold) or released (!hold) */
 int qfile_rec_hold(str *, int hold);
 /* qfile_rec_state - the records that say the state of r: d, f, or r

@@ -27,7 +27,7 @@
  *       sets the single group gid, then gid, then uid (each checked,
  *       neither 0, both fitting uid_t and gid_t) and runs local
  *       ($QPOST_LOCAL, else the home's bin/local).
- *     type "remote": remote's argv (remote.8), domain sender rcpt...
+ *     type "remote": remote's argv (remote.8), [-S] domain sender rcpt...
  *       (at most RCPT_MAX); the child becomes the remote account the same
  *       way and runs remote ($QPOST_REMOTE, else bin/remote), which reads
  *       the message from fd 0 and never opens the queue.
@@ -68,7 +68,8 @@
 
 #define LOCAL_FIELDS 12		/* number, type, id, local's 9 arguments */
 #define RCPT_MAX 100		/* recipients of one remote request */
-#define REQ_FIELDS (RCPT_MAX + 5)	/* number, type, id, domain, sender */
+#define REQ_FIELDS (RCPT_MAX + 6)	/* number, type, id, [-S,] domain,
+					 * sender */
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
 #define SPAWN_MAX_MAX 65535

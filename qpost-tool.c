@@ -58,6 +58,10 @@
  * and turns core dumps off.
  */
 #include <cdb.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <pwd.h>
 #include <crypt.h>
 #include <stdnoreturn.h>
 #include <dirent.h>
@@ -81,6 +85,7 @@
 #include "checkpass.h"
 #include "commit.h"
 #include "control.h"
+#include "dkim.h"
 #include "dns.h"
 #include "dsn.h"
 #include "envelope.h"
@@ -96,16 +101,19 @@
 static char outspace[BUF_SIZE];
 static buf out;
 
+/* one usage text for --help and for the usage error (tests/debian.bats) */
+#define USAGE "usage: qpost-tool qread | qstat | showctl | " \
+	"newrcpthosts | rules | newu [arg...] | " \
+	"passwd add|change|remove NAME | passwd list|compile | " \
+	"mtasts DOMAIN [MX...] | queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | " \
+	"hold ID... | release ID... | retry ID...|--domain D|--all | " \
+	"requeue | dkimkey DOMAIN SELECTOR [rsa|ed25519] | dkimverify | " \
+	"dkimsign DOMAIN SELECTOR KEYFILE"
+
 static noreturn void
 usage(void)
 {
-	err_die(100, "usage: qpost-tool qread | qstat | showctl | "
-	    "newrcpthosts | rules | newu [arg...] | "
-	    "passwd add|change|remove NAME | passwd list|compile | "
-	    "mtasts DOMAIN [MX...] | queue [--json] | show ID | delete ID...|--sender PAT|--rcpt PAT | "
-	    "hold ID... | release ID... | retry ID...|--domain D|--all | "
-	    "requeue",
-	    (const char *)0);
+	err_die(100, USAGE, (const char *)0);
 }
 
 static void
@@ -1594,16 +1602,237 @@ do_mtasts(int argc, char **argv)
 	return r;
 }
 
+/* ---- DKIM (dkim.h, docs/dkim.md) ---- */
+
+/* readin - all of fd 0 into x */
+static void
+readin(str *x)
+{
+	x->len = 0;
+	for (;;) {
+		ssize_t r;
+
+		if (str_ready(x, 65536) < 0)
+			err_nomem();
+		r = read(0, x->s + x->len, x->a - x->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			err_diesys(111, "unable to read the message",
+			    (const char *)0);
+		if (r == 0)
+			break;
+		x->len += (size_t)r;
+	}
+}
+
+/* do_dkimverify - check every DKIM-Signature of the message on fd 0, one
+ * line per signature: "RESULT d=D s=S a=A b=B [(why)]"; exit 0 when
+ * there is one and every one passed, 100 otherwise, 111 on a failure
+ * of our own */
+static int
+do_dkimverify(void)
+{
+	struct dkim_result res[DKIM_SIG_MAX];
+	str msg = STR_INIT;
+	const char *why;
+	size_t n, k;
+	int ok;
+
+	readin(&msg);
+	if (dns_init(&why) < 0)
+		err_die(111, "unable to set up DNS: ", why, (const char *)0);
+	if (dkim_verify(msg.s ? msg.s : "", msg.len, res, DKIM_SIG_MAX,
+	    &n) < 0)
+		err_nomem();
+	if (!n)
+		outs("none\n");
+	ok = n > 0;
+	for (k = 0; k < n; k++) {
+		ok &= res[k].status == DKIM_PASS;
+		outs(dkim_status_name(res[k].status));
+		outs(" d=");
+		outs(res[k].d);
+		outs(" s=");
+		outs(res[k].s);
+		outs(" a=");
+		outs(res[k].a);
+		outs(" b=");
+		outs(res[k].b);
+		if (*res[k].why) {
+			outs(" (");
+			outs(res[k].why);
+			outs(")");
+		}
+		outs("\n");
+	}
+	flush();
+	str_free(&msg);
+	return ok ? 0 : 100;
+}
+
+/* do_dkimsign - the message on fd 0 with a DKIM-Signature by the key in
+ * the PEM file on fd 1 */
+static int
+do_dkimsign(const char *domain, const char *selector, const char *path)
+{
+	str msg = STR_INIT, key = STR_INIT, sig = STR_INIT;
+	struct dkim_signer *g;
+	const char *why;
+	int r;
+
+	r = control_readpath(&key, path, 1024 * 1024);
+	if (r <= 0)
+		err_diesys(111, "unable to read ", path, (const char *)0);
+	g = dkim_signer_new(domain, selector, key.s, key.len, &why);
+	if (!g)
+		err_die(100, "unable to use the key ", path, ": ", why,
+		    (const char *)0);
+	readin(&msg);
+	r = dkim_sign(g, msg.s ? msg.s : "", msg.len, 0, (long long)time(0),
+	    0, &sig);
+	if (r == -2)
+		err_die(100, "the message has no From field", (const char *)0);
+	if (r < 0)
+		err_die(111, "unable to sign", (const char *)0);
+	outn(sig.s, sig.len);
+	outn(msg.s ? msg.s : "", msg.len);
+	flush();
+	dkim_signer_free(g);
+	return 0;
+}
+
+/* keyfile - write the PEM pem (n bytes) as the new file path, never
+ * over an existing one: owner qpostr mode 0400 when run as root where
+ * that account exists (remote signs as qpostr), else the caller's with
+ * mode 0600 (a single-user home) */
+static void
+keyfile(const char *path, const char *pem, size_t n)
+{
+	str tmp = STR_INIT;
+	const struct passwd *pw = geteuid() == 0 ? getpwnam("qpostr") : 0;
+	mode_t mode = pw ? 0400 : 0600;
+	int fd;
+
+	if (str_copys(&tmp, path) < 0 || str_puts(&tmp, ".tmp") < 0 ||
+	    str_0(&tmp) < 0)
+		err_nomem();
+	unlink(tmp.s);
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		err_diesys(111, "unable to create ", tmp.s, (const char *)0);
+	if (fd_writeall(fd, pem, n, -1) < 0 || fchmod(fd, mode) < 0 ||
+	    (pw && fchown(fd, pw->pw_uid, pw->pw_gid) < 0) || fsync(fd) < 0 ||
+	    close(fd) < 0) {
+		unlink(tmp.s);
+		err_diesys(111, "unable to write ", tmp.s, (const char *)0);
+	}
+	/* link, not rename: an existing key is never replaced */
+	if (link(tmp.s, path) < 0) {
+		int e = errno;
+
+		unlink(tmp.s);
+		errno = e;
+		err_diesys(e == EEXIST ? 100 : 111, "unable to create ", path,
+		    (const char *)0);
+	}
+	unlink(tmp.s);
+	str_free(&tmp);
+}
+
+/* do_dkimkey - a new key pair for DOMAIN's SELECTOR: the private key
+ * into control/dkim/DOMAIN/SELECTOR.rsa (or .ed25519), the TXT record
+ * to publish on fd 1 */
+static int
+do_dkimkey(const char *domain, const char *selector, const char *type)
+{
+	int ed = type && !strcmp(type, "ed25519");
+	str path = STR_INIT, rec = STR_INIT, pem = STR_INIT;
+	EVP_PKEY_CTX *kc;
+	EVP_PKEY *pk = 0;
+	struct dkim_signer *g;
+	const char *why;
+	BIO *bio;
+	char *p;
+	long pl;
+	size_t k;
+
+	if (type && !ed && strcmp(type, "rsa"))
+		usage();
+	if (!addr_domain_ok(domain, strlen(domain)) || *domain == '[' ||
+	    strlen(domain) >= DKIM_NAME_MAX)
+		err_die(100, "not a domain name: ", domain, (const char *)0);
+	if (!addr_domain_ok(selector, strlen(selector)) ||
+	    strlen(selector) >= DKIM_NAME_MAX)
+		err_die(100, "not a selector (letters, digits, '-', dots): ",
+		    selector, (const char *)0);
+	/* RSA 2048 (RFC 8301), or Ed25519 (RFC 8463) */
+	kc = EVP_PKEY_CTX_new_id(ed ? EVP_PKEY_ED25519 : EVP_PKEY_RSA, 0);
+	if (!kc || EVP_PKEY_keygen_init(kc) != 1 ||
+	    (!ed && EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 2048) != 1) ||
+	    EVP_PKEY_keygen(kc, &pk) != 1)
+		err_die(111, "unable to generate the key", (const char *)0);
+	EVP_PKEY_CTX_free(kc);
+	bio = BIO_new(BIO_s_mem());
+	if (!bio || PEM_write_bio_PrivateKey(bio, pk, 0, 0, 0, 0, 0) != 1 ||
+	    (pl = BIO_get_mem_data(bio, &p)) <= 0 ||
+	    str_put(&pem, p, (size_t)pl) < 0)
+		err_die(111, "unable to encode the key", (const char *)0);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	g = dkim_signer_new(domain, selector, pem.s, pem.len, &why);
+	if (!g || dkim_keyrecord(g, &rec) < 0)
+		err_die(111, "unable to use the new key", (const char *)0);
+	dkim_signer_free(g);
+	if (home_path(&path, "control/dkim") < 0)
+		err_nomem();
+	if (mkdir(path.s, 0755) < 0 && errno != EEXIST)
+		err_diesys(111, "unable to create ", path.s, (const char *)0);
+	if (str_putc(&path, '/') < 0 || str_puts(&path, domain) < 0 ||
+	    str_0(&path) < 0)
+		err_nomem();
+	if (mkdir(path.s, 0755) < 0 && errno != EEXIST)
+		err_diesys(111, "unable to create ", path.s, (const char *)0);
+	if (str_putc(&path, '/') < 0 || str_puts(&path, selector) < 0 ||
+	    str_puts(&path, ed ? ".ed25519" : ".rsa") < 0 || str_0(&path) < 0)
+		err_nomem();
+	keyfile(path.s, pem.s, pem.len);
+	OPENSSL_cleanse(pem.s, pem.len);
+	/* the zone file line: strings of at most 255 bytes (RFC 1035) */
+	outs(selector);
+	outs("._domainkey.");
+	outs(domain);
+	outs(". IN TXT");
+	for (k = 0; k < rec.len; k += 255) {
+		outs(" \"");
+		outn(rec.s + k, rec.len - k < 255 ? rec.len - k : 255);
+		outs("\"");
+	}
+	outs("\n; key: ");
+	outs(path.s);
+	outs("\n; once the record is published, sign with it:\n;   echo ");
+	outs(selector);
+	outs(" >> ");
+	path.len = strlen(path.s) - strlen(selector) -
+	    strlen(ed ? ".ed25519" : ".rsa");
+	if (str_puts(&path, "selectors") < 0 || str_0(&path) < 0)
+		err_nomem();
+	outs(path.s);
+	outs("\n");
+	flush();
+	str_free(&path);
+	str_free(&rec);
+	str_free(&pem);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *cmd;
 
 	err_prog = "qpost-tool";
-	err_help(argc, argv, "usage: qpost-tool qread | qstat | showctl | "
-	    "newrcpthosts | rules | newu [arg...] | "
-	    "passwd add|change|remove NAME | passwd list|compile | "
-	    "mtasts DOMAIN [MX...]");
+	err_help(argc, argv, USAGE);
 	buf_init(&out, 1, outspace, sizeof outspace, -1);
 	if (argc < 2)
 		usage();
@@ -1619,8 +1848,14 @@ main(int argc, char **argv)
 	    !strcmp(cmd, "release") || !strcmp(cmd, "retry") ||
 	    !strcmp(cmd, "requeue"))
 		return do_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dkimkey") && (argc == 4 || argc == 5))
+		return do_dkimkey(argv[2], argv[3], argc == 5 ? argv[4] : 0);
+	if (!strcmp(cmd, "dkimsign") && argc == 5)
+		return do_dkimsign(argv[2], argv[3], argv[4]);
 	if (argc != 2)
 		usage();
+	if (!strcmp(cmd, "dkimverify"))
+		return do_dkimverify();
 	if (!strcmp(cmd, "qread"))
 		return do_qread();
 	if (!strcmp(cmd, "qstat"))

@@ -52,6 +52,7 @@ qq_start(qq *q, int wantid)
 	q->failed = 0;
 	q->idfd = -1;
 	q->id[0] = 0;
+	q->reply[0] = 0;
 	q->env.s = 0;
 	q->env.len = q->env.a = 0;
 	if (!prog || !*prog) {
@@ -142,12 +143,13 @@ qq_openid(qq *q)
 	return qq_start(q, 1);
 }
 
-/* idread - after the queue program has exited: its ID line, if one came
- * whole.  Never blocks: a filter's leftover child may hold the pipe. */
+/* idread - after the queue program has exited: its ID line, or a
+ * filter's reply line (exit QQ_REPLY), if one came whole.  Never
+ * blocks: a filter's leftover child may hold the pipe. */
 static void
-idread(qq *q)
+idread(qq *q, int code)
 {
-	char b[QQ_ID_MAX + 2];
+	char b[QQ_REPLY_MAX + 2];
 	size_t n = 0, k;
 	ssize_t r;
 
@@ -164,15 +166,47 @@ idread(qq *q)
 	}
 	close(q->idfd);
 	q->idfd = -1;
+	for (k = 0; k < n && b[k] != '\n'; k++)
+		;
+	if (k >= n)
+		return;		/* no whole line */
+	if (code == QQ_REPLY) {
+		if (qq_replyok(b, k)) {
+			memcpy(q->reply, b, k);
+			q->reply[k] = 0;
+		}
+		return;
+	}
 	/* one line of letters, digits and dots */
-	for (k = 0; k < n && k <= QQ_ID_MAX && b[k] != '\n'; k++)
+	if (k == 0 || k > QQ_ID_MAX)
+		return;
+	for (k = 0; b[k] != '\n'; k++)
 		if (!((b[k] >= '0' && b[k] <= '9') ||
 		    (b[k] >= 'A' && b[k] <= 'Z') || b[k] == '.'))
 			return;
-	if (k == 0 || k > QQ_ID_MAX || k >= n || b[k] != '\n')
-		return;
 	memcpy(q->id, b, k);
 	q->id[k] = 0;
+}
+
+int
+qq_replyok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n < 10 || n > QQ_REPLY_MAX || (s[0] != '4' && s[0] != '5') ||
+	    s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
+	    s[3] != ' ' || s[4] != s[0] || s[5] != '.')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < 32 || s[i] > 126)
+			return 0;
+	return 1;
+}
+
+const char *
+qq_reply(const qq *q)
+{
+	return q->reply[0] ? q->reply : 0;
 }
 
 void
@@ -226,7 +260,7 @@ qq_close(qq *q)
 			q->idfd = -1;
 			return QQ_CRASHED;
 		}
-	idread(q);
+	idread(q, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	if (WIFSIGNALED(status))
 		return QQ_CRASHED;
 	if (!WIFEXITED(status))

@@ -12,6 +12,9 @@
 #define QQ_EXEC_FAILED 120	/* the child could not exec the program */
 #define QQ_CRASHED 81		/* killed by a signal: treated as a bug */
 #define QQ_ID_MAX 40		/* the longest ID taken from $QPOST_IDFD */
+#define QQ_REPLY 82		/* a filter's refusal: its reply is on
+				 * $QPOST_IDFD (qmail's custom-error code) */
+#define QQ_REPLY_MAX 400	/* the longest such reply, no CRLF */
 
 typedef struct {
 	pid_t pid;
@@ -20,6 +23,7 @@ typedef struct {
 	int failed;		/* a write to the message pipe failed */
 	int idfd;		/* qq_openid: the read end of the ID pipe */
 	char id[QQ_ID_MAX + 1];	/* the ID queue told, or "" */
+	char reply[QQ_REPLY_MAX + 1];	/* a filter's reply line, or "" */
 	buf out;
 	char space[BUF_SIZE];
 	str env;
@@ -47,6 +51,15 @@ pid_t qq_pid(const qq *);
  * when none came back (a qmail-queue filter in front that closed the
  * descriptor, or an old queue program) */
 const char *qq_id(const qq *);
+
+/* qq_reply - after qq_close returned QQ_REPLY: the filter's reply line
+ * ("550 5.7.1 text", no CRLF), or 0 when it gave none that qq_replyok
+ * takes (the caller then answers as for any temporary code) */
+const char *qq_reply(const qq *);
+/* qq_replyok - is s[0..n) one reply line a filter may give: a 4xx or
+ * 5xx code, a space, an enhanced status of the same class, printable
+ * ASCII, at most QQ_REPLY_MAX bytes? */
+int qq_replyok(const char *s, size_t n);
 
 /* qq_status - an exit code as an enhanced status and text, e.g.
  * "4.3.0 qq write error or disk full" */

@@ -169,6 +169,31 @@ fromnet(void)
 	return !setid && getenv("TCPREMOTEIP") != 0;
 }
 
+/* origin - the origin record after the envelope (qfile.h): mail
+ * from our own users, which remote signs with DKIM (docs/dkim.md).
+ * From the network: an authenticated client (SMTPAUTHUSER) or one
+ * allowed to relay (RELAYCLIENT); from this host: anything but a
+ * forward, which local marks with QPOST_FORWARD.  The variable can only
+ * take signing away, so a local user setting it harms no one. */
+static void
+origin(void)
+{
+	const char *o = 0, *a = getenv("SMTPAUTHUSER");
+	str rec = STR_INIT;
+
+	if (fromnet())
+		o = a && *a ? QFILE_ORIGIN_AUTH :
+		    getenv("RELAYCLIENT") ? QFILE_ORIGIN_RELAY : 0;
+	else if (!getenv("QPOST_FORWARD"))
+		o = QFILE_ORIGIN_LOCAL;
+	if (!o)
+		return;
+	if (qfile_rec_origin(&rec, o) < 0)
+		die(51, "out of memory");
+	put(rec.s, rec.len);
+	str_free(&rec);
+}
+
 /* received - the trace line into outbuf */
 static void
 received(void)
@@ -360,6 +385,7 @@ main(int argc, char **argv)
 	}
 	alarm(0);
 	put(env.s, env.len);
+	origin();
 	qfile_trailer(trailer, written);
 	put(trailer, QFILE_TRAILER_LEN);
 	flush();

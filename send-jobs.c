@@ -290,6 +290,8 @@ job_spawn(struct job *j)
 	if (j->ch == CH_REMOTE) {
 		const char *dom = addr_domain(j->m->r[j->ri[0]].addr);
 
+		if (j->m->sign)	/* our users' mail: DKIM (docs/dkim.md) */
+			argv[argc++] = (char *)(uintptr_t)"-S";
 		argv[argc++] = (char *)(uintptr_t)(dom ? dom : "");
 	}
 	/* A double bounce's "#@[]" is send's own marker: the world sees <>. */

@@ -426,6 +426,7 @@ msg_parse(unsigned long id, const char *s, size_t n, size_t *good,
 		}
 	}
 	m->held = qi.held != 0;
+	m->sign = qi.origin != 0;
 	m->size = qi.msglen;
 	*good = qi.good;
 	*msglen = qi.msglen;

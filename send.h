@@ -55,6 +55,7 @@ struct msg {
 	struct msg *prev;	/* every message send holds (msgs) */
 	struct msg *next;
 	unsigned char held;	/* not scheduled until released */
+	unsigned char sign;	/* an origin record: remote signs (DKIM) */
 	unsigned char gone;	/* mess/<id> vanished: dropped when idle */
 };
 

@@ -23,11 +23,14 @@
  *          TLSREQUIRED: no MAIL before TLS; AUTHCLEAR: AUTH allowed in
  *          clear text; SUBMISSION: TLS and AUTH before MAIL, header
  *          completion (RFC 6409); QPOST_HOME, QPOST_QUEUE.  Sets
- *          SMTPAUTHUSER for the queue program after AUTH.
+ *          SMTPAUTHUSER for the queue program after AUTH, QPOST_HELO
+ *          after HELO/EHLO; the queue program may refuse with exit 82
+ *          and its own reply line (docs/queue.md).
  *   control/  me, smtpgreeting, rcpthosts, morercpthosts.cdb, databytes,
  *          timeoutsmtpd, timeoutsession, timeoutdata, concurrencyperip,
- *          maxrcpt, rejectunknown, timeoutcheckpw, senderlogins
- *          (docs/smtpd.md, docs/auth.md).
+ *          maxrcpt, rejectunknown, timeoutcheckpw, senderlogins,
+ *          spfreject (bin/authcheck --mail at MAIL; docs/smtpd.md,
+ *          docs/auth.md, docs/authcheck.md).
  *   run/smtpd/  per-address session counts: one fcntl lock per session
  *          (made when missing; docs/smtpd.md).
  *
@@ -118,6 +121,7 @@ static int have_morercpt;
 static unsigned long databytes;
 static unsigned long maxrcpt;
 static int rejectunknown = 1;
+static unsigned long spfreject;		/* control/spfreject: MAIL check */
 static const char *remoteip = "unknown", *remotehost = "unknown";
 static const char *relayclient;
 static int seenhelo, esmtp, seenmail;
@@ -468,7 +472,8 @@ read_controls(void)
 	    control_number("timeoutcheckpw", &checktimeout) < 0 ||
 	    control_number("maxrcpt", &maxrcpt) < 0 ||
 	    control_number("concurrencyperip", &perip) < 0 ||
-	    control_number("timeoutdata", &datasecs) < 0)
+	    control_number("timeoutdata", &datasecs) < 0 ||
+	    control_number("spfreject", &spfreject) < 0)
 		die_control();
 	idlems = (long long)u * 1000;
 	in.timeout = out.timeout = (int)idlems;
@@ -713,6 +718,20 @@ smtp_helo(const char *arg, int e)
 	}
 	if (str_copys(&helo, arg) < 0 || str_0(&helo) < 0)
 		die_nomem();
+	/* For the queue program and its filters (authcheck: SPF).  One
+	 * buffer, put into the environment once: setenv would keep every
+	 * earlier value of a client that says HELO over and over. */
+	{
+		static char heloenv[sizeof "QPOST_HELO=" + SMTP_LINE_MAX];
+		size_t n = helo.len < SMTP_LINE_MAX ? helo.len : SMTP_LINE_MAX;
+		int first = !heloenv[0];
+
+		memcpy(heloenv, "QPOST_HELO=", 11);
+		memcpy(heloenv + 11, helo.s, n);
+		heloenv[11 + n] = 0;
+		if (first)
+			(void)putenv(heloenv);
+	}
 	seenhelo = 1;
 	esmtp = e;
 	reset();
@@ -1110,6 +1129,77 @@ dt_note(int r, const struct recip *ri)
 		die_nomem();
 }
 
+#define MAILCHECK_SECS 60	/* authcheck --mail's time (SPF: 20 s) */
+
+/* mailcheck - with control/spfreject, bin/authcheck --mail SENDER
+ * judges the sender of a client that is neither relay nor
+ * authenticated (docs/authcheck.md): exit 0 accept; else its reply line
+ * on fd 1.  0 accept, or -1 the refusal has been given. */
+static int
+mailcheck(const char *sender)
+{
+	str path = STR_INIT, rep = STR_INIT;
+	char *argv[4], b[QQ_REPLY_MAX + 2];
+	int p[2], null, st, code = -1;
+	size_t n = 0, k;
+	ssize_t r = -1;
+	pid_t pid = -1, w;
+	struct spawn_fd fds[2];
+	struct spawn sp = { .fds = fds, .nfds = 2, .failcode = 111,
+	    .what = "the MAIL checker " };
+
+	if (!spfreject || relayclient)
+		return 0;
+	if (home_path(&path, "bin/authcheck") < 0)
+		die_nomem();
+	argv[0] = path.s;
+	argv[1] = (char *)(size_t)"--mail";
+	argv[2] = (char *)(size_t)sender;
+	argv[3] = 0;
+	if (pipe2(p, O_CLOEXEC) == 0) {
+		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		fds[0].from = null;
+		fds[0].to = 0;
+		fds[1].from = p[1];
+		fds[1].to = 1;
+		if (null >= 0) {
+			pid = spawn_run(argv, &sp);
+			close(null);
+		}
+		close(p[1]);
+		while (pid > 0 && n < sizeof b && (r = fd_read(p[0], b + n,
+		    sizeof b - n, MAILCHECK_SECS * 1000)) > 0)
+			n += (size_t)r;
+		close(p[0]);
+	}
+	str_free(&path);
+	if (pid > 0) {
+		if (r != 0)	/* timed out, or said too much */
+			kill(pid, SIGKILL);
+		while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+			;
+		if (w == pid && WIFEXITED(st))
+			code = WEXITSTATUS(st);
+		if (code == 0)
+			return 0;
+		for (k = 0; k < n && b[k] != '\n'; k++)
+			;
+		if (k < n && qq_replyok(b, k) && (b[0] == '5' ? code == 100 :
+		    code == 111)) {
+			if (str_put(&rep, b, k) < 0 ||
+			    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
+				die_nomem();
+			refuse(rep.s, sender, 0);
+			str_free(&rep);
+			return -1;
+		}
+	}
+	err_warn("the MAIL checker bin/authcheck failed", (const char *)0);
+	refuse("451 4.3.0 unable to check the sender, try again later\r\n",
+	    sender, 0);
+	return -1;
+}
+
 static void
 smtp_mail(const char *arg)
 {
@@ -1176,6 +1266,8 @@ smtp_mail(const char *arg)
 			return;
 		}
 	}
+	if (mailcheck(addr.s) < 0)
+		return;
 	if (str_copy(&mailfrom, addr.s, addr.len + 1) < 0)
 		die_nomem();
 	mailfrom.len = addr.len;
@@ -1697,7 +1789,11 @@ smtp_data(const char *arg)
 	} else {
 		str rep = STR_INIT;
 
-		if (str_puts(&rep, qq_temp(code) ? "451 " : "554 ") < 0 ||
+		if (code == QQ_REPLY && qq_reply(&q)) {	/* a filter's own */
+			if (str_puts(&rep, qq_reply(&q)) < 0 ||
+			    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
+				die_nomem();
+		} else if (str_puts(&rep, qq_temp(code) ? "451 " : "554 ") < 0 ||
 		    str_puts(&rep, qq_status(code)) < 0 ||
 		    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
 			die_nomem();
@@ -1847,6 +1943,7 @@ main(int argc, char **argv)
 	if (getenv("SUBMISSION"))
 		submission = tlsrequired = 1;
 	unsetenv("SMTPAUTHUSER");
+	unsetenv("QPOST_HELO");
 	if (argc > 1) {
 		/* the checker, and the program it runs on success */
 		size_t i;

@@ -13,7 +13,7 @@ teardown() { qpost_teardown; }
 # The programs of the Makefile's PROGS, each with arguments that make it
 # fail with its usage error (none where argv is ignored or optional).
 PROGRAMS="smtpd queue send local remote inject sendmail newu qpost-spawn
-    qpost-tool tlsd checkpw checkdovecot route"
+    qpost-tool tlsd checkpw checkdovecot route authcheck"
 
 # usage_error PROG - run PROG so that it dies of its usage error.
 usage_error() {
@@ -22,6 +22,7 @@ usage_error() {
 	inject | sendmail) run "$QPOST_SRC/$1" -Z ;;
 	checkpw) run "$QPOST_SRC/checkpw" 3<&- ;;	# no fd 3
 	checkdovecot) run "$QPOST_SRC/checkdovecot" -s ;;
+	authcheck) run "$QPOST_SRC/authcheck" --bogus ;;
 	*) run "$QPOST_SRC/$1" ;;
 	esac
 }

@@ -28,7 +28,7 @@ qenv() {
 import sys
 f = open(sys.argv[1], 'rb').read()
 off = int(f[-23:-1])
-for a in f[off:-32].split(b'\0')[:-2]:
+for a in f[off:-32].split(b'\0\0')[0].split(b'\0'):	# not the origin
     print(a[:1].decode() + ' ' + a[1:].decode('latin-1'))
 EOF
 }

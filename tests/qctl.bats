@@ -23,7 +23,8 @@ setup() {
 	fi
 	cat > "$BATS_TEST_TMPDIR/remote" <<-EOF
 	#!/bin/sh
-	# remote DOMAIN SENDER RCPT...: defer until go exists
+	# remote [-S] DOMAIN SENDER RCPT...: defer until go exists
+	[ "\$1" != -S ] || shift
 	echo "\$1" >> "$BATS_TEST_TMPDIR/remote.calls"
 	cat > /dev/null
 	shift 2

@@ -25,11 +25,14 @@ nothing_left() {
 }
 
 # check_new FILE MSG ENV - FILE is a trace line, then MSG's bytes, then
-# ENV's bytes, then the 32-byte trailer naming the envelope's offset.
+# ENV's bytes and the origin record of mail injected here ("Olocal\0",
+# docs/queue.md), then the 32-byte trailer naming the envelope's offset.
 check_new() {
 	"$PY" - "$@" <<'EOF'
 import re, sys
 f, m, e = (open(p, 'rb').read() for p in sys.argv[1:4])
+e += b'Olocal\0'
+
 t = f[-32:]
 assert re.fullmatch(rb'QPOSTENV \d{22}\n', t), t
 off = int(t[9:31])
@@ -258,6 +261,38 @@ print(rc, os.read(t, 16))' "$QPOST_HOME" "$Q" "$T/msg" "$T/env"
 	check_new "$QPOST_HOME"/queue/new/* "$T/msg" "$T/env"
 }
 
+@test "queue: the origin record (docs/dkim.md): local injection, RELAYCLIENT and AUTH from the network; none for plain network mail or a forward; send keeps it in info/ and passes -S to remote" {
+	env_is 'Fa@b\0Tc@d\0\0'
+	tail_of() {	# the bytes between the envelope and the trailer
+		"$PY" -c 'import sys
+d = open(sys.argv[1], "rb").read(); e = d[int(d[-23:-1]):-32]
+sys.stdout.write(e[e.index(b"\0\0") + 2:].decode().replace("\0", "|"))' \
+		    "$QPOST_HOME"/queue/new/*
+		rm -f "$QPOST_HOME"/queue/new/*
+	}
+	inject
+	assert_equal "$(tail_of)" 'Olocal|'
+	QPOST_FORWARD=1 inject
+	assert_equal "$(tail_of)" ''
+	TCPREMOTEIP=192.0.2.1 inject
+	assert_equal "$(tail_of)" ''
+	TCPREMOTEIP=192.0.2.1 RELAYCLIENT= inject
+	assert_equal "$(tail_of)" 'Orelay|'
+	TCPREMOTEIP=192.0.2.1 SMTPAUTHUSER=joe inject
+	assert_equal "$(tail_of)" 'Oauth|'
+	# send: the record survives the pick-up; remote gets -S
+	printf '%s\n' '#!/bin/sh' "echo \"\$*\" >> '$T/args'" 'cat >/dev/null' \
+	    "printf 'rok\\0Kok\\0'" > "$T/remote"
+	chmod +x "$T/remote"
+	inject
+	QPOST_FORWARD=1 inject
+	QPOST_REMOTE=$T/remote "$QPOST_HOME/bin/send" 2>"$T/send.log" 3>&- &
+	echo $! >> "$PIDFILE"
+	wait_for 10 [ -s "$T/args" ] && wait_for 10 [ "$(wc -l < "$T/args")" = 2 ]
+	grep -qx -- '-S d a@b c@d' "$T/args"
+	grep -qx 'd a@b c@d' "$T/args"
+}
+
 @test "queue: kill -9 at random moments (240 runs): exit 0 means complete, nothing partial in new/" {
 	run "$PY" - "$Q" "$QPOST_HOME" "$T" <<'EOF'
 import os, random, re, signal, subprocess, sys, time
@@ -272,7 +307,7 @@ for i in range(N):
     body = os.urandom(size // 2).hex().encode()[:size]
     msg = b'X-Token: %d\n\n' % i + body
     env = b'Fs%d@a\0Tr%d@b\0Tx@y\0\0' % (i, i)
-    expect[i] = (msg, env)
+    expect[i] = (msg, env + b'Olocal\0')
     mf, ef = tmp + '/cm', tmp + '/ce'
     open(mf, 'wb').write(msg)
     open(ef, 'wb').write(env)

@@ -89,6 +89,8 @@ qenv() {
 import sys
 d = open(sys.argv[1], 'rb').read()
 off = int(d[-23:-1])
-sys.stdout.write(d[off:-32].decode('latin-1').replace('\0', '|'))
+e = d[off:-32]
+e = e[:e.index(b'\0\0') + 2]	# the envelope, not the origin record
+sys.stdout.write(e.decode('latin-1').replace('\0', '|'))
 EOF
 }
