@@ -661,7 +661,9 @@ static const char *const quiet[] = {
 	"qmqpservers", "spfbehavior", "tlsserver", "servercert.pem",
 	"timeoutsmtp", "bouncemaxbytes", "concurrencybounce", "resolvconf",
 	"dnsservers", "maxbadcmd", "smtpdrcptcheck",
-	"recipientcheck", "rcptmax", "retryschedule", 0
+	"recipientcheck", "rcptmax", "retryschedule",
+	"dkim",		/* a directory: DKIM keys per domain (docs/dkim.md) */
+	0
 };
 
 static unsigned warnings;
