@@ -1685,7 +1685,7 @@ do_dkimkey(const char *domain, const char *selector, const char *type)
 	    EVP_PKEY_keygen(kc, &pk) != 1)
 		err_die(111, "unable to generate the key", (const char *)0);
 	EVP_PKEY_CTX_free(kc);
-	bio = BIO_new(BIO_s_mem());
+	bio = BIO_new(BIO_s_secmem());	/* cleansed when freed */
 	if (!bio || PEM_write_bio_PrivateKey(bio, pk, 0, 0, 0, 0, 0) != 1 ||
 	    (pl = BIO_get_mem_data(bio, &p)) <= 0 ||
 	    str_put(&pem, p, (size_t)pl) < 0)
