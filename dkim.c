@@ -497,10 +497,10 @@ nofws(str *out, const char *s, size_t n)
 	return 0;
 }
 
-/* b64 - the base64 of a tag value, folding removed, decoded into out:
+/* tag_b64 - the base64 of a tag value, folding removed, decoded into out:
  * 0, -1 not base64, -2 out of memory */
 static int
-b64(str *out, const struct dkim_tag *t)
+tag_b64(str *out, const struct dkim_tag *t)
 {
 	str x = STR_INIT;
 	int r;
@@ -762,7 +762,7 @@ getkey(struct dkim_result *r, int ed, const struct dkim_tag *auid,
 			setr(r, DKIM_PERMERROR, "key revoked");
 			continue;
 		}
-		res = b64(&raw, t);
+		res = tag_b64(&raw, t);
 		if (res == -2) {
 			setr(r, DKIM_TEMPERROR, "out of memory");
 			goto out;
@@ -1001,14 +1001,14 @@ verify_one(const struct header *h, size_t fi, struct dkim_result *r,
 			goto out;
 		}
 	}
-	e = b64(&want, bh);
+	e = tag_b64(&want, bh);
 	if (e == -2)
 		goto out;
 	if (e < 0 || want.len != HASH_LEN) {
 		setr(r, DKIM_PERMERROR, "bad bh=");
 		goto out;
 	}
-	e = b64(&sig, b);
+	e = tag_b64(&sig, b);
 	if (e == -2)
 		goto out;
 	if (e < 0 || !sig.len) {
