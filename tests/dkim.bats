@@ -352,6 +352,10 @@ EOF
 	"$QPOST_HOME/bin/qpost-tool" dkimsign a.test r1 "$K/control/dkim/a.test/r1.rsa" < "$T/m" > "$T/s"
 	run qverify "$T/s"
 	assert_success
+	# the same with CRLF line ends (as a message arrives in SMTP)
+	sed 's/$/\r/' "$T/s" > "$T/crlf"
+	run qverify "$T/crlf"
+	assert_success
 	sig() {	# sig TAGS - a message whose one signature has TAGS
 		printf 'DKIM-Signature: %s\nFrom: joe@a.test\nSubject: x\n\nbody\n' "$1" > "$T/t"
 		run qverify "$T/t"
