@@ -497,10 +497,10 @@ nofws(str *out, const char *s, size_t n)
 	return 0;
 }
 
-/* b64 - the base64 of a tag value, folding removed, decoded into out:
+/* tag_b64 - the base64 of a tag value, folding removed, decoded into out:
  * 0, -1 not base64, -2 out of memory */
 static int
-b64(str *out, const struct dkim_tag *t)
+tag_b64(str *out, const struct dkim_tag *t)
 {
 	str x = STR_INIT;
 	int r;
@@ -762,7 +762,7 @@ getkey(struct dkim_result *r, int ed, const struct dkim_tag *auid,
 			setr(r, DKIM_PERMERROR, "key revoked");
 			continue;
 		}
-		res = b64(&raw, t);
+		res = tag_b64(&raw, t);
 		if (res == -2) {
 			setr(r, DKIM_TEMPERROR, "out of memory");
 			goto out;
@@ -826,10 +826,48 @@ sigcheck(EVP_PKEY *pk, int ed, const str *data, const str *sig)
 	return ok;
 }
 
+/* The body hashes one message's signatures asked for: a message with
+ * many signatures of the same canonicalisation hashes its body once. */
+#define BH_CACHE 4
+struct bhcache {
+	struct {
+		int relaxed;
+		size_t limit, total;
+		unsigned char h[HASH_LEN];
+	} e[BH_CACHE];
+	size_t n;
+};
+
+/* body_hash_cached - body_hash through the cache c */
+static int
+body_hash_cached(struct bhcache *c, const struct lines *l, int relaxed,
+    size_t limit, unsigned char hash[HASH_LEN], size_t *total)
+{
+	struct lines body = *l;
+	size_t k;
+
+	for (k = 0; k < c->n; k++)
+		if (c->e[k].relaxed == relaxed && c->e[k].limit == limit) {
+			memcpy(hash, c->e[k].h, HASH_LEN);
+			*total = c->e[k].total;
+			return 0;
+		}
+	if (body_hash(&body, relaxed, limit, hash, total) < 0)
+		return -1;
+	if (c->n < BH_CACHE) {
+		c->e[c->n].relaxed = relaxed;
+		c->e[c->n].limit = limit;
+		c->e[c->n].total = *total;
+		memcpy(c->e[c->n].h, hash, HASH_LEN);
+		c->n++;
+	}
+	return 0;
+}
+
 /* verify_one - the signature in field fi; r's status set */
 static int
 verify_one(const struct header *h, size_t fi, struct dkim_result *r,
-    dkim_keyfn *fn, void *ctx, long long now)
+    dkim_keyfn *fn, void *ctx, long long now, struct bhcache *bc)
 {
 	struct dkim_tag t[DKIM_TAGS_MAX];
 	const struct dkim_tag *v, *a, *b, *bh, *c, *d, *hh, *s, *i, *l, *q,
@@ -840,7 +878,6 @@ verify_one(const struct header *h, size_t fi, struct dkim_result *r,
 	unsigned char got[HASH_LEN];
 	size_t nt, total, k, colon;
 	int hrel = 0, brel = 0, ed = 0, e;
-	struct lines body = h->body;
 	EVP_PKEY *pk = 0;
 
 	memset(r, 0, sizeof *r);
@@ -964,22 +1001,22 @@ verify_one(const struct header *h, size_t fi, struct dkim_result *r,
 			goto out;
 		}
 	}
-	e = b64(&want, bh);
+	e = tag_b64(&want, bh);
 	if (e == -2)
 		goto out;
 	if (e < 0 || want.len != HASH_LEN) {
 		setr(r, DKIM_PERMERROR, "bad bh=");
 		goto out;
 	}
-	e = b64(&sig, b);
+	e = tag_b64(&sig, b);
 	if (e == -2)
 		goto out;
 	if (e < 0 || !sig.len) {
 		setr(r, DKIM_PERMERROR, "bad b=");
 		goto out;
 	}
-	if (body_hash(&body, brel, l ? (size_t)lv : (size_t)-1, got,
-	    &total) < 0)
+	if (body_hash_cached(bc, &h->body, brel, l ? (size_t)lv : (size_t)-1,
+	    got, &total) < 0)
 		goto out;
 	if (l && lv > total) {
 		setr(r, DKIM_FAIL, "l= longer than the body");
@@ -1015,8 +1052,11 @@ dkim_verify_with(const char *msg, size_t len, struct dkim_result *res,
     size_t max, size_t *n, dkim_keyfn *fn, void *ctx, long long now)
 {
 	struct header h;
+	struct bhcache bc;
 	size_t k;
 	int r = 0;
+
+	bc.n = 0;
 
 	*n = 0;
 	if (max > DKIM_SIG_MAX)
@@ -1028,7 +1068,7 @@ dkim_verify_with(const char *msg, size_t len, struct dkim_result *res,
 	for (k = 0; k < h.nf && *n < max; k++) {
 		if (!field_is(&h, k, "dkim-signature", 14))
 			continue;
-		if (verify_one(&h, k, &res[*n], fn, ctx, now) < 0)
+		if (verify_one(&h, k, &res[*n], fn, ctx, now, &bc) < 0)
 			r = -1;
 		(*n)++;
 	}

@@ -672,7 +672,9 @@ static const char *const quiet[] = {
 	"qmqpservers", "spfbehavior", "tlsserver", "servercert.pem",
 	"timeoutsmtp", "bouncemaxbytes", "concurrencybounce", "resolvconf",
 	"dnsservers", "maxbadcmd", "smtpdrcptcheck",
-	"recipientcheck", "rcptmax", "retryschedule", 0
+	"recipientcheck", "rcptmax", "retryschedule",
+	"dkim",		/* a directory: DKIM keys per domain (docs/dkim.md) */
+	0
 };
 
 static unsigned warnings;
@@ -1773,7 +1775,7 @@ do_dkimkey(const char *domain, const char *selector, const char *type)
 	    EVP_PKEY_keygen(kc, &pk) != 1)
 		err_die(111, "unable to generate the key", (const char *)0);
 	EVP_PKEY_CTX_free(kc);
-	bio = BIO_new(BIO_s_mem());
+	bio = BIO_new(BIO_s_secmem());	/* cleansed when freed */
 	if (!bio || PEM_write_bio_PrivateKey(bio, pk, 0, 0, 0, 0, 0) != 1 ||
 	    (pl = BIO_get_mem_data(bio, &p)) <= 0 ||
 	    str_put(&pem, p, (size_t)pl) < 0)

@@ -364,6 +364,56 @@ test_files(void)
 	str_free(&x);
 }
 
+/* test_origin - the origin record (docs/dkim.md): in new/ after the
+ * envelope, in info/ after the head, kept by compaction; only the three
+ * origins, only one, only last in new/ */
+static void
+test_origin(void)
+{
+	struct qfile_info qi;
+	str x = STR_INIT, env = STR_INIT, f = STR_INIT;
+	char t[QFILE_TRAILER_LEN];
+	unsigned long long off;
+	const char *why = "";
+	static const char compact[] = "M1 2 3 0\0" ENV "Oauth\0" "d0\0";
+	static const char *const bad[] = { "Oother", "Oauth\0Olocal", "Xlocal",
+	    "Orelay\0d0" };
+	size_t k;
+
+	CHECK(qfile_rec_origin(&x, QFILE_ORIGIN_AUTH) == 0 &&
+	    x.len == 6 && !memcmp(x.s, "Oauth\0", 6));
+	CHECK(parse(BYTES("M1 2 3\0" ENV "Oauth\0d0\0"), &qi) == 0 &&
+	    qi.origin && !strcmp(qi.origin, "auth"));
+	x.len = 0;
+	CHECK(qfile_info_encode(&x, &qi) == 0);
+	CHECK(x.len == sizeof compact - 1 && !memcmp(x.s, compact, x.len));
+	qfile_info_free(&qi);
+	CHECK(parse(BYTES("M1 2 3\0" ENV "Oelsewhere\0"), &qi) == 0 &&
+	    !qi.origin);
+	qfile_info_free(&qi);
+	/* new/: the envelope, "Olocal", the trailer; env has both */
+	qfile_trailer(t, 5);
+	if (str_put(&f, "hello", 5) < 0 || str_put(&f, BYTES(ENV)) < 0 ||
+	    str_put(&f, "Olocal", 7) < 0 || str_put(&f, t, sizeof t) < 0)
+		err_nomem();
+	CHECK(newenv(f.s, f.len, &env, &off, &why) == 0 && off == 5 &&
+	    env.len == sizeof ENV - 1 + 7 &&
+	    !memcmp(env.s + env.len - 7, "Olocal", 7));
+	for (k = 0; k < sizeof bad / sizeof *bad; k++) {
+		f.len = 5;
+		if (str_put(&f, BYTES(ENV)) < 0 ||
+		    str_put(&f, bad[k], strlen(bad[k]) + 1 +
+		    (k == 1 ? 7 : k == 3 ? 3 : 0)) < 0 ||
+		    str_put(&f, t, sizeof t) < 0)
+			err_nomem();
+		CHECK(newenv(f.s, f.len, &env, &off, &why) == -2 &&
+		    !strcmp(why, "bad envelope"));
+	}
+	str_free(&x);
+	str_free(&env);
+	str_free(&f);
+}
+
 int
 main(void)
 {
@@ -375,6 +425,7 @@ main(void)
 	test_ctl();
 	test_bloated();
 	test_files();
+	test_origin();	/* after test_files: it writes queue/new/ */
 	printf("%u checks, %u failed\n", checks, failed);
 	return failed ? 1 : 0;
 }

@@ -271,7 +271,7 @@ for fd in range(3, 64):
 sys.exit(1)' "$1"
 }
 
-@test "root install: send qposts, remote qpostr; qposts cannot write bin/queue, qpostr cannot read the queue, qpostq cannot take send's spawn socket" {
+@test "root install: send qposts, remote qpostr; qposts cannot write bin/queue, qpostr cannot read the queue, qpostq cannot take send's spawn socket; a DKIM key is qpostr's alone" {
 	mkdir -m 1777 "$T/rr"
 	printf '%s\n' '#!/bin/sh' "id -un > '$T/rr/user'" \
 	    "ls '$QH/queue/mess' > /dev/null 2>&1 && echo open > '$T/rr/queue'" \
@@ -296,6 +296,15 @@ sys.exit(1)' "$1"
 	assert_failure
 	run setuidgid qpostr cat "$QH/queue/lock/trigger"
 	assert_failure
+	# a DKIM key (docs/dkim.md) is qpostr's alone, and qpostr signs with it
+	"$QH/bin/qpost-tool" dkimkey test.example r1 > "$T/r1.txt"
+	k=$QH/control/dkim/test.example/r1.rsa
+	assert_equal "$(stat -c '%U %a' "$k")" "qpostr 400"
+	run setuidgid qpostd cat "$k"
+	assert_failure
+	printf 'From: a@test.example\nSubject: s\n\nx\n' |
+	    setuidgid qpostr "$QH/bin/qpost-tool" dkimsign test.example r1 "$k" > "$T/signed"
+	grep -q '^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=test.example; s=r1;' "$T/signed"
 	# qpostq (bin/queue's owner) cannot take send's qpost-spawn socket
 	sendpid=$(pgrep -P "$(svpid "$S/send")" -x send)
 	run setuidgid qpostq sh -c "ls /proc/$sendpid/fd/"
