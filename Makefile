@@ -49,9 +49,13 @@ libqpost.a: $(filter $(LIBOBJ),$(patsubst %.c,%.o,$(wildcard *.c)))
 # control/trustedgroups.  musl's include path leaves /usr/include out,
 # so cdb.h is copied in; Debian's libcdb.a is plain C built against
 # glibc, and compat/musl-stat.c gives it glibc's __fxstat64.  smtpd stays
-# with glibc: its recipient check must see every NSS source.
+# with glibc: its recipient check (getpwnam) must see every NSS source.
+# On a host whose users are all in /etc/passwd (or served by nscd),
+# make MUSLEXTRA=smtpd links it with musl too: a session costs a fifth of
+# the instructions (docs/performance.md).
 MUSLCC  := $(if $(SANFLAGS),,$(shell command -v musl-gcc 2>/dev/null))
-MUSLPROGS = $(if $(MUSLCC),queue local)
+MUSLEXTRA =
+MUSLPROGS = $(if $(MUSLCC),queue local $(MUSLEXTRA))
 MUSLOBJ = $(patsubst %.o,musl/%.o,$(filter-out dns.o,$(LIBOBJ))) \
           musl/musl-stat.o
 CDBLIB  = $(shell $(CC) -print-file-name=libcdb.a)
