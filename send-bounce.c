@@ -46,15 +46,12 @@ dsn_status(const struct dsn *d, str *out)
 static void
 orig_header(const struct msg *m, str *h)
 {
-	str p = STR_INIT;
 	int fd;
 	ssize_t r;
 	size_t i;
 	int full;
 
-	qpath(&p, "mess", m->id, 0);
-	fd = open(p.s, O_RDONLY | O_CLOEXEC);
-	str_free(&p);
+	fd = msg_open(m);
 	if (fd < 0)
 		return;
 	if (str_ready(h, HEADER_MAX) < 0)

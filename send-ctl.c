@@ -267,16 +267,13 @@ static long long
 msg_uid(const struct msg *m)
 {
 	static const char tag[] = " invoked by uid ";
-	str p = STR_INIT;
 	char b[TRACE_MAX + 1], *t;
 	ssize_t r;
 	unsigned long long u;
 	size_t i;
 	int fd;
 
-	qpath(&p, QFILE_MESS, m->id, 0);
-	fd = open(p.s, O_RDONLY | O_CLOEXEC);
-	str_free(&p);
+	fd = msg_open(m);
 	if (fd < 0)
 		return -1;
 	r = read(fd, b, TRACE_MAX);
@@ -435,7 +432,6 @@ list_json(const struct msg *m, long long uid)
 static int
 show(const struct msg *m, int64_t now)
 {
-	str p = STR_INIT;
 	char b[8192], last = '\n';
 	ssize_t r;
 	int fd;
@@ -443,9 +439,7 @@ show(const struct msg *m, int64_t now)
 	list_text(m, now);
 	out(m->held ? "held: yes\n" : "held: no\n");
 	out("\n");
-	qpath(&p, QFILE_MESS, m->id, 0);
-	fd = open(p.s, O_RDONLY | O_CLOEXEC);
-	str_free(&p);
+	fd = msg_open(m);
 	if (fd < 0)
 		return -1;
 	while ((r = read(fd, b, sizeof b)) > 0) {

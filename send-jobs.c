@@ -170,6 +170,21 @@ msg_start(struct msg *m, int64_t now)
 		msg_settle(m, now);
 }
 
+/* msg_all_local - is every recipient of m in a local domain by the
+ * current tables?  (A fresh message must be: only local is handed a
+ * copy of the message; send.c, pick-up.) */
+int
+msg_all_local(const struct msg *m, int64_t now)
+{
+	size_t k;
+
+	routes_refresh(now, 0);
+	for (k = 0; k < m->nr; k++)
+		if (recip_domain(&routes, m->r[k].addr) != 1)
+			return 0;
+	return 1;
+}
+
 static void
 run_add(struct job *j)
 {
@@ -256,16 +271,14 @@ spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 static int
 job_spawn(struct job *j)
 {
-	str p = STR_INIT, env = STR_INIT;
+	str env = STR_INIT;
 	struct spawn_fd fds[3];
 	struct spawn sp = { .fds = fds, .env = &env, .failcode = 111 };
 	char **argv;
 	int msgfd, pp[2], r;
 	size_t k, argc = 0;
 
-	qpath(&p, "mess", j->m->id, 0);
-	msgfd = open(p.s, O_RDONLY | O_CLOEXEC);
-	str_free(&p);
+	msgfd = msg_open(j->m);
 	if (msgfd < 0)
 		return errno == ENOENT ? -2 : -1;
 	if (pipe2(pp, O_CLOEXEC) < 0) {

@@ -50,6 +50,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +82,13 @@
 #define NEW_RETRY 60		/* and this soon after a failed pick-up */
 #define MSGID_HEAD_MAX 65536	/* header bytes searched for Message-ID */
 #define MSGID_LOG_MAX 200	/* Message-ID bytes in the log */
+/* A new message whose recipients are all local makes its first attempt
+ * from new/, its state in memory (docs/send.md, "The first attempt"):
+ * at most FRESH_MAX such messages at a time, of at most FRESH_SIZE_MAX
+ * bytes each (each local job gets a copy in memory). */
+#define FRESH_MAX 1024
+#define FRESH_SIZE_MAX (1024UL * 1024)
+#define FRESH_BUCKETS 1024	/* the fresh messages' hash, by id */
 
 struct conf cf;
 int spawnfd = -1;
@@ -90,6 +98,9 @@ const char *prog[2];
 static struct heap sched;
 static size_t nmsgs;
 static int64_t rescan_at;	/* next untriggered scan of new/ */
+static struct msg *fresh[FRESH_BUCKETS];
+static size_t nfresh;
+static int new_dirty;	/* new/ lost names not synced yet (new_flush) */
 
 static int selfpipe[2] = { -1, -1 };
 static int trigfd = -1, trigwfd = -1;
@@ -329,10 +340,156 @@ out:
 	str_free(&c);
 }
 
+/* ------------------------------------------------ fresh messages */
+
+/* fresh_find - the fresh message with this id, or 0 */
+static struct msg *
+fresh_find(unsigned long id)
+{
+	struct msg *m = fresh[id % FRESH_BUCKETS];
+
+	while (m && m->id != id)
+		m = m->fnext;
+	return m;
+}
+
+static void
+fresh_add(struct msg *m)
+{
+	m->fresh = 1;
+	m->fnext = fresh[m->id % FRESH_BUCKETS];
+	fresh[m->id % FRESH_BUCKETS] = m;
+	nfresh++;
+}
+
+static void
+fresh_del(struct msg *m)
+{
+	struct msg **pp = &fresh[m->id % FRESH_BUCKETS];
+
+	while (*pp && *pp != m)
+		pp = &(*pp)->fnext;
+	if (*pp) {
+		*pp = m->fnext;
+		nfresh--;
+	}
+	m->fresh = 0;
+	m->fnext = 0;
+}
+
+/* msg_open - a descriptor reading exactly m's message bytes from the
+ * start: mess/<id>, or for a fresh message a copy in memory of the
+ * first m->size bytes of new/<id> (whose envelope and trailer follow);
+ * -1 with errno (ENOENT: the file is gone) */
+int
+msg_open(const struct msg *m)
+{
+	static char b[65536];
+	str p = STR_INIT;
+	unsigned long long off = 0;
+	int fd, mfd, e;
+
+	qpath(&p, m->fresh ? QFILE_NEW : QFILE_MESS, m->id, 0);
+	fd = open(p.s, O_RDONLY | O_CLOEXEC);
+	str_free(&p);
+	if (fd < 0 || !m->fresh)
+		return fd;
+	mfd = memfd_create("qpost-msg", MFD_CLOEXEC);
+	while (mfd >= 0 && off < m->size) {
+		size_t n = m->size - off < sizeof b ? (size_t)(m->size - off) :
+		    sizeof b;
+		ssize_t r = pread(fd, b, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || fd_writeall(mfd, b, (size_t)r, -1) < 0)
+			break;
+		off += (unsigned long long)r;
+	}
+	e = off < m->size ? (errno ? errno : EIO) : 0;
+	close(fd);
+	if (mfd >= 0 && !e && lseek(mfd, 0, SEEK_SET) == 0)
+		return mfd;
+	if (mfd >= 0)
+		close(mfd);
+	errno = e == ENOENT || !e ? EIO : e;
+	return -1;
+}
+
+/* msg_materialize - a fresh message's state must outlive its first
+ * attempt: do the durable pick-up now (docs/queue.md, "send's side"),
+ * with info/<id> holding the state send has in memory.  0, or -1 with a
+ * warning logged (the message stays fresh: a restart would start it
+ * again from new/). */
+static int
+msg_materialize(struct msg *m)
+{
+	str p = STR_INIT, info = STR_INIT;
+	struct stat st;
+	const char *step = "open queue/new";
+	size_t k;
+	int fd;
+
+	qpath(&p, QFILE_NEW, m->id, 0);
+	fd = open(p.s, O_RDWR | O_CLOEXEC);
+	str_free(&p);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto fail;
+	if (qfile_info_head(&info, m->birth_us, m->size,
+	    (unsigned long long)st.st_size, m->env, m->envlen) < 0 ||
+	    (m->held && qfile_rec_hold(&info, 1) < 0))
+		die_nomem();
+	for (k = 0; k < m->nr; k++) {
+		const struct rcpt *r = &m->r[k];
+		struct qfile_rcpt q = { .addr = r->addr, .reason = r->reason,
+		    .error = r->error, .tries = r->tries,
+		    .next = (unsigned long long)(r->next > 0 ? r->next : 0),
+		    .state = r->state == RS_DONE ? QFILE_DONE :
+		    r->state == RS_FAILED ? QFILE_FAILED : QFILE_PENDING };
+
+		if (qfile_rec_state(&info, k, &q) < 0)
+			die_nomem();
+	}
+	if (qfile_info_write(m->id, info.s, info.len, 1, &step) < 0)
+		goto fail;
+	str_free(&info);
+	if (qfile_pick_move(fd, m->id, m->size, &step) < 0)
+		goto failed;	/* fd is closed; info/<id> beside new/<id>
+				 * is an interrupted pick-up */
+	/* as pick_batch: without these syncs nothing after is safe */
+	if (qfile_pick_sync(&step) < 0)
+		err_diesys(111, "unable to sync queue/", step, (const char *)0);
+	fresh_del(m);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+failed:
+	str_free(&info);
+	err_warnsys("unable to ", step, " for msg ", m->qid,
+	    ": its state is in memory only", (const char *)0);
+	return -1;
+}
+
+/* new_flush - sync new/ once for every fresh message removed in this
+ * pass of the main loop (their unlinks are the record that they are
+ * done) */
+static void
+new_flush(void)
+{
+	if (!new_dirty)
+		return;
+	new_dirty = 0;
+	if (qfile_sync(QFILE_NEW) < 0)
+		err_diesys(111, "unable to sync queue/new", (const char *)0);
+}
+
 /* info_append - add state records to info/<id>; sync: fsync first.
- * A file bloated by many appends is compacted (info_compact). */
+ * A file bloated by many appends is compacted (info_compact).  A fresh
+ * message with records to keep is made durable whole instead
+ * (msg_materialize: its state in memory already holds them). */
 void
-info_append(const struct msg *m, const str *rec, int sync)
+info_append(struct msg *m, const str *rec, int sync)
 {
 	str p = STR_INIT;
 	struct stat st;
@@ -340,6 +497,10 @@ info_append(const struct msg *m, const str *rec, int sync)
 
 	if (!rec->len)
 		return;
+	if (m->fresh) {
+		(void)msg_materialize(m);
+		return;
+	}
 	qpath(&p, QFILE_INFO, m->id, 0);
 	fd = open(p.s, O_RDWR | O_APPEND | O_CLOEXEC);
 	str_free(&p);
@@ -463,14 +624,33 @@ msg_unlink(struct msg *m)
 	msg_free(m);
 }
 
+/* fresh_remove - a fresh message is done: its one file goes, and new/
+ * is synced before send next waits (new_flush) */
+static void
+fresh_remove(struct msg *m)
+{
+	str p = STR_INIT;
+
+	qpath(&p, QFILE_NEW, m->id, 0);
+	if (unlink(p.s) < 0 && errno != ENOENT)
+		/* a restart would deliver it again */
+		err_warnsys("unable to remove ", p.s, (const char *)0);
+	str_free(&p);
+	fresh_del(m);
+	new_dirty = 1;
+}
+
 /* msg_remove - every recipient is done: info first, synced, then mess
- * (qfile_remove; docs/queue.md says why this order is safe). */
+ * (qfile_remove; docs/queue.md says why this order is safe); a fresh
+ * message's new/<id> (fresh_remove). */
 static void
 msg_remove(struct msg *m)
 {
 	const char *step;
 
-	if (qfile_remove(m->id, &step) < 0)
+	if (m->fresh)
+		fresh_remove(m);
+	else if (qfile_remove(m->id, &step) < 0)
 		/* left for a restart to finish */
 		err_warnsys("unable to ", step, " of msg ", m->qid,
 		    (const char *)0);
@@ -487,14 +667,17 @@ msgs_delete(struct msg **v, size_t n, unsigned long uid)
 	const char *step;
 	unsigned long *ids = xcalloc(n, sizeof *ids);
 	char b2[NUM_LEN];
-	size_t k;
+	size_t k, nid = 0;
 
 	for (k = 0; k < n; k++) {
-		ids[k] = v[k]->id;
+		if (v[k]->fresh)
+			fresh_remove(v[k]);
+		else
+			ids[nid++] = v[k]->id;
 		if (v[k]->hpos != HEAP_NONE)
 			heap_remove(&sched, v[k]->hpos);
 	}
-	if (qfile_remove_many(ids, n, &step) < 0)
+	if (nid && qfile_remove_many(ids, nid, &step) < 0)
 		/* left for a restart to finish, as in msg_remove */
 		err_warnsys("unable to ", step, " of deleted messages",
 		    (const char *)0);
@@ -548,9 +731,9 @@ msg_hold(struct msg *m, int hold, unsigned long uid, int64_t now)
 
 	if (qfile_rec_hold(&rec, hold) < 0)
 		die_nomem();
+	m->held = hold != 0;	/* first: a fresh message writes it whole */
 	info_append(m, &rec, 1);
 	str_free(&rec);
-	m->held = hold != 0;
 	err_info(hold ? "held msg " : "released msg ", m->qid,
 	    " by ", num_fmt(b2, uid), (const char *)0);
 	if (hold && m->hpos != HEAP_NONE)
@@ -611,7 +794,8 @@ msg_settle(struct msg *m, int64_t now)
 		sched_add(m);
 		return;
 	}
-	if (m->failed && bounce(m, now) < 0) {
+	if (m->failed && ((m->fresh && msg_materialize(m) < 0) ||
+	    bounce(m, now) < 0)) {
 		m->due = now + BOUNCE_RETRY;
 		sched_add(m);
 		return;
@@ -800,19 +984,29 @@ pick_prepare(struct pick *pk, int64_t now)
 	    st.st_mtim.tv_nsec), off,
 	    pk->fullsize, env.s, env.len) < 0)
 		die_nomem();
-	if (qfile_info_write(pk->id, info.s, info.len, 0, &why) < 0) {
-		err_warnsys("unable to ", why, " queue/info/", pk->name,
-		    (const char *)0);
-		goto retry;
-	}
 	{
 		size_t good;
 		unsigned long long a, c;
 
 		pk->m = msg_parse(pk->id, info.s, info.len, &good, &a, &c);
 		if (!pk->m)
-			err_die(111, "internal error: unparsable info written",
+			err_die(111, "internal error: unparsable info made",
 			    (const char *)0);
+	}
+	/* The first attempt of an all-local message is made from new/,
+	 * with nothing written until its state must outlive it (docs/
+	 * send.md, "The first attempt"). */
+	if (off <= FRESH_SIZE_MAX && nfresh < FRESH_MAX &&
+	    msg_all_local(pk->m, now)) {
+		fresh_add(pk->m);
+		close(pk->fd);
+		pk->fd = -1;
+	} else if (qfile_info_write(pk->id, info.s, info.len, 0, &why) < 0) {
+		err_warnsys("unable to ", why, " queue/info/", pk->name,
+		    (const char *)0);
+		msg_free(pk->m);
+		pk->m = 0;
+		goto retry;
 	}
 	str_free(&env);
 	str_free(&p);
@@ -867,23 +1061,26 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 	char b2[NUM_LEN], b3[NUM_LEN];
 
 	for (k = 0; k < n; k++)
-		if (pick_prepare(&pk[k], now) == 0)
+		if (pick_prepare(&pk[k], now) == 0 && !pk[k].m->fresh)
 			good++;
-	if (!good)
-		return;
-	dir_sync(QFILE_INFO);
-	for (k = 0; k < n; k++)
-		if (pk[k].m && pick_finish(&pk[k]) < 0) {
-			/* info/<id> stays beside new/<id>: resumed later */
-			if (rescan_at > now + NEW_RETRY)
-				rescan_at = now + NEW_RETRY;
-			msg_free(pk[k].m);
-			pk[k].m = 0;
-		}
-	/* mess/ gains the name and new/ loses it: both are synced
-	 * before a delivery can start (qfile_pick_sync). */
-	if (qfile_pick_sync(&dir) < 0)
-		err_diesys(111, "unable to sync queue/", dir, (const char *)0);
+	if (good) {
+		dir_sync(QFILE_INFO);
+		for (k = 0; k < n; k++)
+			if (pk[k].m && !pk[k].m->fresh &&
+			    pick_finish(&pk[k]) < 0) {
+				/* info/<id> stays beside new/<id>: resumed
+				 * later */
+				if (rescan_at > now + NEW_RETRY)
+					rescan_at = now + NEW_RETRY;
+				msg_free(pk[k].m);
+				pk[k].m = 0;
+			}
+		/* mess/ gains the name and new/ loses it: both are synced
+		 * before a delivery can start (qfile_pick_sync). */
+		if (qfile_pick_sync(&dir) < 0)
+			err_diesys(111, "unable to sync queue/", dir,
+			    (const char *)0);
+	}
 	for (k = 0; k < n; k++) {
 		struct msg *m = pk[k].m;
 
@@ -923,6 +1120,8 @@ scan_new(int64_t now)
 			move_aside(de->d_name, "not a queue id");
 			continue;
 		}
+		if (fresh_find(id))
+			continue;	/* on its first attempt from new/ */
 		memset(&pk[n], 0, sizeof pk[n]);
 		pk[n].id = id;
 		/* qfile_id took only canonical names: this is the name */
@@ -1267,6 +1466,7 @@ main(int argc, char **argv)
 
 			err_info("exiting with ", num_fmt(b1, nrun),
 			    " deliveries unfinished", (const char *)0);
+			new_flush();
 			ctl_close();
 			_exit(0);
 		}
@@ -1286,6 +1486,7 @@ main(int argc, char **argv)
 				lastclean = now;
 			}
 		}
+		new_flush();	/* before we wait: removals are durable */
 		/* how long may we sleep? */
 		if (!stopby) {
 			int64_t w = rescan_at - now;

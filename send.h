@@ -57,6 +57,9 @@ struct msg {
 	unsigned char held;	/* not scheduled until released */
 	unsigned char sign;	/* an origin record: remote signs (DKIM) */
 	unsigned char gone;	/* mess/<id> vanished: dropped when idle */
+	unsigned char fresh;	/* on its first attempt, still in new/, its
+				 * state in memory only (docs/send.md) */
+	struct msg *fnext;	/* the fresh messages' hash chain */
 };
 
 struct job {
@@ -101,7 +104,8 @@ int64_t retry_delay(int, unsigned);
 void qpath(str *, const char *, unsigned long, const char *);
 #define DELAY_LEN (NUM_LEN + 2)	/* "SECONDS.T" */
 char *delay_fmt(char[DELAY_LEN], const struct msg *);
-void info_append(const struct msg *, const str *, int);
+void info_append(struct msg *, const str *, int);
+int msg_open(const struct msg *);
 void msg_settle(struct msg *, int64_t);
 int msg_due_now(struct msg *, const char *domain);
 void msgs_delete(struct msg **, size_t, unsigned long uid);
@@ -111,6 +115,7 @@ void requeue(int64_t);
 /* send-jobs.c */
 void routes_refresh(int64_t, int);
 void msg_start(struct msg *, int64_t);
+int msg_all_local(const struct msg *, int64_t);
 void start_jobs(int64_t);
 int job_read(struct job *);
 void jobs_finish(int64_t);

@@ -64,18 +64,19 @@ traced() {
 	"$QPOST_HOME/bin/route" "$2" > "$BATS_TEST_TMPDIR/route"
 	mapfile -d '' f < "$BATS_TEST_TMPDIR/route"
 	run strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
-	    -e trace=openat,fsync,fdatasync,close \
+	    -e trace=open,openat,fsync,fdatasync,close \
 	    "$L" "${f[@]}" "$1" < "$MSG"
 }
 
 # dir_synced DIR - the trace shows DIR opened as a directory and that
-# descriptor fsynced before it was closed
+# descriptor fsynced before it was closed (open or openat: local built
+# with musl calls open)
 dir_synced() {
 	"$PY" - "$BATS_TEST_TMPDIR/trace" "$1" <<'PYEOF'
 import re, sys
 fds = set()
 for line in open(sys.argv[1]):
-    m = re.search(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)', line)
+    m = re.search(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)', line)
     if m and m.group(1).rstrip("/") == sys.argv[2].rstrip("/"):
         fds.add(m.group(2))
     m = re.search(r'\bclose\((\d+)\)', line)

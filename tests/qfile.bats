@@ -37,6 +37,7 @@ started() { grep -c 'control: concurrencylocal' "$LOG"; }
 started_after() { [ "$(started)" -gt "$1" ]; }
 deferrals() { grep -c 'deferral: msg [0-9A-Z.]* to [a-z]* <later@test.example>' "$LOG"; }
 at_least() { [ "$(deferrals)" -ge "$1" ]; }
+ends() { [ "$(grep -c 'end msg' "$LOG")" -ge "$1" ]; }
 # msgid - the first new message's inode number (the ID's part after the dot)
 msgid() { sed -n 's/.*new msg [0-9A-Z]*\.\([0-9]*\) from.*/\1/p' "$LOG" | head -n 1; }
 records() { tr '\0' '\n' < "$QPOST_HOME/queue/info/$1" | grep -c "^$2" || true; }
@@ -128,24 +129,34 @@ state_is() {
 s@test.example"
 }
 
-@test "fsync order of a pick-up and a removal (strace)" {
+@test "fsync order of a first attempt, a deferred pick-up and a removal (strace)" {
 	command -v strace >/dev/null || skip "strace is not installed"
-	touch "$BATS_TEST_TMPDIR/go"
 	spawn strace -y -o "$BATS_TEST_TMPDIR/trace" \
 	    -e trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat \
 	    "$QPOST_HOME/bin/send" 2>>"$LOG"
 	wait_for 10 grep -q 'concurrencylocal' "$LOG"
+	# delivered at the first attempt: only new/<id> goes, new/ synced
 	printf 'Subject: one\n\nbody\n' | enqueue sender@test.example ok@test.example
 	wait_for 10 grep -q 'end msg' "$LOG"
-	# send is strace's child: SIGTERM ends it, and strace with it
+	# deferred: the durable pick-up, with the r record, then the removal
+	printf 'Subject: two\n\nbody\n' | enqueue sender@test.example later@test.example
+	wait_for 10 at_least 1
+	touch "$BATS_TEST_TMPDIR/go"
 	send_pid=$(pgrep -P "$LAST_PID")
+	kill -ALRM "$send_pid"
+	wait_for 10 ends 2
+	# send is strace's child: SIGTERM ends it, and strace with it
 	kill -TERM "$send_pid"
 	wait "$LAST_PID" || true
-	id=$(msgid)
-	run "$PY" - "$BATS_TEST_TMPDIR/trace" "$id" <<-'EOF'
+	ids=$(sed -n 's/.*new msg [0-9A-Z]*\.\([0-9]*\) from.*/\1/p' "$LOG" | tr '\n' ' ')
+	run "$PY" - "$BATS_TEST_TMPDIR/trace" $ids <<-'EOF'
 	import re, sys
 	lines = open(sys.argv[1]).read().splitlines()
-	i = sys.argv[2]
+	ids = sys.argv[2:]	# the inode may be reused: one placeholder
+	def anon(s):
+	    for i in ids:
+	        s = re.sub(r'/%s(?=$|[^0-9])' % i, '/ID', s)
+	    return s
 	out = []
 	for l in lines:
 	    m = re.match(r'(\w+)\((.*)\)\s+= (-?\d+)', l)
@@ -154,20 +165,20 @@ s@test.example"
 	    call, args = m.group(1), m.group(2)
 	    if call in ("fsync", "fdatasync"):
 	        path = re.search(r'<([^>]*)>', args).group(1)
-	        tail = "/".join(path.split("/")[-2:])
-	        tail = tail.replace("/" + i, "/ID")
-	        out.append("fsync " + tail)
+	        out.append("fsync " + anon("/".join(path.split("/")[-2:])))
 	    else:
 	        names = re.findall(r'"([^"]*)"', args)
 	        if not any(n.startswith("queue/") for n in names):
 	            continue	# run/send/ctl, send's socket, at exit
 	        out.append(call.rstrip("at2").rstrip("at") + " " +
-	            " ".join(n.replace("/" + i, "/ID") for n in names))
-	start = next(k for k, o in enumerate(out) if "info/ID.tmp" in o)
+	            " ".join(anon(n) for n in names))
+	start = next(k for k, o in enumerate(out) if "/ID" in o)
 	print("\n".join(out[start:]))
 	EOF
 	assert_success
-	assert_output "fsync info/ID.tmp
+	assert_output "unlink queue/new/ID
+fsync queue/new
+fsync info/ID.tmp
 rename queue/info/ID.tmp queue/info/ID
 fsync queue/info
 fsync new/ID

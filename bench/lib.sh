@@ -1,0 +1,68 @@
+# bench/lib.sh - pieces the bench scripts share (sourced, not run):
+# a free loopback port, waiting for a listener, and a private Postfix
+# instance delivering into Maildirs with its virtual agent.  Not a test.
+
+PY=${PY:-/usr/bin/python3}
+
+free_port() {	# free_port: an unused loopback port
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {	# wait_port PORT: until something listens on it (10 s at most)
+	local i=0
+	until "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { echo "nothing listens on port $1" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# pf_start DIR PORT MAP: a private Postfix (own config, queue and data
+# under DIR, smtpd on 127.0.0.1:PORT, no chroot) delivering every
+# recipient of test.example into DIR/mail/ with virtual(8), as nobody;
+# MAP is its virtual_mailbox_maps (static:Maildir/ for one Maildir).
+# Debian's master.cf otherwise, so qmgr, cleanup and virtual run as in a
+# default install.  pf_stop DIR stops it.
+pf_start() {
+	local pf=$1 port=$2 map=$3
+	mkdir -p "$pf/etc" "$pf/spool" "$pf/data" "$pf/mail"
+	chown -R nobody:nogroup "$pf/mail"
+	chown postfix "$pf/data"
+	cat > "$pf/etc/main.cf" <<EOC
+compatibility_level = 3.6
+queue_directory = $pf/spool
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.test.example
+mydomain = test.example
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+virtual_mailbox_domains = test.example
+virtual_mailbox_base = $pf/mail
+virtual_mailbox_maps = $map
+virtual_uid_maps = static:$(id -u nobody)
+virtual_gid_maps = static:$(id -g nobody)
+alias_maps =
+alias_database =
+biff = no
+maillog_file = $pf/maillog
+maillog_file_prefixes = $pf
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_client_connection_count_limit = 200
+EOC
+	sed -e "s/^smtp      inet  n       -       y/127.0.0.1:$port      inet  n       -       n/" \
+	    -e 's/^\([a-z]*\( *\)\(unix\|inet\|fifo\|pass\|unix-dgram\) *[-ny] *[-ny] *\)y/\1n/' \
+	    /etc/postfix/master.cf > "$pf/etc/master.cf"
+	postfix -c "$pf/etc" set-permissions >/dev/null 2>&1 || true
+	postfix -c "$pf/etc" start >/dev/null 2>&1
+	wait_port "$port"
+}
+pf_stop() {
+	[ -f "$1/etc/main.cf" ] && postfix -c "$1/etc" stop >/dev/null 2>&1 || true
+}
+pf_master() {	# pf_master DIR: the pid of its master process
+	head -n 1 "$1/spool/pid/master.pid" | tr -d ' '
+}
