@@ -16,15 +16,18 @@ LDLIBS  = -lcdb -lresolv
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats
-# Libraries of some programs only: OpenSSL stays in tlsd; libxcrypt is in
+# Libraries of some programs only: OpenSSL stays in tlsd and remote (its
+# own account, STARTTLS out); libxcrypt is in
 # checkpw (checking) and qpost-tool (hashing for passwd add).
 tlsd_LIBS    = -lssl -lcrypto
+remote_LIBS  = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
           qfile.o spawn.o dotqmail.o reply.o
+LIBOBJ += tlspol.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))

@@ -1,0 +1,168 @@
+#!/usr/bin/env bats
+# remote's TLS client (docs/remote.md, "TLS"): opportunistic STARTTLS,
+# control/tlsdestinations (none may encrypt verify), the fallback to clear
+# text, certificate checks, downgrade memory and the authenticated
+# smarthost, against real peers on loopback: aiosmtpd with an SSL context
+# (tests/remote-peer.py), a second qpost (tcpserver + tlsd + smtpd) and a
+# private Postfix smtpd.  DNS: dnsmasq (tests/remote-lib.bash), so
+# mx.one.test is 127.0.0.1.  DANE: tests/dane.bats.
+
+load helper
+load remote-lib
+load tlsout-lib
+
+setup() {
+	remote_setup
+	tlsout_certs
+	MSG=$T/msg
+	printf 'Subject: tls\n\nline one\n.dot\n' > "$MSG"
+}
+
+teardown() { qpost_teardown; }
+
+# delivered_tls DIR - the peer got the message byte-exact, over TLS
+delivered_tls() {
+	[ "$(cat "$1/1.msg")" = "$(printf 'Subject: tls\r\n\r\nline one\r\n.dot\r')" ]
+	grep -q '^TLSv1\.[23] ' "$1/1.tls"
+}
+
+# nothing_in DIR - the peer got no message at all
+nothing_in() {
+	[ -z "$(ls "$1")" ]
+}
+
+@test "tls-out: STARTTLS when offered (may, the default): byte-exact over TLSv1.3, EHLO again, the report says TLS and verify=none" {
+	tpeer "$T/got" self.crt --require-tls
+	run remote one.test from@x.example a@one.test
+	assert_success
+	[ "$(codes)" = rK ]
+	delivered_tls "$T/got"
+	run reports
+	assert_line --index 1 --regexp '^K2\.0\.0 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ TLS=TLSv1\.3:TLS_[A-Z0-9_]+ verify=none name=mx\.one\.test accepted the message: 250 2\.0\.0 queued as 1 \|'
+}
+
+@test "tls-out: a clear-text peer still gets the mail under may; the report says TLS=no" {
+	peer 127.0.0.1 "$T/got"
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	grep -qx none "$T/got/1.tls"
+	run reports
+	assert_line --index 1 --partial ' TLS=no accepted the message: 250'
+}
+
+@test "tls-out: policy none never starts TLS even when offered" {
+	tlspolicy 'one.test:none' ':encrypt'
+	tpeer "$T/got" self.crt
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	grep -qx none "$T/got/1.tls"
+}
+
+@test "tls-out: STARTTLS then a broken handshake: under may logged and the same MX retried in clear; under encrypt deferred 4.7.5 naming the policy, nothing sent" {
+	tpeer "$T/got" self.crt --starttls-fail garbage
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	grep -qx none "$T/got/1.tls"
+	grep -q 'TLS handshake failed: .*; policy may (the default)' "$T/err"
+	grep -q 'trying mx.one.test\[127.0.0.1\]:[0-9]* again without TLS' "$T/err"
+	rm -f "$T/got"/*
+	tlspolicy '.test:may' 'one.test:encrypt'
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --regexp '^Z4\.7\.5 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ TLS handshake failed: .*; policy encrypt \(control/tlsdestinations\)$'
+}
+
+@test "tls-out: a peer that drops the connection after STARTTLS: clear retry under may, deferred under encrypt" {
+	tpeer "$T/got" self.crt --starttls-fail drop
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	grep -qx none "$T/got/1.tls"
+	grep -q 'again without TLS' "$T/err"
+	rm -f "$T/got"/*
+	tlspolicy 'one.test:encrypt'
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial 'closed the connection after STARTTLS; policy encrypt (control/tlsdestinations)'
+}
+
+@test "tls-out: encrypt to a peer without STARTTLS defers 4.7.4, nothing in clear; encrypt with an untrusted certificate delivers" {
+	peer 127.0.0.1 "$T/got"
+	tlspolicy 'one.test:encrypt'
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --regexp '^Z4\.7\.4 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ did not offer STARTTLS; policy encrypt \(control/tlsdestinations\)'
+	kill "$PEER"
+	wait "$PEER" 2>/dev/null || true
+	tpeer "$T/got" self.crt
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	delivered_tls "$T/got"
+}
+
+@test "tls-out: verify against control/tlscafile: a valid certificate for the MX name delivers (verify=trusted)" {
+	tlspolicy 'one.test:verify'
+	echo "$CERTS/ca.crt" > "$QPOST_HOME/control/tlscafile"
+	tpeer "$T/got" mx.crt
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	delivered_tls "$T/got"
+	run reports
+	assert_line --index 1 --partial 'verify=trusted name=mx.one.test accepted'
+}
+
+@test "tls-out: verify: an expired certificate, a wrong-name one and a self-signed one each defer 4.7.5 with the reason and the policy" {
+	tlspolicy 'one.test:verify'
+	echo "$CERTS/ca.crt" > "$QPOST_HOME/control/tlscafile"
+	local c why
+	for c in exp.crt:'certificate has expired' \
+	    wrong.crt:'hostname mismatch' \
+	    self.crt:'self-signed certificate'; do
+		why=${c#*:}
+		tpeer "$T/got" "${c%%:*}"
+		run remote one.test from@x.example a@one.test
+		[ "$(codes)" = sZ ]
+		nothing_in "$T/got"
+		run reports
+		assert_line --index 1 --regexp "^Z4\\.7\\.5 mx\\.one\\.test\\[127\\.0\\.0\\.1\\]:[0-9]+ TLS=TLSv1\\.3:[A-Z0-9_]+ verify=failed name=[a-z.]+ certificate verification failed: $why; policy verify \\(control/tlsdestinations\\)"
+		kill "$PEER"
+		wait "$PEER" 2>/dev/null || true
+	done
+}
+
+@test "tls-out: verify with a pinned public-key fingerprint (fp=): a match delivers (verify=fingerprint), another key defers" {
+	local fp
+	fp=$(spki_sha256 "$CERTS/self.crt")
+	tlspolicy "one.test:verify fp=$fp"
+	tpeer "$T/got" self.crt
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --partial 'verify=fingerprint'
+	rm -f "$T/got"/*
+	tlspolicy "one.test:verify fp=$(spki_sha256 "$CERTS/ca.crt")"
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial 'certificate does not match the pinned fingerprint'
+}
+
+@test "tls-out: a malformed control/tlsdestinations defers every domain 4.7.5 and names the line" {
+	tlspolicy 'other.test:encrypt' 'one.test:sometimes'
+	peer 127.0.0.1 "$T/got"
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial '4.7.5 bad line in control/tlsdestinations'
+	assert_line --index 1 --partial 'one.test:sometimes'
+	tlspolicy 'one.test:verify fp=00'
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+}
