@@ -73,6 +73,9 @@
 #define SMTP_PORT 25
 #define SUBMISSION_PORT 587	/* a relay here: STARTTLS required */
 #define SMTPS_PORT 465		/* a relay here: TLS on connect (RFC 8314) */
+#define RELAY_PLAIN 1		/* struct target's relay */
+#define RELAY_STARTTLS 2
+#define RELAY_TLS 3
 #define TIMEOUT_QUIT 10		/* seconds to wait for the reply to QUIT */
 #define TARGETS_MAX 64		/* addresses tried per message */
 #define PIPE_GROUP 100		/* RCPTs written before reading replies */
@@ -89,7 +92,8 @@ struct target {
 	unsigned port;
 	int secure;		/* DNSSEC-validated MX and address (RFC 7672
 				 * 2.2): TLSA records are looked for */
-	int relay;		/* from smtproutes: AUTH credentials apply */
+	int relay;		/* from smtproutes (AUTH credentials apply):
+				 * RELAY_PLAIN, _STARTTLS or _TLS; else 0 */
 	int sts;		/* MTA-STS: the MX name matched the policy */
 };
 
@@ -520,6 +524,7 @@ routes(void)
 	size_t pos = 0;
 	long score = -1;
 	unsigned port = SMTP_PORT;
+	int relay = RELAY_PLAIN;
 	int r = control_readlist(&list, "smtproutes");
 
 	if (r < 0)
@@ -556,12 +561,22 @@ routes(void)
 
 		for (; *q >= '0' && *q <= '9' && u <= 65535; q++)
 			u = u * 10 + (unsigned long)(*q - '0');
-		if (q == p + 1 || *q || u == 0 || u > 65535)
+		if (q == p + 1 || u == 0 || u > 65535)
 			temp("bad port in control/smtproutes: ", best, 0);
 		port = (unsigned)u;
+		/* port 465 is TLS on connect and 587 needs STARTTLS (RFC
+		 * 8314); ":tls" / ":starttls" say so for any port */
+		relay = port == SMTPS_PORT ? RELAY_TLS : port ==
+		    SUBMISSION_PORT ? RELAY_STARTTLS : RELAY_PLAIN;
+		if (!strcasecmp(q, ":tls"))
+			relay = RELAY_TLS;
+		else if (!strcasecmp(q, ":starttls"))
+			relay = RELAY_STARTTLS;
+		else if (*q)
+			temp("bad port in control/smtproutes: ", best, 0);
 	} else if (*p)
 		temp("bad host in control/smtproutes: ", best, 0);
-	r = host_add(host.s, port, 1, 1);
+	r = host_add(host.s, port, 1, relay);
 	if (r == DNS_TEMP)
 		temp_st("4.4.3", "temporary DNS failure looking up relay host ", host.s,
 		    " from control/smtproutes");
@@ -1244,11 +1259,11 @@ tls_plan(const struct target *t, struct plan *p)
 		plan_why(p, "credentials in control/smtpauth are sent over "
 		    "TLS only", 0, 0);
 	}
-	if (t->relay && (t->port == SMTPS_PORT || t->port == SUBMISSION_PORT) &&
-	    p->level < TLSPOL_ENCRYPT) {
+	if (t->relay >= RELAY_STARTTLS && p->level < TLSPOL_ENCRYPT) {
 		p->level = TLSPOL_ENCRYPT;
-		plan_why(p, t->port == SMTPS_PORT ? "relay port 465 is TLS "
-		    "on connect" : "relay port 587 requires STARTTLS", 0, 0);
+		plan_why(p, t->relay == RELAY_TLS ? "the relay is TLS on "
+		    "connect (control/smtproutes)" : "the relay requires "
+		    "STARTTLS (control/smtproutes)", 0, 0);
 	}
 	/* DANE: required by policy dane; else wherever TLSA validates,
 	 * unless the policy is none or verify (the admin's choice wins) */
@@ -1754,7 +1769,7 @@ try(const struct target *t, int clear)
 	}
 	buf_init(&in, fd, inspace, sizeof inspace, timeout_remote);
 	buf_init(&out, fd, outspace, sizeof outspace, timeout_remote);
-	if (t->relay && t->port == SMTPS_PORT) {	/* TLS on connect */
+	if (t->relay == RELAY_TLS) {	/* TLS on connect */
 		r = tls_start(fd, t, &p, &in, &out);
 		if (r == -1)
 			goto next;

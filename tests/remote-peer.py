@@ -15,7 +15,8 @@ the chain) offer STARTTLS; --require-tls refuses MAIL before it;
 --implicit is TLS on connect (port 465 style); --starttls-fail answers
 STARTTLS with 220 and then sends garbage instead of a handshake, or
 drops the connection without a reply.  --auth requires AUTH (PLAIN or
-LOGIN, over TLS only) with that user and password.  Each message's
+LOGIN, over TLS only; --login-only: LOGIN alone) with that user and
+password.  Each message's
 DIR/N.tls says "TLSv1.3 CIPHER" or "none", and "auth USER" if logged in.
 """
 import argparse
@@ -37,6 +38,7 @@ ap.add_argument("--require-tls", action="store_true")
 ap.add_argument("--implicit", action="store_true")
 ap.add_argument("--starttls-fail", choices=["garbage", "drop"])
 ap.add_argument("--auth")
+ap.add_argument("--login-only", action="store_true")
 args = ap.parse_args()
 replies = dict(r.split("=", 1) for r in args.rcpt)
 count = 0
@@ -67,7 +69,7 @@ class Handler:
             f.write("%s %s\n" % (so.version(), so.cipher()[0]) if so
                     else "none\n")
             if session.authenticated:
-                f.write("auth %s\n" % session.auth_data.login.decode())
+                f.write("auth %s\n" % session.auth_data)
         os.rename(base + ".env.tmp", base + ".env")
         return "250 2.0.0 queued as %d" % count
 
@@ -93,8 +95,9 @@ class Peer(SMTP):
 
 def authenticator(server, session, envelope, mechanism, data):
     user, pw = args.auth.split(":", 1)
-    return AuthResult(success=data.login.decode() == user and
-                      data.password.decode() == pw)
+    ok = data.login.decode() == user and data.password.decode() == pw
+    return AuthResult(success=ok, handled=False,
+                      auth_data=data.login.decode())
 
 
 def make():
@@ -105,6 +108,10 @@ def make():
     if args.auth:
         kw["authenticator"] = authenticator
         kw["auth_required"] = True
+        # TLS on connect is TLS, though aiosmtpd does not know it
+        kw["auth_require_tls"] = not args.implicit
+        if args.login_only:
+            kw["auth_exclude_mechanism"] = ["PLAIN"]
     return Peer(Handler(), decode_data=False, hostname="peer.test", **kw)
 
 

@@ -166,3 +166,78 @@ nothing_in() {
 	run remote one.test from@x.example a@one.test
 	[ "$(codes)" = sZ ]
 }
+
+@test "tls-out: downgrade memory: after a TLS delivery remote/tls/one.test exists; a later peer without STARTTLS is logged loudly, and deferred with control/tlsdowngrade 1" {
+	[ -d "$QPOST_HOME/remote/tls" ]
+	tpeer "$T/got" self.crt
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	[ -f "$QPOST_HOME/remote/tls/one.test" ]
+	kill "$PEER"
+	wait "$PEER" 2>/dev/null || true
+	rm -f "$T/got"/*
+	peer 127.0.0.1 "$T/got"
+	run remote ONE.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	grep -q 'warning: DOWNGRADE? ONE.test spoke TLS before but mx.one.test\[127.0.0.1\]:[0-9]* offers no STARTTLS' "$T/err"
+	rm -f "$T/got"/*
+	echo 1 > "$QPOST_HOME/control/tlsdowngrade"
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial '4.7.4 mx.one.test[127.0.0.1]:'"$PORT"' did not offer STARTTLS; downgrade memory: one.test spoke TLS before (control/tlsdowngrade)'
+	# a domain never seen over TLS is not held back
+	run remote two.test from@x.example a@two.test
+	[ "$(codes)" = rK ]
+}
+
+# relay_auth ROUTE - smarthost route to 127.0.0.1:$PORT and credentials
+relay_auth() {
+	echo ":[127.0.0.1]:$PORT$1" > "$QPOST_HOME/control/smtproutes"
+	echo '[127.0.0.1] kim s3cret pass' > "$QPOST_HOME/control/smtpauth"
+}
+
+@test "tls-out: smarthost with AUTH over STARTTLS (:starttls, or port 587): delivered, logged in, the password nowhere in the reports or the log" {
+	relay_auth :starttls
+	tpeer "$T/got" self.crt --auth 'kim:s3cret pass'
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = rK ]
+	grep -qx 'auth kim' "$T/got/1.tls"
+	grep -q '^TLSv1\.3 ' "$T/got/1.tls"
+	! grep -q s3cret "$T/rep" "$T/err"
+	rm -f "$T/got"/*
+	echo '[127.0.0.1] kim wrong' > "$QPOST_HOME/control/smtpauth"
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --regexp '^Z4\.7\.8 \[127\.0\.0\.1\]\[127\.0\.0\.1\]:[0-9]+ TLS=TLSv1\.3:[^ ]+ verify=none name=mx\.one\.test refused the credentials of control/smtpauth \(bad user name or password\?\): 535 5\.7\.8 Authentication credentials invalid'
+	! grep -q wrong "$T/rep" "$T/err"
+}
+
+@test "tls-out: smarthost with TLS on connect (:tls, or port 465) and AUTH LOGIN where PLAIN is not offered" {
+	relay_auth :tls
+	tpeer "$T/got" self.crt --implicit --auth 'kim:s3cret pass' --login-only
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = rK ]
+	grep -qx 'auth kim' "$T/got/1.tls"
+	grep -q '^TLSv1\.3 ' "$T/got/1.tls"
+}
+
+@test "tls-out: credentials are never sent in clear: a relay without STARTTLS defers 4.7.4, nothing sent" {
+	relay_auth ''
+	peer 127.0.0.1 "$T/got"
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial 'did not offer STARTTLS; credentials in control/smtpauth are sent over TLS only'
+	! grep -q s3cret "$T/rep" "$T/err"
+	# a bad route option is a temporary failure of its own
+	echo ":[127.0.0.1]:$PORT:tsl" > "$QPOST_HOME/control/smtproutes"
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = sZ ]
+	run reports
+	assert_line --index 1 --partial 'bad port in control/smtproutes'
+}
