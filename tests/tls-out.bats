@@ -10,6 +10,7 @@
 load helper
 load remote-lib
 load tlsout-lib
+load postfix-lib
 
 setup() {
 	remote_setup
@@ -18,7 +19,10 @@ setup() {
 	printf 'Subject: tls\n\nline one\n.dot\n' > "$MSG"
 }
 
-teardown() { qpost_teardown; }
+teardown() {
+	pf_stop
+	qpost_teardown
+}
 
 # delivered_tls DIR - the peer got the message byte-exact, over TLS
 delivered_tls() {
@@ -240,4 +244,71 @@ relay_auth() {
 	[ "$(codes)" = sZ ]
 	run reports
 	assert_line --index 1 --partial 'bad port in control/smtproutes'
+}
+
+# pf_peer LEVEL - a private Postfix whose smtpd listens on 127.0.0.1:$PORT
+# with smtpd_tls_security_level = LEVEL (self.crt) and delivers one.test
+# into the Maildir $PF/data/box/ (tests/postfix-lib.bash)
+pf_peer() {
+	PF_MAIN="smtpd_tls_security_level = $1
+smtpd_tls_cert_file = \$config_directory/cert.pem
+smtpd_tls_key_file = \$config_directory/key.pem
+smtpd_tls_received_header = yes
+smtpd_tls_loglevel = 1
+smtpd_relay_restrictions = reject_unauth_destination
+virtual_mailbox_domains = one.test
+virtual_mailbox_base = \$data_directory
+virtual_mailbox_maps = static:box/
+virtual_uid_maps = static:$(id -u postfix)
+virtual_gid_maps = static:$(id -g postfix)"
+	PF_MASTER="127.0.0.1:$PORT inet n - n - - smtpd
+virtual unix - n n - - virtual"
+	pf_start 9	# its relayhost is not used
+	cp "$CERTS/self.crt" "$PFCONF/cert.pem"
+	cp "$CERTS/mx.key" "$PFCONF/key.pem"
+	wait_port "$PORT"
+}
+
+# pf_box - the one message in the Postfix peer's Maildir
+pf_box() {
+	cat "$PF"/data/box/new/*
+}
+
+@test "tls-out: to Postfix smtpd with smtpd_tls_security_level = may and = encrypt: delivered over TLS, the bytes in its Maildir, its Received says TLSv1.3" {
+	[ "$(id -u)" = 0 ] || skip "a private Postfix instance needs root"
+	local level
+	echo 20 > "$QPOST_HOME/control/timeoutremote"
+	for level in may encrypt; do
+		pf_peer "$level"
+		run remote one.test from@x.example "$level@one.test"
+		[ "$(codes)" = rK ]
+		run reports
+		assert_line --index 1 --partial 'TLS=TLSv1.3:'
+		wait_for 10 test -n "$(ls "$PF/data/box/new")"
+		run pf_box
+		assert_output --regexp $'\\(using TLSv1\\.3 with cipher TLS_[A-Z0-9_]+ \\([0-9]+/[0-9]+ bits\\)'
+		assert_output --partial "for <$level@one.test>"
+		[ "$(pf_box | sed '1,/^$/d')" = "$(printf 'line one\n.dot')" ]
+		pf_stop
+	done
+}
+
+@test "tls-out: to a second qpost (tcpserver + tlsd + smtpd): queued there with ESMTPS, tlsd logs TLSv1.3" {
+	local P=$T/peer
+	sh "$QPOST_SRC/scripts/install-home" "$P" >/dev/null
+	echo peer.test > "$P/control/me"
+	echo one.test > "$P/control/rcpthosts"
+	cp "$CERTS/self.crt" "$P/control/tlscert.pem"
+	install -m 600 "$CERTS/mx.key" "$P/control/tlskey.pem"
+	spawn env QPOST_HOME="$P" tcpserver -R -H -l0 127.0.0.1 "$PORT" \
+	    "$P/bin/tlsd" "$P/bin/smtpd" 2>>"$T/peer.log" 3>&-
+	wait_port "$PORT"
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --regexp 'TLS=TLSv1\.3:TLS_[A-Z0-9_]+ verify=none name=mx\.one\.test accepted the message: 250'
+	run sh -c "find \"\$1/queue/new\" \"\$1/queue/mess\" -type f | xargs cat" - "$P"
+	assert_output --regexp 'by peer\.test \(qpost smtpd\) with ESMTPS; '
+	assert_output --partial $'line one\n.dot\n'
+	grep -q '^tlsd: tls ip 127.0.0.1 proto TLSv1.3 cipher TLS_' "$T/peer.log"
 }
