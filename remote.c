@@ -214,15 +214,33 @@ set_err(const char *st, const char *a, const char *b, const char *c)
 		die_nomem();
 }
 
+/* warn_msg - a warning on fd 2 (send's log), naming the message by the
+ * ID send gave in $QPOST_MSGID ("msg ID: "), when there is one: the
+ * strings a, b, c, d (b, c, d may be 0) */
+static void
+warn_msg(const char *a, const char *b, const char *c, const char *d)
+{
+	const char *id = getenv("QPOST_MSGID");
+
+	if (!b)
+		b = "";
+	if (!c)
+		c = "";
+	if (!d)
+		d = "";
+	if (id && *id)
+		err_warn("msg ", id, ": ", a, b, c, d, (char *)0);
+	else
+		err_warn(a, b, c, d, (char *)0);
+}
+
 /* warn_lasterr - lasterr's text (without the status and the DSN lines)
- * on fd 2 as well (send's log), naming the message by the ID send gave
- * in $QPOST_MSGID ("msg ID: "), when there is one. */
+ * on fd 2 as well */
 static void
 warn_lasterr(void)
 {
 	static str w = STR_INIT;
 	size_t k = dsn_scan(lasterr.s, lasterr.len), e;
-	const char *id = getenv("QPOST_MSGID");
 
 	if (k && k < lasterr.len)
 		k++;
@@ -230,10 +248,7 @@ warn_lasterr(void)
 		;
 	if (str_copy(&w, lasterr.s + k, e - k) < 0 || str_0(&w) < 0)
 		die_nomem();
-	if (id && *id)
-		err_warn("msg ", id, ": ", w.s, (char *)0);
-	else
-		err_warn(w.s, (char *)0);
+	warn_msg(w.s, 0, 0, 0);
 }
 
 /* fail_open - every recipient still open gets code and lasterr. */
@@ -1514,8 +1529,8 @@ seen_mark(void)
 		return;
 	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		err_warn("unable to remember that ", domain, " spoke TLS: ",
-		    p, ": ", strerror(errno), (char *)0);
+		warn_msg("unable to remember that the domain spoke TLS: ",
+		    p, ": ", strerror(errno));
 	else
 		close(fd);
 }
@@ -1802,8 +1817,10 @@ try(const struct target *t, int clear)
 		r = starttls(fd, t, &p, &in, &out);
 		if (r == TLS_CLEAR) {
 			warn_lasterr();
-			err_warn("trying ", peer.s, " again without TLS (",
-			    p.why.s, ")", (char *)0);
+			if (str_0(&peer) < 0)
+				die_nomem();
+			warn_msg("trying ", peer.s, " again without TLS: ",
+			    p.why.s);
 			tls_end();
 			close(fd);
 			return TLS_CLEAR;
@@ -1819,9 +1836,12 @@ try(const struct target *t, int clear)
 
 		if (str_copy(&w, peer.s, peer.len) < 0 || str_0(&w) < 0)
 			die_nomem();
-		err_warn("DOWNGRADE? ", domain, " spoke TLS before but ", w.s,
-		    " offers no STARTTLS; sending in clear (control/"
-		    "tlsdowngrade 1 would defer)", (char *)0);
+		if (str_puts(&w, " offers no STARTTLS; sending in clear "
+		    "(control/tlsdowngrade 1 would defer)") < 0 ||
+		    str_0(&w) < 0)
+			die_nomem();
+		warn_msg("DOWNGRADE? ", domain, " spoke TLS before but ",
+		    w.s);
 	}
 	if (auth(t, &in, &out) < 0) {
 		quit(&in, &out);
