@@ -44,6 +44,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -1079,6 +1080,18 @@ tls_ctx(void)
 	/* verification is checked after the handshake, where remote can
 	 * say which policy failed, never by aborting the handshake */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, 0);
+}
+
+/* tls_castore - the CAs, loaded only for a check that needs them:
+ * parsing the system bundle costs more than a handshake (bench/) */
+static void
+tls_castore(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
 	if (cafile.len) {
 		if (!SSL_CTX_load_verify_locations(ctx, cafile.s, 0))
 			temp("unable to load control/tlscafile ", cafile.s,
@@ -1390,6 +1403,11 @@ tls_start(int fd, const struct target *t, const struct plan *p, buf *in,
 	long v;
 
 	tls_ctx();
+	/* remote writes whole commands from its own buffer; without this
+	 * Nagle holds the first command after the handshake's last flight
+	 * for the peer's delayed ACK (~40 ms a message, bench/) */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	ERR_clear_error();
 	ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, fd))
@@ -1422,6 +1440,7 @@ tls_start(int fd, const struct target *t, const struct plan *p, buf *in,
 			ERR_clear_error();	/* checked below: fails */
 		/* RFC 7672 3.2.2: DANE-TA names: the TLSA base domain */
 	} else if (p->level == TLSPOL_VERIFY || p->sts) {
+		tls_castore();
 		if (dns_ipscan(t->host, &lit, 0) < 0 &&
 		    !SSL_set1_host(ssl, t->host))
 			temp("unable to set up TLS: ", tls_reason(), 0);
