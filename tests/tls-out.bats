@@ -30,6 +30,8 @@ delivered_tls() {
 	grep -q '^TLSv1\.[23] ' "$1/1.tls"
 }
 
+qempty() { [ "$(queue_count)" = 0 ]; }
+
 # nothing_in DIR - the peer got no message at all
 nothing_in() {
 	[ -z "$(ls "$1")" ]
@@ -311,4 +313,25 @@ pf_box() {
 	assert_output --regexp 'by peer\.test \(qpost smtpd\) with ESMTPS; '
 	assert_output --partial $'line one\n.dot\n'
 	grep -q '^tlsd: tls ip 127.0.0.1 proto TLSv1.3 cipher TLS_' "$T/peer.log"
+}
+
+@test "tls-out: under send, mail that policy encrypt keeps from clear text stays queued, and the bounce after queuelifetime names the policy" {
+	peer 127.0.0.1 "$T/got"
+	tlspolicy 'one.test:encrypt'
+	printf '%s\n' '#!/bin/sh' "cat > '$T/bounce.msg'" \
+	    "cat <&1 > '$T/bounce.env.tmp'" \
+	    "mv '$T/bounce.env.tmp' '$T/bounce.env'" > "$T/qstub"
+	chmod +x "$T/qstub"
+	export QPOST_QUEUE=$T/qstub
+	echo 2 > "$QPOST_HOME/control/queuelifetime"
+	spawn "$QPOST_HOME/bin/send" 2>> "$T/send.log"
+	printf 'Subject: secret\n\nhello\n' | enqueue s@test.example a@one.test
+	wait_for 20 grep -q 'deferral: msg .* <a@one\.test> .*did not offer STARTTLS; policy encrypt' "$T/send.log"
+	[ "$(queue_count)" = 1 ]
+	wait_for 30 test -e "$T/bounce.env"
+	nothing_in "$T/got"
+	run cat "$T/bounce.msg"
+	assert_output --partial 'Status: 4.7.4'
+	assert_output --partial 'did not offer STARTTLS; policy encrypt (control/tlsdestinations)'
+	wait_for 10 qempty
 }
