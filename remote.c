@@ -1850,6 +1850,11 @@ try(const struct target *t, int clear)
 		tls_fail("4.7.4", &p, "did not offer STARTTLS", 0);
 		quit(&in, &out);
 		goto next;
+	} else if (!ssl && p.sts) {	/* MTA-STS testing: log only */
+		if (str_0(&peer) < 0)
+			die_nomem();
+		warn_msg("MTA-STS testing: ", peer.s, " offers no STARTTLS; "
+		    "enforce would defer", 0);
 	} else if (!ssl && !clear && tls_before && p.level > TLSPOL_NONE) {
 		static str w = STR_INIT;	/* downgrade memory, loudly */
 
