@@ -1441,8 +1441,11 @@ tls_start(int fd, const struct target *t, const struct plan *p, buf *in,
 		/* RFC 7672 3.2.2: DANE-TA names: the TLSA base domain */
 	} else if (p->level == TLSPOL_VERIFY || p->sts) {
 		tls_castore();
-		if (dns_ipscan(t->host, &lit, 0) < 0 &&
-		    !SSL_set1_host(ssl, t->host))
+		/* the name, or for an address literal the address */
+		if (dns_ipscan(t->host, &lit, 0) < 0 ?
+		    !SSL_set1_host(ssl, t->host) :
+		    !X509_VERIFY_PARAM_set1_ip(SSL_get0_param(ssl), lit.ip,
+		    lit.af == AF_INET ? 4 : 16))
 			temp("unable to set up TLS: ", tls_reason(), 0);
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	}

@@ -335,3 +335,15 @@ pf_box() {
 	assert_output --partial 'did not offer STARTTLS; policy encrypt (control/tlsdestinations)'
 	wait_for 10 qempty
 }
+
+@test "tls-out: verify to an address literal checks the address: a certificate for a name only defers" {
+	tlspolicy ':verify'
+	echo "$CERTS/ca.crt" > "$QPOST_HOME/control/tlscafile"
+	echo ":[127.0.0.1]:$PORT" > "$QPOST_HOME/control/smtproutes"
+	tpeer "$T/got" mx.crt
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial 'certificate verification failed: IP address mismatch; policy verify'
+}
