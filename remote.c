@@ -31,13 +31,25 @@
  * are reached on port 25, or control/remoteport if set.
  *
  * Control files: me, helohost, smtproutes, timeoutconnect (60 s),
- * timeoutremote (1200 s, per read or write), remoteport, dnsserver.
+ * timeoutremote (1200 s, per read or write), remoteport, dnsserver;
+ * for TLS tlsdestinations (tlspol.h), tlscafile, tlsdane, tlsdowngrade,
+ * smtpauth.
+ *
+ * TLS (docs/remote.md, "TLS"): STARTTLS whenever offered unless the
+ * policy is none, the same exchanger retried in clear when that fails
+ * under may; encrypt, verify, dane and DANE by DNSSEC-validated TLSA
+ * records (the resolver's AD bit) forbid clear text (4.7.x, temporary).
+ * Downgrade memory in the home's remote/tls/DOMAIN.  Relays from
+ * smtproutes on port 465 (or ":tls") get TLS on connect, on 587 (or
+ * ":starttls") STARTTLS required, and AUTH PLAIN/LOGIN over TLS with
+ * the credentials in control/smtpauth.
  *
  * Exit codes: 0 once the reports are written; 100 for a usage error;
  * 111 when remote itself failed (out of memory, fd 1 unwritable).  Any
  * exit other than 0 is a temporary failure for every recipient.
  *
- * Privilege: none needed; run as the unprivileged remote user.
+ * Privilege: none needed; run as the unprivileged remote user (qpostr),
+ * which alone reads control/smtpauth and writes remote/tls/.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1861,7 +1873,7 @@ try(const struct target *t, int clear)
 	} else if (!ssl && !clear && tls_before && p.level > TLSPOL_NONE) {
 		static str w = STR_INIT;	/* downgrade memory, loudly */
 
-		if (str_copy(&w, peer.s, peer.len) < 0 || str_0(&w) < 0)
+		if (str_copy(&w, peer.s, peer.len) < 0)
 			die_nomem();
 		if (str_puts(&w, " offers no STARTTLS; sending in clear "
 		    "(control/tlsdowngrade 1 would defer)") < 0 ||
