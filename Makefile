@@ -16,20 +16,21 @@ LDLIBS  = -lcdb -lresolv
 PROGS   = queue inject smtpd local send remote newu qpost-spawn qpost-tool sendmail
 PROGS  += tlsd checkpw checkdovecot route
 PROGS  += qpost-stats authcheck
-# Libraries of some programs only: OpenSSL's TLS stays in tlsd, its libcrypto
-# (DKIM's EVP, dkim.c) is in remote, qpost-tool and authcheck; libxcrypt is in
-# checkpw (checking) and qpost-tool (hashing for passwd add); libcurl
-# (MTA-STS policy fetch, mtasts.o) is in qpost-tool and remote.
+# Libraries of some programs only: OpenSSL's TLS is in tlsd and in remote
+# (its own account: STARTTLS out, DANE, smarthost AUTH); libcrypto alone
+# (DKIM's EVP, dkim.c) in qpost-tool and authcheck; libxcrypt in checkpw
+# (checking) and qpost-tool (hashing for passwd add); libcurl (MTA-STS
+# policy fetch, mtasts.o) in qpost-tool and remote.
 tlsd_LIBS    = -lssl -lcrypto
+remote_LIBS  = -lssl -lcrypto -lcurl
 checkpw_LIBS = -lcrypt
 qpost-tool_LIBS = -lcrypt -lcrypto -lcurl
-remote_LIBS  = -lcrypto
 # libpsl: DMARC's organizational domain (dmarc.c)
 authcheck_LIBS = -lpsl -lcrypto
 # Shared modules, one concept per name.c/name.h pair.
 LIBOBJ  = dkim.o str.o buf.o err.o home.o control.o addr.o date.o envelope.o qq.o hdr.o commit.o \
           recip.o heap.o dns.o b64.o checkpass.o passwd.o dovecot.o num.o dsn.o \
-          qfile.o spawn.o dotqmail.o reply.o mtasts.o spf.o dmarc.o
+          qfile.o spawn.o dotqmail.o reply.o mtasts.o spf.o dmarc.o tlspol.o
 HDRS    = $(wildcard *.h)
 
 BUILT   = $(filter $(PROGS),$(basename $(wildcard *.c)))
@@ -63,7 +64,7 @@ MUSLEXTRA =
 MUSLPROGS = $(if $(MUSLCC),queue local $(MUSLEXTRA))
 # the modules over the resolver, OpenSSL, libcurl and libpsl: neither
 # queue nor local uses them
-MUSLNOT = dns.o dkim.o mtasts.o spf.o dmarc.o
+MUSLNOT = dns.o dkim.o mtasts.o spf.o dmarc.o tlspol.o
 MUSLOBJ = $(patsubst %.o,musl/%.o,$(filter-out $(MUSLNOT),$(LIBOBJ))) \
           musl/musl-stat.o
 CDBLIB  = $(shell $(CC) -print-file-name=libcdb.a)

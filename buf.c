@@ -14,9 +14,20 @@ buf_init(buf *b, int fd, char *space, size_t size, int timeout_ms)
 	b->size = size;
 	b->p = b->n = 0;
 	b->timeout = timeout_ms;
+	b->rd = 0;
+	b->wr = 0;
+	b->ctx = 0;
 }
 
-static int
+void
+buf_hook(buf *b, buf_rd *rd, buf_wr *wr, void *ctx)
+{
+	b->rd = rd;
+	b->wr = wr;
+	b->ctx = ctx;
+}
+
+int
 fd_wait(int fd, short ev, int timeout_ms)
 {
 	struct pollfd pfd;
@@ -85,7 +96,8 @@ buf_fill(buf *b)
 	if (b->p < b->n)
 		return (ssize_t)(b->n - b->p);
 	b->p = b->n = 0;
-	r = fd_read(b->fd, b->x, b->size, b->timeout);
+	r = b->rd ? b->rd(b->ctx, b->x, b->size, b->timeout) :
+	    fd_read(b->fd, b->x, b->size, b->timeout);
 	if (r > 0)
 		b->n = (size_t)r;
 	return r;
@@ -178,13 +190,20 @@ buf_getline(buf *b, str *line, size_t max)
 	}
 }
 
+static int
+buf_write(buf *b, const char *s, size_t n)
+{
+	return b->wr ? b->wr(b->ctx, s, n, b->timeout) :
+	    fd_writeall(b->fd, s, n, b->timeout);
+}
+
 int
 buf_flush(buf *b)
 {
 	size_t n = b->p;
 
 	b->p = 0;
-	return n ? fd_writeall(b->fd, b->x, n, b->timeout) : 0;
+	return n ? buf_write(b, b->x, n) : 0;
 }
 
 int
@@ -194,7 +213,7 @@ buf_put(buf *b, const char *s, size_t n)
 		if (buf_flush(b) < 0)
 			return -1;
 		if (n >= b->size)
-			return fd_writeall(b->fd, s, n, b->timeout);
+			return buf_write(b, s, n);
 	}
 	memcpy(b->x + b->p, s, n);
 	b->p += n;

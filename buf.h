@@ -8,6 +8,12 @@
 
 #include "str.h"
 
+/* A read or write hook replaces read(2) or write(2) on fd (remote puts
+ * its TLS session here, so one SMTP code runs over both).  rd returns
+ * as fd_read does, wr as fd_writeall; both get the buf's timeout. */
+typedef ssize_t buf_rd(void *ctx, char *, size_t, int timeout_ms);
+typedef int buf_wr(void *ctx, const char *, size_t, int timeout_ms);
+
 typedef struct {
 	int fd;
 	char *x;
@@ -15,11 +21,17 @@ typedef struct {
 	size_t p;		/* read: next unread byte; write: bytes held */
 	size_t n;		/* read: bytes held */
 	int timeout;		/* ms; <0 means wait forever */
+	buf_rd *rd;		/* 0: read(2) on fd */
+	buf_wr *wr;		/* 0: write(2) on fd */
+	void *ctx;		/* the hooks' first argument */
 } buf;
 
 #define BUF_SIZE 8192
 
 void buf_init(buf *, int fd, char *space, size_t size, int timeout_ms);
+/* buf_hook - route the buf's reads or writes through rd / wr (either 0
+ * for fd's own); held bytes stay. */
+void buf_hook(buf *, buf_rd *rd, buf_wr *wr, void *ctx);
 
 /* Reading.  Return >0 bytes, 0 EOF, -1 error (errno; ETIMEDOUT). */
 ssize_t buf_fill(buf *);			/* only when empty */
@@ -41,7 +53,9 @@ int buf_puts(buf *, const char *);
 int buf_flush(buf *);
 int buf_putflush(buf *, const char *, size_t);
 
-/* Plain deadline I/O for callers without a buf. */
+/* Plain deadline I/O for callers without a buf.  fd_wait: poll fd for
+ * ev (POLLIN, POLLOUT) at most timeout_ms; 0, or -1 (ETIMEDOUT). */
+int fd_wait(int fd, short ev, int timeout_ms);
 ssize_t fd_read(int fd, char *, size_t, int timeout_ms);
 int fd_writeall(int fd, const char *, size_t, int timeout_ms);
 

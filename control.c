@@ -163,6 +163,10 @@ const struct control_num control_nums[] = {
 	    "seconds smtpd allows for a whole session" },
 	{ "timeoutsmtpd", 1200, 1, 86400, "smtpd idle timeout, seconds" },
 	{ "timeouttls", 30, 1, 86400, "tlsd handshake timeout, seconds" },
+	{ "tlsdane", 1, 0, 1,
+	    "remote: DANE wherever TLSA validates (0: only policy dane)" },
+	{ "tlsdowngrade", 0, 0, 1,
+	    "remote: defer a domain that spoke TLS before and now offers none" },
 	{ 0, 0, 0, 0, 0 }
 };
 

@@ -24,6 +24,8 @@
 
 static struct __res_state rs;
 static unsigned char answer[DNS_ANSWER_MAX];
+static int ad_last;		/* the AD bit of query()'s answer */
+static int secure;		/* dns_secure() */
 
 int
 dns_ipscan(const char *s, dns_addr *a, unsigned *port)
@@ -120,7 +122,7 @@ dns_init(const char **why)
 		return -1;
 	}
 	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
-	rs.options |= RES_USE_EDNS0;
+	rs.options |= RES_USE_EDNS0 | RES_USE_DNSSEC | RES_TRUSTAD;
 	if (!spec || !*spec) {
 		r = control_readline(&ctl, "dnsserver");
 		if (r < 0) {
@@ -146,14 +148,19 @@ query(const char *name, int type, int *res)
 {
 	int n;
 
+	ad_last = 0;
+	memset(answer, 0, sizeof(HEADER));
 	n = res_nquery(&rs, name, ns_c_in, type, answer, sizeof answer);
 	if (n < 0) {
+		/* a denial's header is in answer (res_nsend filled it) */
 		switch (rs.res_h_errno) {
 		case HOST_NOT_FOUND:
 			*res = DNS_NXDOMAIN;
+			ad_last = ((HEADER *)answer)->ad;
 			break;
 		case NO_DATA:
 			*res = DNS_NODATA;
+			ad_last = ((HEADER *)answer)->ad;
 			break;
 		default:	/* TRY_AGAIN, NO_RECOVERY: never permanent */
 			*res = DNS_TEMP;
@@ -162,6 +169,7 @@ query(const char *name, int type, int *res)
 	}
 	if (n > (int)sizeof answer)	/* truncated beyond our buffer */
 		n = (int)sizeof answer;
+	ad_last = n >= (int)sizeof(HEADER) && ((HEADER *)answer)->ad;
 	return n;
 }
 
@@ -236,6 +244,7 @@ dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n)
 
 	*n = 0;
 	len = query(domain, ns_t_mx, &res);
+	secure = ad_last;
 	if (len < 0)
 		return res;
 	return dns_mxparse(answer, (size_t)len, out, max, n);
@@ -284,9 +293,11 @@ dns_addrs(const char *name, dns_addr *out, size_t max, size_t *n)
 
 	*n = 0;
 	r6 = addr_query(name, ns_t_aaaa, out, max, n);
+	secure = ad_last;
 	if (r6 == DNS_NXDOMAIN)
 		return DNS_NXDOMAIN;
 	r4 = addr_query(name, ns_t_a, out, max, n);
+	secure = secure && ad_last;
 	if (*n)
 		return DNS_OK;
 	if (r6 == DNS_TEMP || r4 == DNS_TEMP)
@@ -414,14 +425,79 @@ bad:
 	return DNS_TEMP;
 }
 
-int
-dns_txt(const char *name, str *out, size_t *n)
+/* str_lookup - one question whose records parse appends to out */
+static int
+str_lookup(const char *name, int type, int (*parse)(const unsigned char *,
+    size_t, str *, size_t *), str *out, size_t *n)
 {
 	int res, len;
 
 	*n = 0;
-	len = query(name, ns_t_txt, &res);
+	len = query(name, type, &res);
+	secure = ad_last;
 	if (len < 0)
 		return res;
-	return dns_txtparse(answer, (size_t)len, out, n);
+	return parse(answer, (size_t)len, out, n);
+}
+
+int
+dns_txt(const char *name, str *out, size_t *n)
+{
+	return str_lookup(name, ns_t_txt, dns_txtparse, out, n);
+}
+
+int
+dns_secure(void)
+{
+	return secure;
+}
+
+int
+dns_tlsaparse(const unsigned char *ans, size_t len, str *out, size_t *n)
+{
+	ns_msg msg;
+	ns_rr rr;
+	int i, count;
+	size_t keep = out->len;
+
+	*n = 0;
+	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
+		return DNS_TEMP;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < DNS_TLSA_MAX; i++) {
+		const unsigned char *rd;
+		size_t l;
+		char h[5];
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			goto bad;
+		if (ns_rr_type(rr) != 52 || ns_rr_class(rr) != ns_c_in)
+			continue;	/* a CNAME, an RRSIG */
+		rd = ns_rr_rdata(rr);
+		l = ns_rr_rdlen(rr);
+		if (l < 4)	/* no data: unusable (RFC 7672 2.2) */
+			continue;
+		memcpy(h, rd, 3);
+		h[3] = (char)((l - 3) >> 8);
+		h[4] = (char)((l - 3) & 0xff);
+		if (str_put(out, h, 5) < 0 ||
+		    str_put(out, (const char *)rd + 3, l - 3) < 0)
+			goto bad;
+		++*n;
+	}
+	if (!*n) {
+		out->len = keep;
+		return DNS_NODATA;
+	}
+	return DNS_OK;
+bad:
+	out->len = keep;
+	*n = 0;
+	return DNS_TEMP;
+}
+
+int
+dns_tlsa(const char *name, str *out, size_t *n)
+{
+	return str_lookup(name, 52, dns_tlsaparse, out, n);	/* TLSA */
 }

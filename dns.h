@@ -81,6 +81,26 @@ int dns_addrparse(const unsigned char *ans, size_t len, int type,
 int dns_txtparse(const unsigned char *ans, size_t len, str *out,
     size_t *n);
 
+/* dns_secure - 1 when every answer of the last dns_mxlist, dns_addrs
+ * or dns_tlsa call (a NODATA or NXDOMAIN denial included) carried the
+ * AD bit of the validating resolver remote is pointed at (RFC 7672
+ * 2.2); 0 for an insecure or failed lookup.  dns_init asks for DNSSEC
+ * records and trusts the server's AD bit (RES_USE_DNSSEC, RES_TRUSTAD):
+ * control/dnsserver must be a validating resolver on a trusted path. */
+int dns_secure(void);
+
+/* dns_tlsa - the TLSA records of name (e.g. "_25._tcp.mx.example"),
+ * appended to out as records of 5 + len bytes: usage, selector,
+ * matching type, len (2 bytes, big-endian), the association data; *n
+ * the number appended (at most DNS_TLSA_MAX).  A validating resolver's
+ * SERVFAIL for a bogus answer is DNS_TEMP.  out is left as it was on
+ * any result but DNS_OK. */
+#define DNS_TLSA_MAX 32
+int dns_tlsa(const char *name, str *out, size_t *n);
+/* dns_tlsaparse - dns_tlsa's answer walk (fuzzed by fuzz/dns.c) */
+int dns_tlsaparse(const unsigned char *ans, size_t len, str *out,
+    size_t *n);
+
 /* dns_ipscan - parse "ip" or "ip:port" (IPv4, or "[v6]" / "[v6]:port");
  * 0 or -1. */
 int dns_ipscan(const char *s, dns_addr *a, unsigned *port);

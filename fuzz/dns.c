@@ -1,5 +1,5 @@
 /* fuzz/dns - libFuzzer target for the DNS answer walk (dns_mxparse,
- * dns_addrparse: a hostile server's bytes) and for dns_ipscan (control
+ * dns_addrparse, dns_txtparse, dns_tlsaparse: a hostile server's bytes) and for dns_ipscan (control
  * files): no crash, no read outside the answer, results within bounds,
  * and an address that scans prints and scans back to itself. */
 #include <arpa/inet.h>
@@ -59,6 +59,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (txt.len)
 			abort();
 		str_free(&txt);
+	}
+	{
+		str tl = STR_INIT;	/* TLSA: n records of 5 + len bytes */
+		size_t k, off = 0;
+
+		if (dns_tlsaparse(data, size, &tl, &n) == DNS_OK) {
+			if (!n || n > DNS_TLSA_MAX)
+				abort();
+			for (k = 0; k < n; k++) {
+				size_t l;
+
+				if (tl.len - off < 5)
+					abort();
+				l = (size_t)((unsigned char)tl.s[off + 3] << 8 |
+				    (unsigned char)tl.s[off + 4]);
+				if (!l || l > tl.len - off - 5)
+					abort();
+				off += 5 + l;
+			}
+			if (off != tl.len)
+				abort();
+		} else if (tl.len)
+			abort();
+		str_free(&tl);
 	}
 
 	if (size >= sizeof s)

@@ -74,7 +74,7 @@ drained() { [ "$(count "$1/queue/new" "$1/queue/mess")" -eq 0 ]; }
 	assert_line -n 1 'Delivered-To: kim@b.test'
 	# both trace lines: B's smtpd, then A's
 	[ "$(grep -c '^Received: ' "$f")" -ge 4 ]
-	run grep -E "success: msg [0-9A-Z.]+ to [a-z]+ <kim@b\\.test> delay [0-9.]+: 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$PB accepted the message: 250" "$A/send.log"
+	run grep -E "success: msg [0-9A-Z.]+ to [a-z]+ <kim@b\\.test> delay [0-9.]+: 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$PB TLS=no accepted the message: 250" "$A/send.log"
 	assert_success
 	wait_for 10 drained "$A"
 	wait_for 10 drained "$B"

@@ -47,3 +47,19 @@ peer() {
 	PEER=$LAST_PID
 	wait_port "$PORT" "$host"
 }
+
+# remote ARGS... - run bin/remote on $MSG; reports in $T/rep, stderr $T/err
+remote() {
+	"$QPOST_HOME/bin/remote" "$@" < "$MSG" > "$T/rep" 2> "$T/err"
+}
+
+# reports - the reports one per line (NUL -> LF; a report's own lines,
+# Remote-MTA: and Diagnostic-Code:, joined by " | "), for assert_output
+reports() {
+	sed -z 's/\n/ | /g' < "$T/rep" | tr '\0' '\n'
+}
+
+# codes - just the report letters, e.g. "rhrK"
+codes() {
+	reports | cut -c1 | tr -d '\n'
+}

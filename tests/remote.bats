@@ -15,22 +15,6 @@ setup() {
 
 teardown() { qpost_teardown; }
 
-# remote ARGS... - run bin/remote on $MSG; reports in $T/rep, stderr $T/err
-remote() {
-	"$QPOST_HOME/bin/remote" "$@" < "$MSG" > "$T/rep" 2> "$T/err"
-}
-
-# reports - the reports one per line (NUL -> LF; a report's own lines,
-# Remote-MTA: and Diagnostic-Code:, joined by " | "), for assert_output
-reports() {
-	sed -z 's/\n/ | /g' < "$T/rep" | tr '\0' '\n'
-}
-
-# codes - just the report letters, e.g. "rhrK"
-codes() {
-	reports | cut -c1 | tr -d '\n'
-}
-
 # nuls - how many reports (each ends in NUL)
 nuls() {
 	tr -cd '\0' < "$T/rep" | wc -c
@@ -53,7 +37,7 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	[ "$(nuls)" -eq 3 ]
 	[ "$(codes)" = rrK ]
 	run reports
-	assert_line --index 2 --regexp '^K2\.0\.0 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ accepted the message: 250 2\.0\.0 queued as 1 \| Remote-MTA: dns; mx\.one\.test \| Diagnostic-Code: smtp; 250 2\.0\.0 queued as 1$'
+	assert_line --index 2 --regexp '^K2\.0\.0 mx\.one\.test\[127\.0\.0\.1\]:[0-9]+ TLS=no accepted the message: 250 2\.0\.0 queued as 1 \| Remote-MTA: dns; mx\.one\.test \| Diagnostic-Code: smtp; 250 2\.0\.0 queued as 1$'
 	# what arrived is the message with CRLF line ends, nothing else
 	printf 'Subject: dots\r\nX: \303\244\303\266\r\n\r\n.\r\n..\r\n.leading dot\r\nGr\303\274\303\237e \377\r\n\r\n.\r\nlast line without LF\r\n' > "$T/want"
 	cmp "$T/want" "$T/got/1.msg"
@@ -189,12 +173,12 @@ sink() {	# sink ADDR [ARGS...] - smtp-sink on ADDR:$PORT
 	assert_success
 	[ "$(codes)" = rK ]
 	run reports
-	assert_line --index 1 --regexp "^K2\\.0\\.0 \\[127\\.0\\.0\\.1\\]\\[127\\.0\\.0\\.1\\]:$PORT accepted"
+	assert_line --index 1 --regexp "^K2\\.0\\.0 \\[127\\.0\\.0\\.1\\]\\[127\\.0\\.0\\.1\\]:$PORT TLS=no accepted"
 	run remote a.route.test from@x.example b@a.route.test
 	assert_success
 	[ "$(codes)" = rK ]
 	run reports
-	assert_line --index 1 --regexp "^K2\\.0\\.0 relay\\.test\\[127\\.0\\.0\\.1\\]:$PORT accepted"
+	assert_line --index 1 --regexp "^K2\\.0\\.0 relay\\.test\\[127\\.0\\.0\\.1\\]:$PORT TLS=no accepted"
 	# one.test: empty host -> its MX, on the (dead) remoteport
 	run remote one.test from@x.example c@one.test
 	[ "$(codes)" = sZ ]

@@ -114,6 +114,14 @@ qpostq:qpost 2770"
 root 644"
 	[ "$(owner "$QH/alias/Maildir")" = qpalias ]
 	[ "$(owner "$S/smtpd/log/main")" = qpostl ]
+	# remote's downgrade memory is remote's; control/smtpauth, when it
+	# exists at install time, is remote's alone (0400)
+	run stat -c '%U %a' "$QH/remote/tls"
+	assert_output "qpostr 700"
+	echo 'relay.example u p' > "$QH/control/smtpauth"
+	make -C "$T/src" -s install >/dev/null
+	run stat -c '%U %a' "$QH/control/smtpauth"
+	assert_output "qpostr 400"
 	# send's command channel directory: send's, reachable by everyone
 	run stat -c '%U %a' "$QH/run/send"
 	assert_output "qposts 755"
