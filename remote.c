@@ -84,6 +84,7 @@
 #include "home.h"
 #include "reply.h"
 #include "str.h"
+#include "mtasts.h"
 #include "tlspol.h"
 
 #define SMTP_PORT 25
@@ -1075,7 +1076,7 @@ struct plan {
 	enum tlspol_level level;	/* none may encrypt verify dane */
 	int dane;		/* authenticate by the TLSA records in tlsa */
 	int fp;			/* verify by pol's pinned digests */
-	int sts;		/* verify for MTA-STS (remote_sts) */
+	int sts;		/* verify for MTA-STS (sts_apply) */
 	str why;		/* "policy encrypt (control/tlsdestinations)" */
 };
 
@@ -1086,7 +1087,7 @@ static unsigned long dane_auto;	/* control/tlsdane */
 static unsigned long downgrade_defer;	/* control/tlsdowngrade */
 static str authlist = STR_INIT;	/* control/smtpauth, items */
 static int tls_before;		/* downgrade memory: domain spoke TLS */
-static int sts_mode;		/* remote_sts: 0 none, 1 testing, 2 enforce */
+static int sts_mode;		/* sts_apply: 0 none, 1 testing, 2 enforce */
 static str tlsinfo = STR_INIT;	/* "TLS=proto:cipher verify=... name=..." */
 static str tlsa = STR_INIT;	/* TLSA records of tlsa_host (dns.h) */
 static str tlsa_host = STR_INIT;
@@ -1677,43 +1678,30 @@ auth(const struct target *t, buf *in, buf *out)
 	return 0;
 }
 
-/* remote_sts - the hook for an externally decided per-domain policy
- * (MTA-STS, RFC 8461; mtasts.c decides it): only exchangers whose name
- * matches one of the n patterns (a name, or "*.suffix" for one label)
- * are used, each with TLS and a certificate valid for its name against
- * the CA store (control/tlscafile or the system's).  enforce: the
- * others are dropped and a failure defers; testing: nothing changes,
- * what would have failed is logged.  Targets whose TLSA records
- * validate keep DANE instead (DANE wins, RFC 8461 2).  Call after the
- * targets are found, before they are tried. */
-void remote_sts(const char *const *pat, size_t n, int enforce);
-
-static int
-sts_match(const char *host, const char *pat)
+/* sts_apply - MTA-STS (RFC 8461; mtasts.c decides the policy, with its
+ * cache in the home's mtasts/): only exchangers whose name the policy
+ * lists are used, each with TLS and a certificate valid for its name
+ * against the CA store (control/tlscafile or the system's).  enforce:
+ * the others are dropped and a failure defers; testing: nothing
+ * changes, what would have failed is logged.  Targets whose TLSA
+ * records validate keep DANE instead (DANE wins, RFC 8461 2).  Called
+ * after the exchangers are found from MX records (not for smtproutes)
+ * and named (targets_done), before they are tried. */
+static void
+sts_apply(void)
 {
-	size_t hl = strlen(host), pl = strlen(pat);
+	static struct mtasts_policy sts;	/* 64 names: not on the stack */
+	const char *why = 0;
+	int enforce;
+	size_t i, k = 0;
 
-	if (hl && host[hl - 1] == '.')
-		hl--;
-	if (pl > 2 && pat[0] == '*' && pat[1] == '.') {
-		const char *dot = memchr(host, '.', hl);
-
-		return dot && dot > host && (size_t)(host + hl - dot) ==
-		    pl - 1 && !strncasecmp(dot, pat + 1, pl - 1);
-	}
-	return hl == pl && !strncasecmp(host, pat, hl);
-}
-
-void
-remote_sts(const char *const *pat, size_t n, int enforce)
-{
-	size_t i, j, k = 0;
-
+	dns_ready();
+	if (mtasts_get(domain, &sts, &why) == MTASTS_NONE)
+		return;
+	enforce = sts.mode == MTASTS_ENFORCE;
 	sts_mode = enforce ? 2 : 1;
 	for (i = 0; i < ntargets; i++) {
-		targets[i].sts = 0;
-		for (j = 0; j < n && !targets[i].sts; j++)
-			targets[i].sts = sts_match(targets[i].host, pat[j]);
+		targets[i].sts = mtasts_mx_match(&sts, targets[i].host);
 		if (!targets[i].sts)
 			err_warn("MTA-STS ", enforce ? "enforce" : "testing",
 			    ": ", domain, ": MX ", targets[i].host,
@@ -1934,7 +1922,7 @@ int
 main(int argc, char **argv)
 {
 	size_t i;
-	int j;
+	int j, routed;
 
 	err_prog = "remote";
 	err_help(argc, argv, "usage: remote DOMAIN SENDER RCPT...");
@@ -1986,9 +1974,12 @@ main(int argc, char **argv)
 	msg_load();
 	if (sign)
 		dkim_msg();
-	if (!routes())
+	routed = routes();
+	if (!routed)
 		mx_targets();
 	targets_done();
+	if (!routed)
+		sts_apply();	/* after targets_done: names set */
 	for (i = 0; i < ntargets; i++) {
 		int r = try(&targets[i], 0);
 

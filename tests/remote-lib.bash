@@ -10,6 +10,9 @@
 #   null.test  null MX (RFC 7505: "0 .")
 #   noma.test  no MX, A 127.0.0.1;  relay.test  A 127.0.0.1
 #   eq.test   MX 10 a.eq.test (127.0.0.3), MX 10 b.eq.test (127.0.0.4)
+#   sts.test, ststest.test, stsother.test  MX 10 mx.one.test, each with an
+#              _mta-sts TXT record and mta-sts.* at 127.0.0.28 (tests of
+#              remote under MTA-STS start the HTTPS server there)
 remote_setup() {
 	qpost_setup
 	T=$BATS_TEST_TMPDIR
@@ -32,7 +35,16 @@ remote_setup() {
 	    --host-record=noma.test,127.0.0.1 \
 	    --host-record=relay.test,127.0.0.1 \
 	    --mx-host=eq.test,a.eq.test,10 --mx-host=eq.test,b.eq.test,10 \
-	    --host-record=a.eq.test,127.0.0.3 --host-record=b.eq.test,127.0.0.4
+	    --host-record=a.eq.test,127.0.0.3 --host-record=b.eq.test,127.0.0.4 \
+	    --mx-host=sts.test,mx.one.test,10 \
+	    --mx-host=ststest.test,mx.one.test,10 \
+	    --mx-host=stsother.test,mx.one.test,10 \
+	    --txt-record="_mta-sts.sts.test,v=STSv1; id=1;" \
+	    --txt-record="_mta-sts.ststest.test,v=STSv1; id=1;" \
+	    --txt-record="_mta-sts.stsother.test,v=STSv1; id=1;" \
+	    --host-record=mta-sts.sts.test,127.0.0.28 \
+	    --host-record=mta-sts.ststest.test,127.0.0.28 \
+	    --host-record=mta-sts.stsother.test,127.0.0.28
 	export QPOST_DNS=127.0.0.1:$DNSPORT
 	wait_port "$DNSPORT"	# dnsmasq serves TCP on the same port
 	mkdir -p "$T/got"

@@ -347,3 +347,68 @@ pf_box() {
 	run reports
 	assert_line --index 1 --partial 'certificate verification failed: IP address mismatch; policy verify'
 }
+
+# sts_serve - the HTTPS server of the MTA-STS policies (tests/mtasts-https.py)
+# on 127.0.0.28:443 with a certificate of the test CA for the three
+# mta-sts.* names; control/tlscafile is that CA, for the fetch and for
+# the exchanger's certificate
+sts_serve() {
+	local w=$T/www d
+	openssl req -new -key "$CERTS/mx.key" -out "$T/sts.csr" \
+	    -subj /CN=mta-sts.sts.test 2>/dev/null
+	printf 'subjectAltName=DNS:mta-sts.sts.test,DNS:mta-sts.ststest.test,DNS:mta-sts.stsother.test\n' > "$T/sts.ext"
+	openssl x509 -req -in "$T/sts.csr" -CA "$CERTS/ca.crt" \
+	    -CAkey "$CERTS/ca.key" -CAcreateserial -days 2 \
+	    -extfile "$T/sts.ext" -out "$T/sts.crt" 2>/dev/null
+	for d in sts ststest stsother; do mkdir -p "$w/mta-sts.$d.test"; done
+	printf 'version: STSv1\nmode: enforce\nmx: mx.one.test\nmax_age: 86400\n' > "$w/mta-sts.sts.test/policy"
+	printf 'version: STSv1\nmode: testing\nmx: mx.one.test\nmax_age: 86400\n' > "$w/mta-sts.ststest.test/policy"
+	printf 'version: STSv1\nmode: enforce\nmx: *.other.test\nmax_age: 86400\n' > "$w/mta-sts.stsother.test/policy"
+	spawn "$PY" "$QPOST_SRC/tests/mtasts-https.py" 127.0.0.28 443 \
+	    "$T/sts.crt" "$CERTS/mx.key" "$w" 3>&-
+	wait_port 443 127.0.0.28
+	echo "$CERTS/ca.crt" > "$QPOST_HOME/control/tlscafile"
+}
+
+@test "tls-out: MTA-STS enforce: fetched over HTTPS and cached, then TLS with a certificate valid for the listed MX (verify=mta-sts)" {
+	[ "$(id -u)" = 0 ] || skip "the policy server needs port 443"
+	sts_serve
+	tpeer "$T/got" mx.crt
+	run remote sts.test from@x.example a@sts.test
+	[ "$(codes)" = rK ]
+	delivered_tls "$T/got"
+	run reports
+	assert_line --index 1 --partial 'verify=mta-sts name=mx.one.test accepted'
+	grep -q '^mode: enforce' "$QPOST_HOME/mtasts/sts.test"
+	grep -q '^mta-sts.sts.test /.well-known/mta-sts.txt$' "$T/www/requests.log"
+}
+
+@test "tls-out: MTA-STS enforce: a wrong-name certificate defers 4.7.5 naming the policy, nothing sent; an MX the policy does not list is not used" {
+	[ "$(id -u)" = 0 ] || skip "the policy server needs port 443"
+	sts_serve
+	tpeer "$T/got" wrong.crt
+	run remote sts.test from@x.example a@sts.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --regexp '^Z4\.7\.5 .*verify=failed.*hostname mismatch.*MTA-STS'
+	kill "$PEER"
+	wait "$PEER" 2>/dev/null || true
+	tpeer "$T/got" mx.crt
+	run remote stsother.test from@x.example a@stsother.test
+	[ "$(codes)" = sZ ]
+	nothing_in "$T/got"
+	run reports
+	assert_line --index 1 --partial '4.7.5 MTA-STS policy (enforce) of stsother.test lists none of its MX hosts'
+	grep -q 'MTA-STS enforce: stsother.test: MX mx.one.test is not in the policy; not used' "$T/err"
+}
+
+@test "tls-out: MTA-STS testing: a wrong-name certificate still delivers over TLS, and the log says what enforce would have refused" {
+	[ "$(id -u)" = 0 ] || skip "the policy server needs port 443"
+	sts_serve
+	tpeer "$T/got" wrong.crt
+	run remote ststest.test from@x.example a@ststest.test
+	[ "$(codes)" = rK ]
+	delivered_tls "$T/got"
+	grep -i 'hostname mismatch' "$T/err"
+}
