@@ -412,3 +412,32 @@ sts_serve() {
 	delivered_tls "$T/got"
 	grep -i 'hostname mismatch' "$T/err"
 }
+
+@test "tls-out: smarthost: a second qpost as the submission relay (tlsd + smtpd SUBMISSION=1 + checkpw): AUTH over STARTTLS, queued there as ESMTPSA for the user; a wrong password defers 4.7.8" {
+	local P=$T/relay
+	sh "$QPOST_SRC/scripts/install-home" "$P" >/dev/null
+	echo relay.test > "$P/control/me"
+	cp "$CERTS/self.crt" "$P/control/tlscert.pem"
+	install -m 600 "$CERTS/mx.key" "$P/control/tlskey.pem"
+	echo 's3cret pass' | QPOST_HOME=$P "$P/bin/qpost-tool" passwd add from@x.example >/dev/null
+	spawn env QPOST_HOME="$P" SUBMISSION=1 tcpserver -R -H -l0 127.0.0.1 \
+	    "$PORT" "$P/bin/tlsd" "$P/bin/smtpd" "$P/bin/checkpw" \
+	    2>>"$T/relay.log" 3>&-
+	wait_port "$PORT"
+	# submission: the sender must be the user's own address
+	relay_auth :starttls
+	echo '[127.0.0.1] from@x.example s3cret pass' > "$QPOST_HOME/control/smtpauth"
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = rK ]
+	run sh -c "find \"\$1/queue/new\" \"\$1/queue/mess\" -type f | xargs cat" - "$P"
+	assert_output --regexp 'by relay\.test \(qpost smtpd\) with ESMTPSA; '
+	assert_output --partial $'line one\n.dot\n'
+	grep -q '^smtpd: auth ip 127.0.0.1 user from@x.example mech PLAIN$' "$T/relay.log"
+	! grep -q s3cret "$T/rep" "$T/err" "$T/relay.log"
+	echo '[127.0.0.1] from@x.example wrong' > "$QPOST_HOME/control/smtpauth"
+	run remote far.example from@x.example a@far.example
+	[ "$(codes)" = sZ ]
+	run reports
+	assert_line --index 1 --partial 'refused the credentials of control/smtpauth'
+	assert_line --index 1 --partial '535 5.7.8'
+}
