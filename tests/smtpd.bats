@@ -236,7 +236,8 @@ s.quit()' "$PORT"
 	    -f a@test.example -t b@test.example --header 'Subject: pipe'
 	assert_success
 	assert_output --regexp '<-  250 2\.0\.0 ok: queued as [0-9A-Z]{10}\.[0-9]+'
-	refute_output --partial '451'
+	# no 451 reply (a queue ID's inode may hold the digits 451)
+	refute_output --regexp '<- +451 '
 	[ "$(queue_count)" = 1 ]
 	# and the same with a plain parent that ignores SIGCHLD
 	run perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$QPOST_HOME/bin/smtpd" \
