@@ -201,36 +201,70 @@ mx_sort(dns_mx *mx, size_t n)
 	}
 }
 
-int
-dns_mxparse(const unsigned char *ans, size_t len, dns_mx *out, size_t max,
-    size_t *n)
+/* each_answer - the answer walk every lookup shares (hostile bytes:
+ * fuzzed by fuzz/dns.c): for each record of type and class IN in the
+ * answer section, while *n < max, one call of rec, which returns 1 (a
+ * record kept: *n grows), 0 (skipped) or -1 (malformed, out of memory).
+ * DNS_OK, or DNS_TEMP for a malformed answer or a -1.  Records of other
+ * types (a CNAME on the way, an RRSIG) are passed over. */
+typedef int rec_fn(void *ctx, ns_msg *msg, ns_rr *rr, size_t i);
+
+static int
+each_answer(const unsigned char *ans, size_t len, int type, size_t max,
+    rec_fn *rec, void *ctx, size_t *n)
 {
 	ns_msg msg;
 	ns_rr rr;
-	int i, count;
+	int i, count, r;
 
-	*n = 0;
 	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
 		return DNS_TEMP;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count && *n < max; i++) {
-		const unsigned char *rd;
-
 		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
 			return DNS_TEMP;
-		if (ns_rr_type(rr) != ns_t_mx || ns_rr_class(rr) != ns_c_in)
-			continue;	/* a CNAME on the way */
-		if (ns_rr_rdlen(rr) < 3)
+		if ((int)ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in)
+			continue;
+		r = rec(ctx, &msg, &rr, *n);
+		if (r < 0)
 			return DNS_TEMP;
-		rd = ns_rr_rdata(rr);
-		out[*n].pref = (unsigned)(rd[0] << 8 | rd[1]);
-		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2,
-		    out[*n].name, DNS_NAME_MAX) < 0)
-			return DNS_TEMP;
-		if (!strcmp(out[*n].name, "."))
-			out[*n].name[0] = 0;
-		++*n;
+		*n += (size_t)r;
 	}
+	return DNS_OK;
+}
+
+/* rec_name - expand the name at rd into out (DNS_NAME_MAX bytes) */
+static int
+rec_name(ns_msg *msg, const unsigned char *rd, char *out)
+{
+	return dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), rd, out,
+	    DNS_NAME_MAX) < 0 ? -1 : 0;
+}
+
+static int
+rec_mx(void *ctx, ns_msg *msg, ns_rr *rr, size_t i)
+{
+	dns_mx *mx = (dns_mx *)ctx + i;
+	const unsigned char *rd = ns_rr_rdata(*rr);
+
+	if (ns_rr_rdlen(*rr) < 3 || rec_name(msg, rd + 2, mx->name) < 0)
+		return -1;
+	mx->pref = (unsigned)(rd[0] << 8 | rd[1]);
+	if (!strcmp(mx->name, "."))
+		mx->name[0] = 0;
+	return 1;
+}
+
+int
+dns_mxparse(const unsigned char *ans, size_t len, dns_mx *out, size_t max,
+    size_t *n)
+{
+	int r;
+
+	*n = 0;
+	r = each_answer(ans, len, ns_t_mx, max, rec_mx, out, n);
+	if (r != DNS_OK)
+		return r;
 	if (!*n)
 		return DNS_NODATA;
 	mx_sort(out, *n);
@@ -250,30 +284,34 @@ dns_mxlist(const char *domain, dns_mx *out, size_t max, size_t *n)
 	return dns_mxparse(answer, (size_t)len, out, max, n);
 }
 
+struct addr_ctx {
+	dns_addr *out;
+	int type;
+};
+
+static int
+rec_addr(void *ctx, ns_msg *msg, ns_rr *rr, size_t i)
+{
+	struct addr_ctx *c = ctx;
+	size_t want = c->type == ns_t_a ? 4 : 16;
+
+	(void)msg;
+	if (ns_rr_rdlen(*rr) != want)
+		return 0;
+	memset(&c->out[i], 0, sizeof c->out[i]);
+	c->out[i].af = c->type == ns_t_a ? AF_INET : AF_INET6;
+	memcpy(c->out[i].ip, ns_rr_rdata(*rr), want);
+	return 1;
+}
+
+
 int
 dns_addrparse(const unsigned char *ans, size_t len, int type, dns_addr *out,
     size_t max, size_t *n)
 {
-	ns_msg msg;
-	ns_rr rr;
-	int i, count;
-	size_t want = type == ns_t_a ? 4 : 16;
+	struct addr_ctx c = { out, type };
 
-	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
-		return DNS_TEMP;
-	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < max; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			return DNS_TEMP;
-		if ((int)ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in ||
-		    ns_rr_rdlen(rr) != want)
-			continue;
-		memset(&out[*n], 0, sizeof out[*n]);
-		out[*n].af = type == ns_t_a ? AF_INET : AF_INET6;
-		memcpy(out[*n].ip, ns_rr_rdata(rr), want);
-		++*n;
-	}
-	return DNS_OK;
+	return each_answer(ans, len, type, max, rec_addr, &c, n);
 }
 
 static int
@@ -317,29 +355,24 @@ dns_addrtype(const char *name, int af, dns_addr *out, size_t max, size_t *n)
 	return r == DNS_OK && !*n ? DNS_NODATA : r;
 }
 
+static int
+rec_ptr(void *ctx, ns_msg *msg, ns_rr *rr, size_t i)
+{
+	char (*out)[DNS_NAME_MAX] = ctx;
+
+	return rec_name(msg, ns_rr_rdata(*rr), out[i]) < 0 ? -1 : 1;
+}
+
+
 int
 dns_ptrparse(const unsigned char *ans, size_t len, char (*out)[DNS_NAME_MAX],
     size_t max, size_t *n)
 {
-	ns_msg msg;
-	ns_rr rr;
-	int i, count;
+	int r;
 
-	*n = 0;
-	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
-		return DNS_TEMP;
-	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < max; i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			return DNS_TEMP;
-		if (ns_rr_type(rr) != ns_t_ptr || ns_rr_class(rr) != ns_c_in)
-			continue;	/* a CNAME on the way (RFC 2317) */
-		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg),
-		    ns_rr_rdata(rr), out[*n], DNS_NAME_MAX) < 0)
-			return DNS_TEMP;
-		++*n;
-	}
-	return *n ? DNS_OK : DNS_NODATA;
+	*n = 0;	/* a CNAME on the way (RFC 2317) is passed over */
+	r = each_answer(ans, len, ns_t_ptr, max, rec_ptr, out, n);
+	return r != DNS_OK ? r : *n ? DNS_OK : DNS_NODATA;
 }
 
 int
@@ -373,56 +406,54 @@ dns_ptr(const dns_addr *a, char (*out)[DNS_NAME_MAX], size_t max, size_t *n)
 	return dns_ptrparse(answer, (size_t)len, out, max, n);
 }
 
+static int
+rec_txt(void *ctx, ns_msg *msg, ns_rr *rr, size_t i)
+{
+	str *out = ctx;
+	const unsigned char *rd = ns_rr_rdata(*rr), *end = rd + ns_rr_rdlen(*rr);
+	size_t start = out->len;
+
+	(void)msg;
+	(void)i;
+	while (rd < end) {	/* <length><bytes> character-strings */
+		size_t l = *rd++;
+
+		if (l > (size_t)(end - rd))
+			return -1;
+		if (memchr(rd, 0, l)) {
+			out->len = start;	/* skip this record */
+			return 0;
+		}
+		if (str_put(out, (const char *)rd, l) < 0)
+			return -1;
+		rd += l;
+	}
+	return str_putc(out, 0) < 0 ? -1 : 1;
+}
+
+/* str_parse - an answer walk appending to out: out as it was, and *n 0,
+ * on anything but DNS_OK; DNS_NODATA when no record was kept */
+static int
+str_parse(const unsigned char *ans, size_t len, int type, size_t max,
+    rec_fn *rec, str *out, size_t *n)
+{
+	size_t keep = out->len;
+	int r;
+
+	*n = 0;
+	r = each_answer(ans, len, type, max, rec, out, n);
+	if (r == DNS_OK && *n)
+		return DNS_OK;
+	out->len = keep;
+	*n = 0;
+	return r == DNS_OK ? DNS_NODATA : r;
+}
+
+
 int
 dns_txtparse(const unsigned char *ans, size_t len, str *out, size_t *n)
 {
-	ns_msg msg;
-	ns_rr rr;
-	int i, count;
-	size_t keep = out->len;
-
-	*n = 0;
-	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
-		return DNS_TEMP;
-	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < DNS_TXT_MAX; i++) {
-		const unsigned char *rd, *end;
-		size_t start = out->len;
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			goto bad;
-		if (ns_rr_type(rr) != ns_t_txt || ns_rr_class(rr) != ns_c_in)
-			continue;	/* a CNAME on the way */
-		rd = ns_rr_rdata(rr);
-		end = rd + ns_rr_rdlen(rr);
-		while (rd < end) {	/* <length><bytes> character-strings */
-			size_t l = *rd++;
-
-			if (l > (size_t)(end - rd))
-				goto bad;
-			if (memchr(rd, 0, l)) {
-				out->len = start;	/* skip this record */
-				break;
-			}
-			if (str_put(out, (const char *)rd, l) < 0)
-				goto bad;
-			rd += l;
-		}
-		if (rd < end)
-			continue;
-		if (str_putc(out, 0) < 0)
-			goto bad;
-		++*n;
-	}
-	if (!*n) {
-		out->len = keep;
-		return DNS_NODATA;
-	}
-	return DNS_OK;
-bad:
-	out->len = keep;
-	*n = 0;
-	return DNS_TEMP;
+	return str_parse(ans, len, ns_t_txt, DNS_TXT_MAX, rec_txt, out, n);
 }
 
 /* str_lookup - one question whose records parse appends to out */
@@ -452,48 +483,32 @@ dns_secure(void)
 	return secure;
 }
 
+static int
+rec_tlsa(void *ctx, ns_msg *msg, ns_rr *rr, size_t i)
+{
+	str *out = ctx;
+	const unsigned char *rd = ns_rr_rdata(*rr);
+	size_t l = ns_rr_rdlen(*rr);
+	char h[5];
+
+	(void)msg;
+	(void)i;
+	if (l < 4)	/* no data: unusable (RFC 7672 2.2) */
+		return 0;
+	memcpy(h, rd, 3);
+	h[3] = (char)((l - 3) >> 8);
+	h[4] = (char)((l - 3) & 0xff);
+	if (str_put(out, h, 5) < 0 ||
+	    str_put(out, (const char *)rd + 3, l - 3) < 0)
+		return -1;
+	return 1;
+}
+
+
 int
 dns_tlsaparse(const unsigned char *ans, size_t len, str *out, size_t *n)
 {
-	ns_msg msg;
-	ns_rr rr;
-	int i, count;
-	size_t keep = out->len;
-
-	*n = 0;
-	if (len > DNS_ANSWER_MAX || ns_initparse(ans, (int)len, &msg) < 0)
-		return DNS_TEMP;
-	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < DNS_TLSA_MAX; i++) {
-		const unsigned char *rd;
-		size_t l;
-		char h[5];
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			goto bad;
-		if (ns_rr_type(rr) != 52 || ns_rr_class(rr) != ns_c_in)
-			continue;	/* a CNAME, an RRSIG */
-		rd = ns_rr_rdata(rr);
-		l = ns_rr_rdlen(rr);
-		if (l < 4)	/* no data: unusable (RFC 7672 2.2) */
-			continue;
-		memcpy(h, rd, 3);
-		h[3] = (char)((l - 3) >> 8);
-		h[4] = (char)((l - 3) & 0xff);
-		if (str_put(out, h, 5) < 0 ||
-		    str_put(out, (const char *)rd + 3, l - 3) < 0)
-			goto bad;
-		++*n;
-	}
-	if (!*n) {
-		out->len = keep;
-		return DNS_NODATA;
-	}
-	return DNS_OK;
-bad:
-	out->len = keep;
-	*n = 0;
-	return DNS_TEMP;
+	return str_parse(ans, len, 52, DNS_TLSA_MAX, rec_tlsa, out, n);
 }
 
 int
