@@ -152,21 +152,25 @@ put(const char *s, size_t n)
  * home ($QPOST_HOME in effect, not set-uid) has no system users: there
  * smtpd is recognised by TCPREMOTEIP, which tcpserver sets.  Otherwise the
  * real uid decides; the getpwnam (which may load NSS modules) is spent
- * only on a multi-user install. */
+ * only on a multi-user install, and once. */
 static int
 fromnet(void)
 {
+	static int known = -1;	/* asked by the trace line and the origin */
 	const struct passwd *pw;
 	uid_t uid = getuid();
 	int setid = uid != geteuid() || getgid() != getegid();
 	const char *h = getenv("QPOST_HOME");
 
+	if (known >= 0)
+		return known;
 	if (!setid && h && *h)
-		return getenv("TCPREMOTEIP") != 0;
-	pw = getpwnam(NETWORK_USER);
-	if (pw)
-		return pw->pw_uid == uid;
-	return !setid && getenv("TCPREMOTEIP") != 0;
+		known = getenv("TCPREMOTEIP") != 0;
+	else if ((pw = getpwnam(NETWORK_USER)))
+		known = pw->pw_uid == uid;
+	else
+		known = !setid && getenv("TCPREMOTEIP") != 0;
+	return known;
 }
 
 /* origin - the origin record after the envelope (qfile.h): mail
