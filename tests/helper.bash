@@ -72,6 +72,12 @@ wait_for() {
 	done
 }
 
+# empty_dir DIR / nonempty_dir DIR - for wait_for, which runs its command
+# again on each try: "$(ls DIR)" in its arguments would be expanded once,
+# before the first try, and never looked at again.
+empty_dir() { [ -z "$(ls -A "$1" 2>/dev/null)" ]; }
+nonempty_dir() { [ -n "$(ls -A "$1" 2>/dev/null)" ]; }
+
 # wait_port PORT [HOST] - wait until something listens on HOST:PORT.
 wait_port() {
 	wait_for 10 "$PY" -c 'import socket,sys; socket.create_connection((sys.argv[2] if len(sys.argv)>2 else "127.0.0.1", int(sys.argv[1])), 1).close()' "$@"

@@ -288,7 +288,7 @@ sys.stdout.write(e[e.index(b"\0\0") + 2:].decode().replace("\0", "|"))' \
 	QPOST_FORWARD=1 inject
 	QPOST_REMOTE=$T/remote "$QPOST_HOME/bin/send" 2>"$T/send.log" 3>&- &
 	echo $! >> "$PIDFILE"
-	wait_for 10 [ -s "$T/args" ] && wait_for 10 [ "$(wc -l < "$T/args")" = 2 ]
+	wait_for 10 sh -c '[ "$(wc -l < "$0")" = 2 ]' "$T/args"
 	grep -qx -- '-S d a@b c@d' "$T/args"
 	grep -qx 'd a@b c@d' "$T/args"
 }

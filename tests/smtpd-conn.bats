@@ -247,7 +247,7 @@ EOF
 	assert_success
 	assert_output --regexp '^421 4\.4\.2 DATA time limit exceeded, closing connection after [23] s$'
 	[ "$(queue_count)" = 0 ]
-	wait_for 10 test -z "$(ls "$QPOST_HOME/queue/tmp")"
+	wait_for 10 empty_dir "$QPOST_HOME/queue/tmp"
 	run cat "$LOG"
 	assert_line 'smtpd: end ip 127.0.0.1 helo c msgs 0 DATA time limit'
 }

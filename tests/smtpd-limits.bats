@@ -24,7 +24,7 @@ TXN='EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@test.example>\r\nDA
 	qmsg | grep -qx small
 	# queue sees both pipes close and removes its tmp file; a sanitized
 	# queue on a busy machine can take a while to get there
-	wait_for 20 test -z "$(ls "$QPOST_HOME/queue/tmp")"
+	wait_for 20 empty_dir "$QPOST_HOME/queue/tmp"
 	run cat "$LOG"
 	assert_line --regexp '^smtpd: refused ip 127\.0\.0\.1 .* size [0-9]+: 552 5\.3\.4 message size exceeds fixed limit$'
 }
@@ -160,7 +160,7 @@ EOF
 	# this file alone); until that is understood the sanitizer run checks
 	# only that nothing was queued.
 	if [ -z "${QPOST_SANITIZE:-}" ]; then
-		wait_for 20 test -z "$(ls "$QPOST_HOME/queue/tmp")"
+		wait_for 20 empty_dir "$QPOST_HOME/queue/tmp"
 	fi
 	[ "$(queue_count)" = 0 ]
 }

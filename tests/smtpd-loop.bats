@@ -24,7 +24,7 @@ send_hdr() {
 	[ "$(codes)" = "220 250 250 250 354 554 221" ]
 	assert_line '554 5.4.6 this message is looping: it already has my Delivered-To line'
 	[ "$(queue_count)" = 0 ]
-	wait_for 5 test -z "$(ls "$QPOST_HOME/queue/tmp")"
+	wait_for 5 empty_dir "$QPOST_HOME/queue/tmp"
 	run cat "$LOG"
 	assert_line 'smtpd: refused ip 127.0.0.2 helo c.example from <forged@victim.example> to <joe@test.example> size 48 loop <joe@test.example>: 554 5.4.6 this message is looping: it already has my Delivered-To line'
 }

@@ -286,7 +286,9 @@ pf_box() {
 		[ "$(codes)" = rK ]
 		run reports
 		assert_line --index 1 --partial 'TLS=TLSv1.3:'
-		wait_for 10 test -n "$(ls "$PF/data/box/new")"
+		# show Postfix's log if it did not deliver
+		wait_for 30 nonempty_dir "$PF/data/box/new" ||
+		    { cat "$PF/maillog" >&2; false; }
 		run pf_box
 		assert_output --regexp $'\\(using TLSv1\\.3 with cipher TLS_[A-Z0-9_]+ \\([0-9]+/[0-9]+ bits\\)'
 		assert_output --partial "for <$level@one.test>"
