@@ -44,24 +44,24 @@ libqpost.a: $(filter $(LIBOBJ),$(patsubst %.c,%.o,$(wildcard *.c)))
 	rm -f $@
 	ar rcs $@ $^
 
-# queue and local run once per message, so their start-up counts: where
-# musl-gcc is installed (musl-tools) and no sanitizer is asked for, they
-# are linked statically with musl.  No dynamic loader, and none of
-# glibc's start-up CPU probing (cpuid, which traps in a VM): a run of
-# local costs 0.07 ms of CPU instead of 0.86, queue 0.05 instead of 0.8
-# (docs/performance.md).  glibc's static libc is no option: its getpwnam
-# dlopens NSS modules and crashes.  musl reads /etc/passwd and
-# /etc/group itself: queue looks up qpostd there, local the names in
-# control/trustedgroups.  musl's include path leaves /usr/include out,
-# so cdb.h is copied in; Debian's libcdb.a is plain C built against
-# glibc, and compat/musl-stat.c gives it glibc's __fxstat64.  smtpd stays
-# with glibc: its recipient check (getpwnam) must see every NSS source.
-# On a host whose users are all in /etc/passwd (or served by nscd),
-# make MUSLEXTRA=smtpd links it with musl too: a session costs a fifth of
-# the instructions (docs/performance.md).
+# queue, local and smtpd run once per message or session, so their
+# start-up counts: where musl-gcc is installed (musl-tools) and no
+# sanitizer is asked for, they are linked statically with musl.  No
+# dynamic loader, and none of glibc's start-up CPU probing (cpuid, which
+# traps in a VM): a run of local costs 0.07 ms of CPU instead of 0.86,
+# queue 0.05 instead of 0.8, an smtpd session a fifth of the
+# instructions (docs/performance.md).  glibc's static libc is no option:
+# its getpwnam dlopens NSS modules and crashes.  musl reads /etc/passwd
+# and /etc/group itself (and asks nscd): queue looks up qpostd there,
+# local the names in control/trustedgroups, smtpd the recipients; before
+# it refuses one as unknown, smtpd asks bin/route (glibc) when
+# nsswitch.conf names other sources (QPOST_PWFILES, recip_confirm in
+# recip.h).  musl's include path leaves /usr/include out, so cdb.h is
+# copied in; Debian's libcdb.a is plain C built against glibc, and
+# compat/musl-stat.c gives it glibc's __fxstat64.  make MUSLPROGS= builds
+# all of them with glibc.
 MUSLCC  := $(if $(SANFLAGS),,$(shell command -v musl-gcc 2>/dev/null))
-MUSLEXTRA =
-MUSLPROGS = $(if $(MUSLCC),queue local $(MUSLEXTRA))
+MUSLPROGS = $(if $(MUSLCC),queue local smtpd)
 # the modules over the resolver, OpenSSL, libcurl and libpsl: neither
 # queue nor local uses them
 MUSLNOT = dns.o dkim.o mtasts.o spf.o dmarc.o tlspol.o
@@ -72,7 +72,7 @@ musl/include/cdb.h: /usr/include/cdb.h
 	@mkdir -p musl/include
 	cp $< $@
 musl/%.o: %.c $(HDRS) conf-home Makefile musl/include/cdb.h
-	$(MUSLCC) $(ALLCFLAGS) -Imusl/include -c -o $@ $<
+	$(MUSLCC) $(ALLCFLAGS) -DQPOST_PWFILES -Imusl/include -c -o $@ $<
 musl/musl-stat.o: compat/musl-stat.c Makefile
 	@mkdir -p musl
 	$(MUSLCC) $(ALLCFLAGS) -c -o $@ $<

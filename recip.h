@@ -112,6 +112,22 @@ int recip_assign(struct recip *, const char *v, size_t vn, const char *rest,
 int recip_find(const char *addr, struct recip *);
 void recip_free(struct recip *);
 
+/* recip_confirm - a second opinion before a "no such user" refusal, for a
+ * program whose C library reads only /etc/passwd (musl: the build
+ * defines QPOST_PWFILES; smtpd).  When the "passwd:" line of
+ * /etc/nsswitch.conf names a source beyond "files" (LDAP, sssd, systemd's
+ * userdb), the home's bin/route, linked with glibc and its NSS modules,
+ * does send's whole lookup of addr, bounded by secs.  RECIP_FOUND,
+ * RECIP_NOUSER, or -1 (a temporary failure; errno).  Without
+ * QPOST_PWFILES it answers RECIP_NOUSER at once: getpwnam saw every
+ * source already. */
+int recip_confirm(const char *addr, int secs);
+/* recip_nss_beyond_files - 1 when the "passwd:" line of the
+ * nsswitch.conf text (n bytes) names a source other than "files"
+ * (action items like [NOTFOUND=return] aside), else 0.  For
+ * recip_confirm and fuzz/recip.c. */
+int recip_nss_beyond_files(const char *conf, size_t n);
+
 /* recip_qmail_next - the names of the .qmail files to try for r, in
  * qmail-local's order: ".qmail" dash ext, then ".qmail" dash
  * "<ext up to a '-'>default" from the longest, down to ".qmail" dash

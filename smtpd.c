@@ -1129,6 +1129,7 @@ dt_note(int r, const struct recip *ri)
 		die_nomem();
 }
 
+#define RCPTCHECK_SECS 20	/* route's NSS lookup (recip_confirm) */
 #define MAILCHECK_SECS 60	/* authcheck --mail's time (SPF: 20 s) */
 
 /* mailcheck - with control/spfreject, bin/authcheck --mail SENDER
@@ -1140,13 +1141,8 @@ mailcheck(const char *sender)
 {
 	str path = STR_INIT, rep = STR_INIT;
 	char *argv[4], b[QQ_REPLY_MAX + 2];
-	int p[2], null, st, code = -1;
-	size_t n = 0, k;
-	ssize_t r = -1;
-	pid_t pid = -1, w;
-	struct spawn_fd fds[2];
-	struct spawn sp = { .fds = fds, .nfds = 2, .failcode = 111,
-	    .what = "the MAIL checker " };
+	size_t n, k;
+	int code;
 
 	if (!spfreject || relayclient)
 		return 0;
@@ -1156,43 +1152,21 @@ mailcheck(const char *sender)
 	argv[1] = (char *)(size_t)"--mail";
 	argv[2] = (char *)(size_t)sender;
 	argv[3] = 0;
-	if (pipe2(p, O_CLOEXEC) == 0) {
-		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		fds[0].from = null;
-		fds[0].to = 0;
-		fds[1].from = p[1];
-		fds[1].to = 1;
-		if (null >= 0) {
-			pid = spawn_run(argv, &sp);
-			close(null);
-		}
-		close(p[1]);
-		while (pid > 0 && n < sizeof b && (r = fd_read(p[0], b + n,
-		    sizeof b - n, MAILCHECK_SECS * 1000)) > 0)
-			n += (size_t)r;
-		close(p[0]);
-	}
+	code = spawn_collect(argv, "the MAIL checker ", 1, b, sizeof b, &n,
+	    MAILCHECK_SECS * 1000);
 	str_free(&path);
-	if (pid > 0) {
-		if (r != 0)	/* timed out, or said too much */
-			kill(pid, SIGKILL);
-		while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-			;
-		if (w == pid && WIFEXITED(st))
-			code = WEXITSTATUS(st);
-		if (code == 0)
-			return 0;
-		for (k = 0; k < n && b[k] != '\n'; k++)
-			;
-		if (k < n && qq_replyok(b, k) && (b[0] == '5' ? code == 100 :
-		    code == 111)) {
-			if (str_put(&rep, b, k) < 0 ||
-			    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
-				die_nomem();
-			refuse(rep.s, sender, 0);
-			str_free(&rep);
-			return -1;
-		}
+	if (code == 0)
+		return 0;
+	for (k = 0; k < n && b[k] != '\n'; k++)
+		;
+	if (code > 0 && k < n && qq_replyok(b, k) &&
+	    (b[0] == '5' ? code == 100 : code == 111)) {
+		if (str_put(&rep, b, k) < 0 ||
+		    str_puts(&rep, "\r\n") < 0 || str_0(&rep) < 0)
+			die_nomem();
+		refuse(rep.s, sender, 0);
+		str_free(&rep);
+		return -1;
 	}
 	err_warn("the MAIL checker bin/authcheck failed", (const char *)0);
 	refuse("451 4.3.0 unable to check the sender, try again later\r\n",
@@ -1345,7 +1319,16 @@ smtp_rcpt(const char *arg)
 	r = recip_find(addr.s, &rcptinfo);
 	switch (r) {
 	case RECIP_NOUSER:
-		if (rejectunknown && !pm) {
+		if (!rejectunknown || pm)
+			break;
+		/* smtpd on musl saw /etc/passwd only: before a 550,
+		 * route (glibc) asks the other NSS sources (recip.h) */
+		r = recip_confirm(addr.s, RCPTCHECK_SECS);
+		if (r < 0) {
+			recip_free(&rcptinfo);
+			goto lookupfail;
+		}
+		if (r == RECIP_NOUSER) {
 			recip_free(&rcptinfo);
 			refuse("550 5.1.1 no such user here\r\n",
 			    mailfrom.s, addr.s);

@@ -5,7 +5,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "buf.h"
 
 #include "err.h"
 #include "spawn.h"
@@ -127,4 +130,58 @@ spawn_run(char *const argv[], const struct spawn *sp)
 		    126, "unable to run ", sp->what, argv[0], (const char *)0);
 	}
 	child_fail(sp, errno, "unable to run ", argv[0]);
+}
+
+int
+spawn_collect(char *const argv[], const char *what, int to, char *b,
+    size_t max, size_t *n, int ms)
+{
+	struct spawn_fd fds[3];
+	struct spawn sp = { .fds = fds, .nfds = 0, .failcode = 111,
+	    .what = what };
+	int p[2], null, st, e = 0;
+	ssize_t r = -1;
+	pid_t pid = -1, w;
+
+	*n = 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		fds[sp.nfds].from = null;
+		fds[sp.nfds++].to = 0;
+		if (to == 2) {
+			fds[sp.nfds].from = null;
+			fds[sp.nfds++].to = 1;
+		}
+		fds[sp.nfds].from = p[1];
+		fds[sp.nfds++].to = to;
+		pid = spawn_run(argv, &sp);
+		e = errno;
+		close(null);
+	}
+	close(p[1]);
+	while (pid > 0 && *n < max && (r = fd_read(p[0], b + *n, max - *n,
+	    ms)) > 0)
+		*n += (size_t)r;
+	if (pid > 0 && r > 0) {	/* full: one more byte is too much */
+		char c;
+
+		r = fd_read(p[0], &c, 1, ms);
+		e = EMSGSIZE;
+	} else if (pid > 0 && r < 0)
+		e = ETIMEDOUT;
+	close(p[0]);
+	if (pid <= 0) {
+		errno = e ? e : EIO;
+		return -1;
+	}
+	if (r != 0)		/* timed out, or said too much */
+		kill(pid, SIGKILL);
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (r == 0 && w == pid && WIFEXITED(st))
+		return WEXITSTATUS(st);
+	errno = r != 0 ? e : EIO;
+	return -1;
 }

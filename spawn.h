@@ -43,4 +43,14 @@ struct spawn {
  * (no descriptors moved, nothing else changed). */
 pid_t spawn_run(char *const argv[], const struct spawn *sp);
 
+/* spawn_collect - run argv (what names it in the log, as in struct
+ * spawn) with fd 0 on /dev/null, its fd `to` (1 or 2) into a pipe read
+ * here into b (at most max bytes; *n says how many), fd 1 on /dev/null
+ * when to is 2, and wait for it.  Its exit code; -1 when it could not
+ * be run, died of a signal, or was killed here for being silent ms
+ * milliseconds in one read or for saying more than max bytes (errno
+ * ETIMEDOUT or EMSGSIZE then).  For a checker's one-line verdict. */
+int spawn_collect(char *const argv[], const char *what, int to, char *b,
+    size_t max, size_t *n, int ms);
+
 #endif

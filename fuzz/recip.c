@@ -12,6 +12,9 @@
  * "address\n" then a users/assign.cdb value for recip_assign, with the
  * address as the rest of the extension).  Otherwise the rest up to a NUL
  * is an address for recip_lookup and recip_domain, which must agree.
+ * Bit 2: the rest is nsswitch.conf text for recip_nss_beyond_files, which
+ * must say 0 for text without "passwd:" and read no byte beyond n (the
+ * text is copied into a buffer of exactly its size).
  * Found recipients have uid != 0 and NUL-terminated fields; a value's
  * uid and gid are its decimal fields exactly (never a cut-down 0). */
 #include <cdb.h>
@@ -259,6 +262,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h = data[0] & 1;
 	if (setenv("QPOST_HOME", homes[h], 1) < 0)
 		abort();
+	if (data[0] & 4) {
+		char *c = malloc(n ? n : 1);
+
+		if (!c)
+			abort();
+		memcpy(c, s, n);
+		if (recip_nss_beyond_files(c, n) &&
+		    !memmem(c, n, "passwd:", 7))
+			abort();
+		free(c);
+		return 0;
+	}
 	if (data[0] & 2) {
 		const char *nl = memchr(s, '\n', n);
 		size_t an = nl ? (size_t)(nl - s) : n;

@@ -7,7 +7,10 @@ load helper
 load smtpd-lib
 
 setup() { smtpd_setup; }
-teardown() { qpost_teardown; }
+teardown() {
+	[ -z "${NSSUSER:-}" ] || rm -f "/run/userdb/$NSSUSER.user"
+	qpost_teardown
+}
 
 @test "swaks: a message is queued with a Received line, LF line ends and its envelope" {
 	run swaks -s 127.0.0.1 -p "$PORT" --helo client.example \
@@ -229,6 +232,47 @@ s.quit()' "$PORT"
 	run raw 'EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<known@test.example>\r\nQUIT\r\n' 127.0.0.2
 	[ "$(codes)" = "220 250 250 451 221" ]
 	assert_line --regexp '^451 4\.3\.0 '
+}
+
+# nss_user - a user known only through an NSS source beyond the files:
+# a systemd userdb drop-in record, which glibc's libnss_systemd reads;
+# sets NSSUSER, its home owned by it.  Skips where that cannot be shown.
+nss_user() {
+	[ "$(id -u)" = 0 ] || skip "a userdb record needs root"
+	grep -Eq '^passwd:.*[[:space:]]systemd' /etc/nsswitch.conf ||
+	    skip "libnss-systemd not in nsswitch.conf"
+	NSSUSER=qpnss$$
+	local uid=$((61000 + $$ % 100))
+	mkdir -p /run/userdb "$BATS_TEST_TMPDIR/nsshome"
+	chmod 755 "$BATS_TEST_TMPDIR"
+	printf '{"userName":"%s","uid":%d,"gid":%d,"homeDirectory":"%s"}\n' \
+	    "$NSSUSER" "$uid" "$uid" "$BATS_TEST_TMPDIR/nsshome" \
+	    > "/run/userdb/$NSSUSER.user"
+	chown "$uid:$uid" "$BATS_TEST_TMPDIR/nsshome"
+	getent passwd "$NSSUSER" >/dev/null || skip "libnss_systemd does not read /run/userdb"
+	! grep -q "^$NSSUSER:" /etc/passwd
+}
+
+@test "rejectunknown: smtpd (musl, /etc/passwd only) asks bin/route (glibc NSS) before a 550: a userdb-only user gets 250, and 451 when route cannot run" {
+	! readelf -l "$QPOST_HOME/bin/smtpd" | grep -q INTERP ||
+	    skip "smtpd is not the static musl build"
+	nss_user
+	rm "$QPOST_HOME/alias/.qmail-default"
+	touch "$BATS_TEST_TMPDIR/nsshome/.qmail-ext"
+	run raw "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<$NSSUSER@test.example>\r\nRCPT TO:<$NSSUSER-ext@test.example>\r\nRCPT TO:<nosuch@test.example>\r\nQUIT\r\n" 127.0.0.2
+	rm -f "/run/userdb/$NSSUSER.user"
+	[ "$(codes)" = "220 250 250 250 250 550 221" ]
+	# the second opinion is route's: without it, a temporary failure
+	# for the user musl cannot see, never a 550
+	nss_user
+	chmod 0 "$QPOST_HOME/bin/route"
+	run raw "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<$NSSUSER@test.example>\r\nQUIT\r\n" 127.0.0.2
+	rm -f "/run/userdb/$NSSUSER.user"
+	[ "$(codes)" = "220 250 250 451 221" ]
+	grep -q "unable to run the recipient lookup .*bin/route" "$LOG"
+	grep -q "unable to look up $NSSUSER@test.example" "$LOG"
+	# and route's "no mailbox" is not logged as an error
+	! grep -q 'route: fatal: Sorry' "$LOG"
 }
 
 @test "swaks --pipe (smtpd's SIGCHLD ignored by its parent): 250 and exactly one copy queued (regression: 451 qq internal bug after queueing)" {
