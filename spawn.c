@@ -1,10 +1,10 @@
 /* spawn - starting a child program (see spawn.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,29 +21,25 @@ static const int reset[] = {
 };
 
 static noreturn void
-child_fail(const struct spawn *sp, int e, const char *what, const char *arg)
+child_fail(const struct spawn *sp, int e, const char *what, const char *what2,
+    const char *arg)
 {
 	if (sp && sp->failmsg)
 		(void)!write(1, sp->failmsg, sp->failmsglen);
 	errno = e;
 	err_diesys(sp && sp->failcode ? sp->failcode :
-	    e == ENOENT ? 127 : 126, what, arg, (const char *)0);
+	    e == ENOENT ? 127 : 126, what, what2, arg, (const char *)0);
 }
 
 static void
 child_fds(const struct spawn *sp)
 {
 	size_t i;
-	int top = 2, *tmp;
+	int top = 2, tmp[SPAWN_MAXFDS];
 
-	if (!sp->nfds)
-		return;
 	for (i = 0; i < sp->nfds; i++)
 		if (sp->fds[i].to > top)
 			top = sp->fds[i].to;
-	tmp = calloc(sp->nfds, sizeof *tmp);
-	if (!tmp)
-		child_fail(sp, ENOMEM, "unable to set up descriptors", "");
 	/* first out of the way of every target, then onto it: a source
 	 * that is another's target, or its own, survives; dup2 clears
 	 * close-on-exec on the target */
@@ -51,57 +47,42 @@ child_fds(const struct spawn *sp)
 		tmp[i] = fcntl(sp->fds[i].from, F_DUPFD_CLOEXEC, top + 1);
 		if (tmp[i] < 0)
 			child_fail(sp, errno, "unable to set up descriptors",
-			    "");
+			    "", "");
 	}
 	for (i = 0; i < sp->nfds; i++)
 		if (dup2(tmp[i], sp->fds[i].to) < 0)
 			child_fail(sp, errno, "unable to set up descriptors",
-			    "");
-}
-
-static void
-child_env(const struct spawn *sp)
-{
-	size_t pos = 0;
-
-	while (pos < sp->env->len && sp->env->s[pos]) {
-		char *v = sp->env->s + pos;
-
-		if (putenv(v) != 0)
-			child_fail(sp, ENOMEM, "unable to set the environment",
-			    "");
-		pos += strlen(v) + 1;
-	}
+			    "", "");
 }
 
 /* child_ids - qmail's prot_gid then prot_uid: the one gid as the only
- * group, the gid, then the uid, each checked */
+ * group, the gid, then the uid, each checked.  Raw system calls: the C
+ * library's wrappers would tell the parent's threads to follow (glibc's
+ * setxid broadcast), and this child shares the parent's memory. */
 static void
 child_ids(const struct spawn *sp)
 {
 	gid_t g = sp->gid;
 	uid_t u = sp->uid;
 
-	if (setgroups(1, &g) < 0 || setgid(g) < 0 || getgid() != g ||
-	    getegid() != g)
+	if (syscall(SYS_setgroups, 1, &g) < 0 || syscall(SYS_setgid, g) < 0 ||
+	    getgid() != g || getegid() != g)
 		child_fail(sp, errno ? errno : EPERM, "unable to change the "
-		    "group", "");
-	if (setuid(u) < 0 || getuid() != u || geteuid() != u ||
-	    (u != 0 && setuid(0) == 0))
+		    "group", "", "");
+	if (syscall(SYS_setuid, u) < 0 || getuid() != u || geteuid() != u ||
+	    (u != 0 && syscall(SYS_setuid, 0) == 0))
 		child_fail(sp, errno ? errno : EPERM, "unable to change the "
-		    "user", "");
+		    "user", "", "");
 }
 
-pid_t
-spawn_run(char *const argv[], const struct spawn *sp)
+/* child - everything between vfork and exec: system calls only */
+static noreturn void
+child(char *const argv[], const struct spawn *sp, char *const envp[])
 {
 	struct sigaction sa;
 	sigset_t none;
 	size_t i;
-	pid_t pid = fork();
 
-	if (pid != 0)
-		return pid;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -112,24 +93,88 @@ spawn_run(char *const argv[], const struct spawn *sp)
 	if (sp) {
 		if (sp->pgrp && setpgid(0, 0) < 0)
 			child_fail(sp, errno, "unable to start a process group",
-			    "");
+			    "", "");
 		child_fds(sp);
-		if (sp->env)
-			child_env(sp);
 		if (sp->ids)
 			child_ids(sp);
 	}
-	execvp(argv[0], argv);
-	if (sp && sp->what) {
-		int e = errno;
+	execvpe(argv[0], argv, envp);
+	child_fail(sp, errno, "unable to run ", sp && sp->what ? sp->what :
+	    "", argv[0]);
+}
 
-		if (sp->failmsg)
-			(void)!write(1, sp->failmsg, sp->failmsglen);
-		errno = e;
-		err_diesys(sp->failcode ? sp->failcode : e == ENOENT ? 127 :
-		    126, "unable to run ", sp->what, argv[0], (const char *)0);
+/* env_merge - environ with the "VAR=value" NUL ... of add in place of
+ * (or after) the variables of those names; the strings are not copied */
+static char **
+env_merge(const str *add)
+{
+	size_t n = 0, k = 0, pos, i;
+	char **e;
+
+	for (i = 0; environ && environ[i]; i++)
+		n++;
+	for (pos = 0; pos < add->len && add->s[pos]; pos += strlen(add->s +
+	    pos) + 1)
+		n++;
+	e = calloc(n + 1, sizeof *e);
+	if (!e)
+		return 0;
+	for (i = 0; environ && environ[i]; i++) {
+		const char *v = environ[i], *eq = strchr(v, '=');
+		size_t vn = eq ? (size_t)(eq - v) + 1 : strlen(v);
+		int replaced = 0;
+
+		for (pos = 0; pos < add->len && add->s[pos]; pos +=
+		    strlen(add->s + pos) + 1)
+			if (!strncmp(add->s + pos, v, vn) && eq)
+				replaced = 1;
+		if (!replaced)
+			e[k++] = environ[i];
 	}
-	child_fail(sp, errno, "unable to run ", argv[0]);
+	for (pos = 0; pos < add->len && add->s[pos]; pos += strlen(add->s +
+	    pos) + 1)
+		e[k++] = add->s + pos;
+	e[k] = 0;
+	return e;
+}
+
+/* start - the vfork, in a frame of its own: nothing of spawn_run's
+ * lives across it */
+static __attribute__((noinline)) pid_t
+start(char *const argv[], const struct spawn *sp, char *const envp[])
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child(argv, sp, envp);
+	return pid;
+}
+
+pid_t
+spawn_run(char *const argv[], const struct spawn *sp)
+{
+	sigset_t all, old;
+	char **envp = environ;
+	pid_t pid;
+	int e;
+
+	if (sp && sp->nfds > SPAWN_MAXFDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sp && sp->env && !(envp = env_merge(sp->env))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, &old);
+	pid = start(argv, sp, envp);
+	e = errno;
+	(void)sigprocmask(SIG_SETMASK, &old, 0);
+	if (envp != environ)
+		free(envp);
+	errno = e;
+	return pid;
 }
 
 int
