@@ -62,6 +62,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
@@ -102,9 +103,11 @@
 					 * a message is taken as looping */
 #define PERIP_DIR "run/smtpd"		/* the per-IP session counts, under
 					 * the home */
-#define PERIP_NAME_MAX 64		/* "submission-" and an address */
-#define PERIP_TRIES 5			/* opens of a count file that another
-					 * session removed meanwhile */
+#define PERIP_SHIFT 16			/* an address's slots start at its
+					 * key << 16: concurrencyperip is at
+					 * most 65535 (control_nums) */
+#define PERIP_KEYS (1ULL << 46)		/* keys below this: offsets below
+					 * 2^62, within off_t */
 #define LOG_FIELD_MAX 512		/* bytes of one client value (HELO, an
 					 * address) shown in a log line */
 
@@ -501,45 +504,53 @@ read_controls(void)
 
 /* Sessions per client address.  tcpserver -c bounds all sessions
  * together; so that one address cannot hold them all, each session takes
- * one of control/concurrencyperip slots, a one-byte fcntl lock in the
- * address's file under PERIP_DIR.  The kernel drops the lock when the
- * process ends, however it ends, so no count goes stale.  An IPv4 address
- * (or an IPv4-mapped one) is counted alone, an IPv6 address by its /64;
- * submission (SUBMISSION set) has counts of its own; clients the rules
+ * one of control/concurrencyperip slots, a one-byte fcntl lock in a count
+ * file under PERIP_DIR (smtp, or submission when SUBMISSION is set: its
+ * counts are its own), at the address's own range of offsets.  The
+ * kernel drops the lock when the process ends, however it ends, so no
+ * count goes stale, and the file, which stays empty (locks beyond the end
+ * of a file are allowed), is made once and never removed: no file is
+ * created or deleted per session.  An IPv4 address (or an IPv4-mapped
+ * one) is counted alone, an IPv6 address by its /64; clients the rules
  * trust (RELAYCLIENT) are not counted.  No new process: an open and a few
  * fcntl calls per session (docs/smtpd.md). */
 
-/* perip_name - the count file's name for ip; 0 when ip is no address */
+/* mix64 - splitmix64's finaliser: the /64s of one network spread over
+ * the keys, so that its owner cannot pick one that shares a victim's */
+static uint64_t
+mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* perip_key - the slot range of ip: an IPv4 address is its own key
+ * (below 2^32, exact); an IPv6 /64 is hashed into the keys above (two
+ * /64s share a count with a chance of one in 2^46); 0 when ip is no
+ * address */
 static int
-perip_name(const char *ip, char *name, size_t n)
+perip_key(const char *ip, uint64_t *key)
 {
 	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
-	const char *kind = submission ? "submission-" : "smtp-";
-	size_t kn = strlen(kind), tn;
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	uint64_t x = 0;
+	int i;
 
 	if (inet_pton(AF_INET, ip, a) == 1) {
-		if (!inet_ntop(AF_INET, a, text, sizeof text))
-			return 0;
-	} else if (inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
-		    0, 0, 0, 0, 0xff, 0xff };
-
-		if (!memcmp(a, mapped, sizeof mapped)) {
-			if (!inet_ntop(AF_INET, a + 12, text, sizeof text))
-				return 0;
-		} else {
-			memset(a + 8, 0, 8);	/* the /64 */
-			if (!inet_ntop(AF_INET6, a, text, sizeof text))
-				return 0;
-		}
-	} else
+		memcpy(a + 12, a, 4);
+		memcpy(a, mapped, sizeof mapped);
+	} else if (inet_pton(AF_INET6, ip, a) != 1)
 		return 0;
-	tn = strlen(text);
-	if (kn + tn + 1 > n)
-		return 0;
-	memcpy(name, kind, kn);
-	memcpy(name + kn, text, tn + 1);
+	if (!memcmp(a, mapped, sizeof mapped)) {
+		*key = (uint64_t)a[12] << 24 | (uint64_t)a[13] << 16 |
+		    (uint64_t)a[14] << 8 | a[15];
+		return 1;
+	}
+	for (i = 0; i < 8; i++)		/* the /64 */
+		x = x << 8 | a[i];
+	*key = (1ULL << 32) + mix64(x) % (PERIP_KEYS - (1ULL << 32));
 	return 1;
 }
 
@@ -573,80 +584,60 @@ perip_open(void)
 static void
 perip_take(void)
 {
-	char name[PERIP_NAME_MAX];
-	unsigned long slot = 0, tries;
-	struct stat a, b;
+	unsigned long slot;
+	uint64_t key;
+	int fd;
 
-	if (!perip || relayclient || !perip_name(remoteip, name, sizeof name))
+	if (!perip || relayclient || !perip_key(remoteip, &key))
 		return;
 	if (home_path(&peripfile, PERIP_DIR) < 0 ||
-	    str_putc(&peripfile, '/') < 0 || str_puts(&peripfile, name) < 0 ||
+	    str_puts(&peripfile, submission ? "/submission" : "/smtp") < 0 ||
 	    str_0(&peripfile) < 0)
 		die_nomem();
-	for (tries = 0; tries < PERIP_TRIES; tries++) {
-		int fd = perip_open();
-
-		if (fd < 0) {
-			err_warnsys("unable to count sessions in ",
-			    peripfile.s, (const char *)0);
-			return;
-		}
-		for (slot = 0; slot < perip; slot++) {
-			struct flock l = { .l_type = F_WRLCK,
-			    .l_whence = SEEK_SET, .l_start = (off_t)slot,
-			    .l_len = 1 };
-
-			if (fcntl(fd, F_SETLK, &l) == 0)
-				break;
-			if (errno != EACCES && errno != EAGAIN) {
-				err_warnsys("unable to lock ", peripfile.s,
-				    (const char *)0);
-				close(fd);
-				return;
-			}
-		}
-		/* The file may have been removed (perip_release) between
-		 * our open and our lock: then count in the new one. */
-		if (fstat(fd, &a) < 0 || stat(peripfile.s, &b) < 0 ||
-		    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
-			close(fd);
-			continue;
-		}
-		if (slot == perip) {
-			char num[NUM_LEN];
-
-			close(fd);
-			if (str_copys(&addr, "limit ") < 0 ||
-			    str_puts(&addr, num_fmt(num, perip)) < 0 ||
-			    str_0(&addr) < 0)
-				die_nomem();
-			refusal_log("421 4.7.0 too many connections from your "
-			    "address, closing connection\r\n", 0, 0, addr.s);
-			die_close("421 4.7.0 too many connections from your "
-			    "address, closing connection\r\n",
-			    "too many connections");
-		}
-		peripfd = fd;
+	fd = perip_open();
+	if (fd < 0) {
+		err_warnsys("unable to count sessions in ", peripfile.s,
+		    (const char *)0);
 		return;
 	}
-	err_warn("unable to count sessions in ", peripfile.s,
-	    ": it keeps being removed", (const char *)0);
+	for (slot = 0; slot < perip; slot++) {
+		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+		    .l_start = (off_t)((key << PERIP_SHIFT) + slot),
+		    .l_len = 1 };
+
+		if (fcntl(fd, F_SETLK, &l) == 0)
+			break;
+		if (errno != EACCES && errno != EAGAIN) {
+			err_warnsys("unable to lock ", peripfile.s,
+			    (const char *)0);
+			close(fd);
+			return;
+		}
+	}
+	if (slot == perip) {
+		char num[NUM_LEN];
+
+		close(fd);
+		if (str_copys(&addr, "limit ") < 0 ||
+		    str_puts(&addr, num_fmt(num, perip)) < 0 ||
+		    str_0(&addr) < 0)
+			die_nomem();
+		refusal_log("421 4.7.0 too many connections from your "
+		    "address, closing connection\r\n", 0, 0, addr.s);
+		die_close("421 4.7.0 too many connections from your "
+		    "address, closing connection\r\n",
+		    "too many connections");
+	}
+	peripfd = fd;
 }
 
-/* perip_release - at the end: remove the count file when no other
- * session holds a slot in it, so the directory holds only the addresses
- * connected now.  A session that opened it meanwhile notices (perip_take)
- * and counts in a new file. */
+/* perip_release - at the end: give the slot back (the kernel would at
+ * exit anyway) */
 static void
 perip_release(void)
 {
-	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-	    .l_start = 0, .l_len = 0 };
-
 	if (peripfd < 0)
 		return;
-	if (fcntl(peripfd, F_GETLK, &l) == 0 && l.l_type == F_UNLCK)
-		(void)unlink(peripfile.s);
 	close(peripfd);
 	peripfd = -1;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # smtpd: connections that would be held for ever (issue 17).  A limit on
 # sessions per client address (control/concurrencyperip: one fcntl slot
-# lock per session in run/smtpd/), a deadline for the whole session
+# lock per session in run/smtpd/smtp), a deadline for the whole session
 # (control/timeoutsession) and for each DATA (control/timeoutdata), each
 # answered with a 421.  Every load loop here is bounded in count and time.
 
@@ -74,15 +74,16 @@ EOF
 ::ffff:192.0.2.2  421
 192.0.2.1  220
 192.0.2.1  421"
-	# every session has ended: no slot is held in any count file (a file
-	# may stay behind when two sessions of an address end at the same
-	# instant; the address's next last session removes it)
+	# every session has ended: no slot is held in either count file, and
+	# no file was made per address (one for port 25, one for submission)
+	[ "$(ls "$QPOST_HOME/run/smtpd" | tr '\n' ' ')" = "smtp submission " ]
 	"$PY" - "$QPOST_HOME/run/smtpd" <<'EOF'
 import fcntl, os, sys
 d = sys.argv[1]
 for n in os.listdir(d):
     with open(os.path.join(d, n), 'r+b') as f:
         fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)	# raises if held
+        assert os.fstat(f.fileno()).st_size == 0
 EOF
 }
 
