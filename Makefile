@@ -22,9 +22,9 @@ PROGS  += qpost-stats authcheck
 # (checking) and qpost-tool (hashing for passwd add); libcurl (MTA-STS
 # policy fetch, mtasts.o) in qpost-tool and remote.
 tlsd_LIBS    = -lssl -lcrypto
-remote_LIBS  = -lssl -lcrypto -lcurl
+remote_LIBS  = -lssl -lcrypto
 checkpw_LIBS = -lcrypt
-qpost-tool_LIBS = -lcrypt -lcrypto -lcurl
+qpost-tool_LIBS = -lcrypt -lcrypto
 # libpsl: DMARC's organizational domain (dmarc.c)
 authcheck_LIBS = -lpsl -lcrypto
 # Shared modules, one concept per name.c/name.h pair.
@@ -121,7 +121,7 @@ sanitize:
 # regression turns CI red.
 FUZZCC   = clang
 FUZZTIME = 20
-FUZZLIBS = -lpsl -lcrypto -lcurl
+FUZZLIBS = -lpsl -lcrypto
 FUZZSRC  = $(filter-out $(patsubst %,%.c,$(PROGS)) send-%.c,$(wildcard *.c))
 FUZZOBJ  = $(patsubst %.c,fuzz/bin/obj/%.o,$(FUZZSRC))
 FUZZFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -DCONF_HOME='"$(HOME_DIR)"' \

@@ -8,6 +8,12 @@
  * mta-sts.DOMAIN is handed to curl (CURLOPT_RESOLVE), so curl resolves
  * nothing itself.
  *
+ * libcurl is loaded (dlopen) at the first fetch, not linked: remote runs
+ * once per message and fetches a policy rarely (the cache), and linked
+ * in, libcurl and the 25 libraries it needs (GnuTLS, Kerberos, LDAP,
+ * ...) cost about 4 ms of CPU at every start of remote, more than the
+ * whole SMTP dialogue with a peer on loopback (docs/performance.md).
+ *
  * Cache file mtasts/DOMAIN (written tmp + fsync + rename):
  *   id: <the TXT id the policy was fetched for>
  *   fetched: <seconds since the epoch>
@@ -15,7 +21,9 @@
  *   <the policy, bytes as served>
  * The policy is parsed again on every read, by the same parser. */
 #include <arpa/inet.h>
+#define CURL_DISABLE_TYPECHECK	/* calls go through cu's pointers */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -558,13 +566,63 @@ content_ok(const char *ct)
 	return !*ct || *ct == ';';
 }
 
+/* cu - the libcurl functions fetch uses, from curl_load */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*init)(void);
+	CURLcode (*setopt)(CURL *, CURLoption, ...);
+	CURLcode (*perform)(CURL *);
+	CURLcode (*getinfo)(CURL *, CURLINFO, ...);
+	void (*cleanup)(CURL *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	const char *(*strerror)(CURLcode);
+} cu;
+
+/* curl_load - dlopen libcurl (soname libcurl.so.4, Debian's libcurl4)
+ * and initialise it, once: 0, or -1 with *why */
+static int
+curl_load(const char **why)
+{
+	static int loaded;
+	void *h;
+
+	if (loaded)
+		return 0;
+	h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		*why = setwhy("unable to load libcurl.so.4 for the MTA-STS "
+		    "fetch: ", dlerror(), 0, 0);
+		return -1;
+	}
+#define SYM(f, name) if (!(*(void **)&cu.f = dlsym(h, name))) goto bad
+	SYM(global_init, "curl_global_init");
+	SYM(init, "curl_easy_init");
+	SYM(setopt, "curl_easy_setopt");
+	SYM(perform, "curl_easy_perform");
+	SYM(getinfo, "curl_easy_getinfo");
+	SYM(cleanup, "curl_easy_cleanup");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(strerror, "curl_easy_strerror");
+#undef SYM
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		*why = "unable to initialize libcurl";
+		return -1;
+	}
+	loaded = 1;
+	return 0;
+bad:
+	*why = setwhy("libcurl.so.4 lacks a function: ", dlerror(), 0, 0);
+	return -1;
+}
+
 /* fetch - the policy of domain over HTTPS into body: 0, or -1 with
  * *why.  Bounded in time (timeoutmtasts) and size
  * (MTASTS_POLICY_MAX); no redirect, no proxy, HTTPS only. */
 static int
 fetch(const char *domain, str *body, const char **why)
 {
-	static int inited;
 	str host = STR_INIT, url = STR_INIT, res = STR_INIT, ca = STR_INIT;
 	struct curl_slist *rl = 0;
 	struct body b = { body, 0 };
@@ -591,36 +649,31 @@ fetch(const char *domain, str *body, const char **why)
 	haveca = cafile(&ca, why);
 	if (haveca < 0 || resolve_list(host.s, &res, why) < 0)
 		goto out;
-	if (!inited) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			*why = "unable to initialize libcurl";
-			goto out;
-		}
-		inited = 1;
-	}
-	rl = curl_slist_append(0, res.s);
-	c = curl_easy_init();
+	if (curl_load(why) < 0)
+		goto out;
+	rl = cu.slist_append(0, res.s);
+	c = cu.init();
 	if (!rl || !c)
 		err_nomem();
 	err[0] = 0;
-	if (curl_easy_setopt(c, CURLOPT_URL, url.s) ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(c, CURLOPT_RESOLVE, rl) ||
-	    curl_easy_setopt(c, CURLOPT_PROXY, "") ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout) ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)timeout) ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) ||
-	    (haveca && curl_easy_setopt(c, CURLOPT_CAINFO, ca.s)) ||
-	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	if (cu.setopt(c, CURLOPT_URL, url.s) ||
+	    cu.setopt(c, CURLOPT_PROTOCOLS_STR, "https") ||
+	    cu.setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") ||
+	    cu.setopt(c, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    cu.setopt(c, CURLOPT_RESOLVE, rl) ||
+	    cu.setopt(c, CURLOPT_PROXY, "") ||
+	    cu.setopt(c, CURLOPT_NOSIGNAL, 1L) ||
+	    cu.setopt(c, CURLOPT_TIMEOUT, (long)timeout) ||
+	    cu.setopt(c, CURLOPT_CONNECTTIMEOUT, (long)timeout) ||
+	    cu.setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) ||
+	    cu.setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) ||
+	    (haveca && cu.setopt(c, CURLOPT_CAINFO, ca.s)) ||
+	    cu.setopt(c, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)MTASTS_POLICY_MAX) ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "qpost-mtasts") ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err) ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write) ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b)) {
+	    cu.setopt(c, CURLOPT_USERAGENT, "qpost-mtasts") ||
+	    cu.setopt(c, CURLOPT_ERRORBUFFER, err) ||
+	    cu.setopt(c, CURLOPT_WRITEFUNCTION, body_write) ||
+	    cu.setopt(c, CURLOPT_WRITEDATA, &b)) {
 		*why = "unable to set up libcurl";
 		goto out;
 	}
@@ -629,7 +682,7 @@ fetch(const char *domain, str *body, const char **why)
 	memset(&ign, 0, sizeof ign);
 	ign.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &ign, &old);
-	cr = curl_easy_perform(c);
+	cr = cu.perform(c);
 	sigaction(SIGPIPE, &old, 0);
 	if (b.toobig || cr == CURLE_FILESIZE_EXCEEDED) {
 		*why = setwhy(url.s, ": policy larger than 65536 bytes", 0, 0);
@@ -637,10 +690,10 @@ fetch(const char *domain, str *body, const char **why)
 	}
 	if (cr != CURLE_OK) {
 		*why = setwhy(url.s, ": ", err[0] ? err :
-		    curl_easy_strerror(cr), 0);
+		    cu.strerror(cr), 0);
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	cu.getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	if (code != 200) {
 		char num[NUM_LEN];
 
@@ -650,7 +703,7 @@ fetch(const char *domain, str *body, const char **why)
 		    "followed, RFC 8461 3.3)" : "");
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+	cu.getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	if (!content_ok(ct)) {
 		*why = setwhy(url.s, ": content type ", ct ? ct : "missing",
 		    ", not text/plain");
@@ -659,8 +712,9 @@ fetch(const char *domain, str *body, const char **why)
 	r = 0;
 out:
 	if (c)
-		curl_easy_cleanup(c);
-	curl_slist_free_all(rl);
+		cu.cleanup(c);
+	if (rl)
+		cu.slist_free_all(rl);
 	str_free(&host);
 	str_free(&url);
 	str_free(&res);

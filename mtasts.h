@@ -25,7 +25,8 @@
  * A/AAAA query, one HTTPS request, at most timeoutmtasts seconds) only
  * when the record's id is not the cached one or the cache expired.
  * Not thread-safe (static buffers); SIGPIPE is ignored during a fetch
- * and restored after.  A program using it links -lcurl. */
+ * and restored after.  libcurl is loaded (dlopen, libcurl.so.4) at the
+ * first fetch, not linked: a program using this needs no -lcurl. */
 #ifndef MTASTS_H
 #define MTASTS_H
 

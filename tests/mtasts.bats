@@ -194,6 +194,27 @@ requests() {
 	[ ! -e "$QPOST_HOME/mtasts/bad.test" ]
 }
 
+@test "libcurl is loaded only to fetch: remote links none; a libcurl.so.4 that cannot serve is a failed fetch, not a crash" {
+	! ldd "$QPOST_HOME/bin/remote" | grep -q libcurl
+	! ldd "$QPOST_HOME/bin/qpost-tool" | grep -q libcurl
+	# a libcurl.so.4 without the functions, found first
+	mkdir "$BATS_TEST_TMPDIR/fakecurl"
+	echo 'int qpost_not_curl;' > "$BATS_TEST_TMPDIR/fakecurl/f.c"
+	cc -shared -fPIC -o "$BATS_TEST_TMPDIR/fakecurl/libcurl.so.4" \
+	    "$BATS_TEST_TMPDIR/fakecurl/f.c"
+	n=$(requests good)
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/fakecurl mtasts good.test
+	assert_success
+	assert_line "policy: none"
+	assert_line --partial "why: no policy: fetch failed: libcurl.so.4 lacks a function: "
+	[ ! -e "$QPOST_HOME/mtasts/good.test" ]
+	[ "$(requests good)" = "$n" ]
+	# the real one: fetched
+	mtasts good.test
+	assert_line "source: fetched"
+	[ "$(requests good)" = $((n + 1)) ]
+}
+
 @test "policy larger than 64 KB: refused while reading" {
 	# 64 KB of a valid policy and one byte more (an extension field)
 	www big "$(printf 'version: STSv1\nmode: enforce\nmx: mx.big.test\nmax_age: 86400\n'; head -c 65536 /dev/zero | tr '\0' x | sed 's/^/ext: /')"
