@@ -129,6 +129,22 @@ control_readline(str *out, const char *name)
 	return 1;
 }
 
+int
+control_filename(str *path, const char *name)
+{
+	str line = STR_INIT;
+	int r = control_readline(&line, name), e;
+
+	path->len = 0;
+	if (r > 0 && (line.s[0] == '/' ? str_copys(path, line.s) < 0 ||
+	    str_0(path) < 0 : home_path(path, line.s) < 0))
+		r = -1;
+	e = errno;
+	str_free(&line);
+	errno = e;
+	return r;
+}
+
 const struct control_num control_nums[] = {
 	{ "concurrencylocal", 10, 1, 65535, "local deliveries at once" },
 	{ "concurrencyperip", 50, 0, 65535,

@@ -17,6 +17,11 @@ int control_readfile(str *out, const char *name);
 int control_readpath(str *out, const char *path, size_t max);
 /* first item, NUL-terminated */
 int control_readline(str *out, const char *name);
+/* control_filename - the first item of a control file that names a
+ * file (tlscafile), as a path: absolute as written, else relative to
+ * the home, NUL-terminated.  1 set, 0 the file is absent or empty, -1
+ * with errno. */
+int control_filename(str *path, const char *name);
 /* The numeric control files: one table of names, defaults and limits,
  * read by the programs through control_number and shown by qpost-tool
  * showctl. */

@@ -532,25 +532,16 @@ resolve_list(const char *host, str *out, const char **why)
 	return 0;
 }
 
-/* cafile - control/tlscafile into *path (relative: to the home): 1 set,
- * 0 not, -1 unreadable (*why) */
+/* cafile - control/tlscafile into *path (control_filename): 1 set,
+ * 0 none (the system store), -1 with *why */
 static int
 cafile(str *path, const char **why)
 {
-	str line = STR_INIT;
-	int r = control_readline(&line, "tlscafile");
+	int r = control_filename(path, "tlscafile");
 
 	if (r < 0)
 		*why = setwhy("unable to read control/tlscafile: ",
 		    strerror(errno), 0, 0);
-	if (r > 0) {
-		if (line.s[0] == '/') {
-			if (str_copys(path, line.s) < 0 || str_0(path) < 0)
-				err_nomem();
-		} else if (home_path(path, line.s) < 0)
-			err_nomem();
-	}
-	str_free(&line);
 	return r;
 }
 

@@ -1737,10 +1737,10 @@ tls_load(void)
 			    "not meant): ", bad, 0);
 		pol_set = r;
 	}
-	if (control_readline(&cafile, "tlscafile") < 0)
-		temp("unable to read control/tlscafile", 0, 0);
-	if (str_0(&cafile) < 0)
-		die_nomem();
+	/* absolute, or relative to the home (the same as the MTA-STS
+	 * fetch's): remote's directory is not the home under qpost-spawn */
+	if (control_filename(&cafile, "tlscafile") < 0)
+		temp("unable to read control/tlscafile: ", strerror(errno), 0);
 	if (control_readlist(&authlist, "smtpauth") < 0)
 		temp("unable to read control/smtpauth: ", strerror(errno), 0);
 	dane_auto = ctl_number("tlsdane");

@@ -120,6 +120,17 @@ nothing_in() {
 	delivered_tls "$T/got"
 	run reports
 	assert_line --index 1 --partial 'verify=trusted name=mx.one.test accepted'
+	# a relative name is relative to the home, whatever remote's
+	# directory (under qpost-spawn it is the service's), as for the
+	# MTA-STS fetch
+	cp "$CERTS/ca.crt" "$QPOST_HOME/control/ca.pem"
+	echo control/ca.pem > "$QPOST_HOME/control/tlscafile"
+	cd /
+	run remote one.test from@x.example a@one.test
+	[ "$(codes)" = rK ]
+	run reports
+	assert_line --index 1 --partial 'verify=trusted name=mx.one.test accepted'
+	[ -s "$T/got/2.msg" ]
 }
 
 @test "tls-out: verify: an expired certificate, a wrong-name one and a self-signed one each defer 4.7.5 with the reason and the policy" {
