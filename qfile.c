@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,4 +594,83 @@ qfile_remove_many(const unsigned long *ids, size_t n, const char **step)
 out:
 	str_free(&p);
 	return r;
+}
+
+/* ---------------------------------------------------------- the pool */
+
+int
+qfile_claim(const char *tmpname, unsigned long long *size)
+{
+	unsigned long ids[64];
+	size_t n = 0, k, tries;
+	DIR *d = opendir(QFILE_POOLFREE);
+	struct dirent *de;
+
+	if (!d)
+		return -1;
+	/* The first entries only: every queue reads the same ones, so each
+	 * starts at its own place among them and the renames rarely race. */
+	while (n < sizeof ids / sizeof ids[0] && (de = readdir(d)))
+		if (de->d_name[0] != '.' && qfile_id(de->d_name, &ids[n]) == 0)
+			n++;
+	closedir(d);
+	for (tries = 0; tries < n && tries < QFILE_CLAIM_TRIES; tries++) {
+		char p[sizeof QFILE_POOLFREE + 24];
+		struct stat st;
+		int fd;
+
+		k = ((size_t)getpid() + tries) % n;
+		snprintf(p, sizeof p, QFILE_POOLFREE "/%lu", ids[k]);
+		/* O_NONBLOCK: a fifo put here must not hang queue */
+		fd = open(p, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Only a plain file with this one name, the one the name
+		 * says (names are inode numbers), is taken; and its mtime is
+		 * set before it enters tmp/, where send removes old files. */
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_nlink != 1 || (unsigned long)st.st_ino != ids[k] ||
+		    futimens(fd, 0) < 0 || rename(p, tmpname) < 0) {
+			close(fd);
+			continue;
+		}
+		*size = (unsigned long long)st.st_size;
+		return fd;
+	}
+	return -1;
+}
+
+int
+qfile_release(unsigned long id, unsigned long long size, int keep)
+{
+	str from = STR_INIT, to = STR_INIT;
+	int r = 0;
+
+	if (qfile_path(&from, QFILE_POOLDONE, id, 0) < 0 ||
+	    qfile_path(&to, QFILE_POOLFREE, id, 0) < 0)
+		err_nomem();
+	if (keep && (size <= QFILE_POOL_KEEP || truncate(from.s, 0) == 0) &&
+	    rename(from.s, to.s) == 0)
+		r = 1;
+	else
+		unlink(from.s);
+	str_free(&from);
+	str_free(&to);
+	return r;
+}
+
+size_t
+qfile_pool_count(void)
+{
+	DIR *d = opendir("queue/" QFILE_POOLFREE);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }

@@ -14,6 +14,15 @@
 #define QFILE_NEW "new"
 #define QFILE_MESS "mess"
 #define QFILE_INFO "info"
+/* The pool of files for reuse (docs/queue.md, "The pool"): done/ holds
+ * the files of messages finished from new/ until the fsync of new/ makes
+ * their removal durable; free/ holds them from then on, for queue to
+ * write its next message into instead of creating a file. */
+#define QFILE_POOLDONE "done"
+#define QFILE_POOLFREE "free"
+#define QFILE_POOL_MAX 1024	/* files kept in free/ */
+#define QFILE_POOL_KEEP (64UL * 1024)	/* larger files are emptied first */
+#define QFILE_CLAIM_TRIES 4	/* free/ files queue tries before creating */
 
 #define QFILE_TRAILER_LEN 32	/* "QPOSTENV " + 22 digits + "\n" */
 #define QFILE_TRAILER_TAG "QPOSTENV "
@@ -156,6 +165,19 @@ int qfile_sync(const char *dir);
  * new/ (so the name can neither be lost nor come back); -1 with errno
  * and *dir the directory that failed */
 int qfile_pick_sync(const char **dir);
+/* qfile_claim - for queue, whose working directory is queue/: a file of
+ * free/ renamed to tmpname, open for writing at offset 0, its mtime set
+ * to now (clean_tmp goes by it) and its size in *size; -1 if free/ has
+ * none to give (then queue creates a file) */
+int qfile_claim(const char *tmpname, unsigned long long *size);
+/* qfile_release - for send, once the fsync of new/ made the rename of
+ * new/<id> to done/<id> durable: with keep, done/<id> goes to free/
+ * (emptied first if over QFILE_POOL_KEEP bytes) and 1 is returned;
+ * otherwise, or if that fails, it is unlinked and 0 returned */
+int qfile_release(unsigned long id, unsigned long long size, int keep);
+/* qfile_pool_count - the number of files in free/ (send, at start and
+ * when its count of the room left runs out) */
+size_t qfile_pool_count(void);
 /* qfile_remove - the message is done: unlink info/<id>, fsync info/,
  * then unlink mess/<id> */
 int qfile_remove(unsigned long id, const char **step);

@@ -1,7 +1,8 @@
 /* queue - add one message to the queue (qmail-queue's protocol).
  *
  * Purpose: read a message on fd 0 and its envelope on fd 1, write both
- * into one file under queue/tmp/, make it durable and commit it with a
+ * into one file under queue/tmp/ (a file of the pool in queue/free/
+ * renamed there, or a new one), make it durable and commit it with a
  * rename into queue/new/ (docs/queue.md has the layout, the order of
  * writes and fsyncs, and why a crash at any instruction is safe).  queue
  * is the only program that adds to the queue.
@@ -70,6 +71,7 @@ static int fd = -1;
 static char outbuf[QUEUE_BUF];
 static size_t outlen;
 static unsigned long long written;	/* message bytes so far */
+static unsigned long long total;	/* bytes written to the file */
 
 static void
 cleanup(void)
@@ -128,6 +130,7 @@ flush(void)
 		}
 		i += (size_t)w;
 	}
+	total += outlen;
 	outlen = 0;
 }
 
@@ -336,6 +339,7 @@ main(int argc, char **argv)
 	struct timespec ts;
 	struct stat st;
 	char newname[64], trailer[QFILE_TRAILER_LEN];
+	unsigned long long oldsize = 0;
 	size_t rcpts;
 	int n, dfd, tfd;
 
@@ -362,7 +366,12 @@ main(int argc, char **argv)
 	    (long)getpid(), (long long)ts.tv_sec, (long)ts.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof tmpname)
 		die(81, "tmp name too long");
-	fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0660);
+	/* A file of the pool if there is one (no inode to allocate, none to
+	 * free after delivery), else a new one. */
+	fd = qfile_claim(tmpname, &oldsize);
+	if (fd < 0)
+		fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+		    0660);
 	if (fd < 0) {
 		if (errno == ENOSPC || errno == EDQUOT)
 			diesys(53, "unable to create queue/tmp file");
@@ -393,6 +402,8 @@ main(int argc, char **argv)
 	qfile_trailer(trailer, written);
 	put(trailer, QFILE_TRAILER_LEN);
 	flush();
+	if (oldsize > total && ftruncate(fd, (off_t)total) < 0)
+		die_write();
 	stamp();
 
 	if (fsync(fd) < 0)

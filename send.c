@@ -101,6 +101,11 @@ static int64_t rescan_at;	/* next untriggered scan of new/ */
 static struct msg *fresh[FRESH_BUCKETS];
 static size_t nfresh;
 static int new_dirty;	/* new/ lost names not synced yet (new_flush) */
+/* Files moved from new/ to done/ in this pass, for free/ once new/ is
+ * synced (docs/queue.md, "The pool"); the room left in free/. */
+static struct spent { unsigned long id; unsigned long long size; } *spent;
+static size_t nspent, aspent;
+static size_t pool_room, pool_since;
 
 static int selfpipe[2] = { -1, -1 };
 static int trigfd = -1, trigwfd = -1;
@@ -471,6 +476,21 @@ failed:
 	return -1;
 }
 
+/* pool_release - done/<id> to free/ while free/ has room (counted again
+ * when the count runs out, at most every 64 files) */
+static void
+pool_release(unsigned long id, unsigned long long size)
+{
+	if (!pool_room && ++pool_since >= 64) {
+		size_t n = qfile_pool_count();
+
+		pool_since = 0;
+		pool_room = n < QFILE_POOL_MAX ? QFILE_POOL_MAX - n : 0;
+	}
+	if (qfile_release(id, size, pool_room > 0))
+		pool_room--;
+}
+
 /* new_flush - sync new/ once for every fresh message removed in this
  * pass of the main loop (their unlinks are the record that they are
  * done) */
@@ -482,6 +502,51 @@ new_flush(void)
 	new_dirty = 0;
 	if (qfile_sync(QFILE_NEW) < 0)
 		err_diesys(111, "unable to sync queue/new", (const char *)0);
+	/* Only a file whose removal from new/ is durable may be written
+	 * again: a name new/<id> that came back after a power loss must
+	 * not find another message in it. */
+	while (nspent) {
+		nspent--;
+		pool_release(spent[nspent].id, spent[nspent].size);
+	}
+}
+
+/* pool_start - done/ files a stopped send left (after syncing new/, as
+ * new_flush does) go to free/; the room left in free/ is counted */
+static void
+pool_start(void)
+{
+	DIR *d;
+	struct dirent *de;
+	str p = STR_INIT;
+	struct stat st;
+	size_t n = qfile_pool_count();
+
+	pool_room = n < QFILE_POOL_MAX ? QFILE_POOL_MAX - n : 0;
+	d = opendir("queue/" QFILE_POOLDONE);
+	if (!d)
+		return;
+	if (qfile_sync(QFILE_NEW) < 0)
+		err_diesys(111, "unable to sync queue/new", (const char *)0);
+	while ((de = readdir(d))) {
+		unsigned long id;
+
+		if (de->d_name[0] == '.' || qfile_id(de->d_name, &id) < 0)
+			continue;
+		/* the same file still named in new/ (a repaired file system
+		 * can leave both names): that name is the message */
+		qpath(&p, QFILE_NEW, id, 0);
+		if (stat(p.s, &st) == 0 || errno != ENOENT) {
+			qpath(&p, QFILE_POOLDONE, id, 0);
+			unlink(p.s);
+			continue;
+		}
+		qpath(&p, QFILE_POOLDONE, id, 0);
+		if (stat(p.s, &st) == 0)
+			pool_release(id, (unsigned long long)st.st_size);
+	}
+	closedir(d);
+	str_free(&p);
 }
 
 /* info_append - add state records to info/<id>; sync: fsync first.
@@ -624,18 +689,30 @@ msg_unlink(struct msg *m)
 	msg_free(m);
 }
 
-/* fresh_remove - a fresh message is done: its one file goes, and new/
- * is synced before send next waits (new_flush) */
+/* fresh_remove - a fresh message is done: its one file leaves new/ for
+ * done/ (or is unlinked where that fails), and new/ is synced before
+ * send next waits (new_flush), which then gives the file to the pool */
 static void
 fresh_remove(struct msg *m)
 {
-	str p = STR_INIT;
+	str p = STR_INIT, d = STR_INIT;
 
 	qpath(&p, QFILE_NEW, m->id, 0);
-	if (unlink(p.s) < 0 && errno != ENOENT)
+	qpath(&d, QFILE_POOLDONE, m->id, 0);
+	if (rename(p.s, d.s) == 0) {
+		if (nspent == aspent) {
+			aspent = aspent ? 2 * aspent : 64;
+			spent = realloc(spent, aspent * sizeof *spent);
+			if (!spent)
+				die_nomem();
+		}
+		spent[nspent].id = m->id;
+		spent[nspent++].size = m->size;
+	} else if (unlink(p.s) < 0 && errno != ENOENT)
 		/* a restart would deliver it again */
 		err_warnsys("unable to remove ", p.s, (const char *)0);
 	str_free(&p);
+	str_free(&d);
 	fresh_del(m);
 	new_dirty = 1;
 }
@@ -1211,6 +1288,7 @@ startup(int64_t now)
 	}
 	closedir(d);
 	str_free(&p);
+	pool_start();
 	scan_new(now);
 }
 

@@ -135,7 +135,9 @@ s@test.example"
 	    -e trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat \
 	    "$QPOST_HOME/bin/send" 2>>"$LOG"
 	wait_for 10 grep -q 'concurrencylocal' "$LOG"
-	# delivered at the first attempt: only new/<id> goes, new/ synced
+	# delivered at the first attempt: only new/<id> goes, new/ synced,
+	# and only then is the file given to the pool (the second message
+	# is written into it: the same inode, so the same placeholder)
 	printf 'Subject: one\n\nbody\n' | enqueue sender@test.example ok@test.example
 	wait_for 10 grep -q 'end msg' "$LOG"
 	# deferred: the durable pick-up, with the r record, then the removal
@@ -176,8 +178,9 @@ s@test.example"
 	print("\n".join(out[start:]))
 	EOF
 	assert_success
-	assert_output "unlink queue/new/ID
+	assert_output "rename queue/new/ID queue/done/ID
 fsync queue/new
+rename queue/done/ID queue/free/ID
 fsync info/ID.tmp
 rename queue/info/ID.tmp queue/info/ID
 fsync queue/info
