@@ -29,8 +29,14 @@ control_readpath(str *out, const char *path, size_t max)
 		errno = EFBIG;
 		goto fail;
 	}
+	/* Room for the file as fstat saw it and the read of its end: a
+	 * small file gets a small buffer (a fixed 4 KB step cost musl's
+	 * allocator an mmap and a munmap for every file read), a file that
+	 * grew meanwhile gets more. */
+	if (str_ready(out, (size_t)st.st_size + 1) < 0)
+		goto fail;
 	for (;;) {
-		if (str_ready(out, 4096) < 0)
+		if (out->a - out->len < 2 && str_ready(out, 4096) < 0)
 			goto fail;
 		r = read(fd, out->s + out->len, out->a - out->len - 1);
 		if (r < 0) {
