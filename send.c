@@ -476,24 +476,44 @@ failed:
 	return -1;
 }
 
+/* pool_count - the room left in free/, counted */
+static void
+pool_count(void)
+{
+	size_t n = qfile_pool_count();
+
+	pool_since = 0;
+	pool_room = n < QFILE_POOL_MAX ? QFILE_POOL_MAX - n : 0;
+}
+
+/* spent_add - done/<id> waits for the next new_flush */
+static void
+spent_add(unsigned long id, unsigned long long size)
+{
+	if (nspent == aspent) {
+		aspent = aspent ? 2 * aspent : 64;
+		spent = realloc(spent, aspent * sizeof *spent);
+		if (!spent)
+			die_nomem();
+	}
+	spent[nspent].id = id;
+	spent[nspent++].size = size;
+}
+
 /* pool_release - done/<id> to free/ while free/ has room (counted again
  * when the count runs out, at most every 64 files) */
 static void
 pool_release(unsigned long id, unsigned long long size)
 {
-	if (!pool_room && ++pool_since >= 64) {
-		size_t n = qfile_pool_count();
-
-		pool_since = 0;
-		pool_room = n < QFILE_POOL_MAX ? QFILE_POOL_MAX - n : 0;
-	}
+	if (!pool_room && ++pool_since >= 64)
+		pool_count();
 	if (qfile_release(id, size, pool_room > 0))
 		pool_room--;
 }
 
 /* new_flush - sync new/ once for every fresh message removed in this
- * pass of the main loop (their unlinks are the record that they are
- * done) */
+ * pass of the main loop (their renames out of new/ are the record that
+ * they are done), then give their files to the pool */
 static void
 new_flush(void)
 {
@@ -511,8 +531,9 @@ new_flush(void)
 	}
 }
 
-/* pool_start - done/ files a stopped send left (after syncing new/, as
- * new_flush does) go to free/; the room left in free/ is counted */
+/* pool_start - the done/ files a stopped send left wait for new_flush,
+ * called here, like those of this run: new/ is synced, then they go to
+ * free/ */
 static void
 pool_start(void)
 {
@@ -520,21 +541,19 @@ pool_start(void)
 	struct dirent *de;
 	str p = STR_INIT;
 	struct stat st;
-	size_t n = qfile_pool_count();
 
-	pool_room = n < QFILE_POOL_MAX ? QFILE_POOL_MAX - n : 0;
+	pool_count();
 	d = opendir("queue/" QFILE_POOLDONE);
 	if (!d)
 		return;
-	if (qfile_sync(QFILE_NEW) < 0)
-		err_diesys(111, "unable to sync queue/new", (const char *)0);
 	while ((de = readdir(d))) {
 		unsigned long id;
 
 		if (de->d_name[0] == '.' || qfile_id(de->d_name, &id) < 0)
 			continue;
 		/* the same file still named in new/ (a repaired file system
-		 * can leave both names): that name is the message */
+		 * can leave both names): that name is the message, and the
+		 * one in done/ goes */
 		qpath(&p, QFILE_NEW, id, 0);
 		if (stat(p.s, &st) == 0 || errno != ENOENT) {
 			qpath(&p, QFILE_POOLDONE, id, 0);
@@ -543,10 +562,12 @@ pool_start(void)
 		}
 		qpath(&p, QFILE_POOLDONE, id, 0);
 		if (stat(p.s, &st) == 0)
-			pool_release(id, (unsigned long long)st.st_size);
+			spent_add(id, (unsigned long long)st.st_size);
 	}
 	closedir(d);
 	str_free(&p);
+	new_dirty = 1;
+	new_flush();
 }
 
 /* info_append - add state records to info/<id>; sync: fsync first.
@@ -699,16 +720,9 @@ fresh_remove(struct msg *m)
 
 	qpath(&p, QFILE_NEW, m->id, 0);
 	qpath(&d, QFILE_POOLDONE, m->id, 0);
-	if (rename(p.s, d.s) == 0) {
-		if (nspent == aspent) {
-			aspent = aspent ? 2 * aspent : 64;
-			spent = realloc(spent, aspent * sizeof *spent);
-			if (!spent)
-				die_nomem();
-		}
-		spent[nspent].id = m->id;
-		spent[nspent++].size = m->size;
-	} else if (unlink(p.s) < 0 && errno != ENOENT)
+	if (rename(p.s, d.s) == 0)
+		spent_add(m->id, m->size);
+	else if (unlink(p.s) < 0 && errno != ENOENT)
 		/* a restart would deliver it again */
 		err_warnsys("unable to remove ", p.s, (const char *)0);
 	str_free(&p);
