@@ -1630,7 +1630,7 @@ static void
 smtp_data(const char *arg)
 {
 	qq q;
-	int st = D_BOL, bare = 0, code;
+	int st = D_BOL, bare = 0, code, qfail;
 	unsigned long long size = 0;
 	size_t pos = 0;
 	const char *r;
@@ -1651,14 +1651,19 @@ smtp_data(const char *arg)
 		    0);
 		return;
 	}
-	if (qq_openid(&q) < 0) {
+	/* The 354 goes out before the queue program is started: the client
+	 * sends the message while we wait for the exec (docs/performance.md,
+	 * step 10).  If the start fails, the message is read and dropped
+	 * and the reply after it is a 451 (RFC 5321 4.2.5 allows a
+	 * temporary failure at the end of the data). */
+	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
+	out_flush();
+	qfail = qq_openid(&q) < 0;
+	if (qfail) {
 		err_warnsys("unable to start the queue program",
 		    (const char *)0);
-		refuse("451 4.3.0 unable to start the queue program\r\n",
-		    mailfrom.s, RCPTS_ALL);
-		return;
+		q.failed = 1;	/* no process: every qq_put is dropped */
 	}
-	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
 	dataend = now_ms() + (long long)datasecs * 1000;
 	hdr.inhdr = 1;
 	hdr.len = 0;
@@ -1715,6 +1720,13 @@ smtp_data(const char *arg)
 	dataend = 0;
 	if (submission && !subdone)
 		sub_finish(&q, 0);	/* a header without a body */
+	if (qfail) {
+		refuse_msg("451 4.3.0 unable to start the queue program\r\n",
+		    size, 0);
+		reset();
+		nmsg++;
+		return;
+	}
 	if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
 		(void)qq_close(&q);

@@ -140,6 +140,18 @@ EOF
 	[ "$(queue_count)" = 0 ]
 }
 
+@test "the queue program cannot be started (no descriptor left for its pipes): 354, the message is read and dropped, 451 after it, the session goes on" {
+	# smtpd answers 354 before it starts the queue program, so a failed
+	# start is told after the data; the body is never read as commands
+	RELAYCLIENT= TCPREMOTEIP=127.0.0.1 run bash -c 'exec 3>&-; ulimit -n 5; exec "$0"' \
+	    "$QPOST_HOME/bin/smtpd" < <(printf 'HELO c\r\nMAIL FROM:<a@test.example>\r\nRCPT TO:<b@test.example>\r\nDATA\r\nSubject: x\r\n\r\nQUIT\r\n.\r\nMAIL FROM:<a@test.example>\r\nQUIT\r\n')
+	[ "$(codes)" = "220 250 250 250 354 451 250 221" ]
+	assert_line --regexp '^451 4\.3\.0 unable to start the queue program'
+	assert_line --partial 'smtpd: warning: unable to start the queue program: '
+	assert_line --regexp '^smtpd: refused ip 127\.0\.0\.1 helo c from <a@test\.example> to <b@test\.example> size [0-9]+: 451 4\.3\.0 unable to start the queue program$'
+	[ "$(queue_count)" = 0 ]
+}
+
 @test "a qmail-queue filter in front that keeps the ID to itself: 250 ok: queued (qp PID), logged queued qp PID" {
 	# the filter runs the real queue without $QPOST_IDFD (and closes the
 	# descriptor), as an old qmail-queue filter would
