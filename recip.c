@@ -307,6 +307,82 @@ fail:
 	goto done;
 }
 
+#define RECIP_PWFILE_MAX (64 << 20)	/* a larger /etc/passwd: 451 */
+
+int
+recip_pwfind(const char *s, size_t n, const char *name, size_t nl,
+    struct recip_pw *pw)
+{
+	size_t pos = 0;
+
+	while (pos < n) {
+		const char *l = s + pos, *e = memchr(l, '\n', n - pos);
+		const char *f[7];
+		size_t fl[7], ln = e ? (size_t)(e - l) : n - pos, i, k = 0;
+
+		pos += ln + 1;
+		f[0] = l;
+		for (i = 0; i < ln && k < 6; i++)
+			if (l[i] == ':') {
+				fl[k] = (size_t)(l + i - f[k]);
+				f[++k] = l + i + 1;
+			}
+		if (k < 6)
+			continue;	/* not name:pw:uid:gid:gecos:dir:shell */
+		fl[6] = (size_t)(l + ln - f[6]);
+		if (fl[0] != nl || memcmp(f[0], name, nl) ||
+		    recip_id(f[2], fl[2], &pw->uid) < 0 ||
+		    recip_id(f[3], fl[3], &pw->gid) < 0 ||
+		    memchr(f[5], 0, fl[5]))
+			continue;
+		pw->name = f[0];
+		pw->namelen = fl[0];
+		pw->dir = f[5];
+		pw->dirlen = fl[5];
+		return 1;
+	}
+	return 0;
+}
+
+/* account - the account name: 1 (pw pointing into storage kept until the
+ * next call), 0 none, -1 a failed lookup (errno).  Where the C library
+ * reads only /etc/passwd anyway (QPOST_PWFILES: musl, smtpd) the file is
+ * read once per process and searched here: musl's getpwnam costs an
+ * fopen, stdio and, for every miss, a connect to nscd's socket (45 us a
+ * recipient against 3, docs/performance.md step 11); recip_confirm asks
+ * every NSS source before a refusal. */
+static int
+account(const char *name, struct recip_pw *pw)
+{
+#ifdef QPOST_PWFILES
+	static str file = STR_INIT;
+	static int loaded;
+
+	if (!loaded) {
+		if (control_readpath(&file, "/etc/passwd", RECIP_PWFILE_MAX) <
+		    0)
+			return -1;
+		loaded = 1;
+	}
+	return recip_pwfind(file.s, file.len, name, strlen(name), pw);
+#else
+	struct passwd *p;
+
+	errno = 0;
+	p = getpwnam(name);
+	if (!p)
+		return errno && errno != ENOENT && errno != ESRCH &&
+		    errno != EBADF && errno != EPERM ? -1 : 0;
+	pw->uid = p->pw_uid;
+	pw->gid = p->pw_gid;
+	pw->name = p->pw_name;
+	pw->namelen = strlen(p->pw_name);
+	pw->dir = p->pw_dir;
+	pw->dirlen = strlen(p->pw_dir);
+	return 1;
+#endif
+}
+
 /* syspw - qmail-getpw: the longest prefix of the local part ending at a
  * '-' (or the whole) that names an account with a non-zero uid and a home
  * it owns.  1 found, 0 not. */
@@ -316,36 +392,40 @@ syspw(struct recip *r)
 	char name[RECIP_USERLEN + 1];
 	const char *l = r->local.s;
 	size_t i = r->local.len;
-	struct passwd *pw;
+	struct recip_pw pw;
 	struct stat st;
+	int x;
 
 	for (;; i--) {
 		if (i && i <= RECIP_USERLEN &&
 		    (i == r->local.len || l[i] == '-')) {
 			memcpy(name, l, i);
 			name[i] = 0;
-			errno = 0;
-			pw = getpwnam(name);
-			if (!pw && errno && errno != ENOENT && errno != ESRCH &&
-			    errno != EBADF && errno != EPERM)
+			x = account(name, &pw);
+			if (x < 0)
 				return -1;
-			if (pw && pw->pw_uid && stat(pw->pw_dir, &st) < 0 &&
-			    errno != ENOENT && errno != ENOTDIR)
-				return -1;	/* an unreachable home is not
-						 * "no such user" */
-			if (pw && pw->pw_uid && stat(pw->pw_dir, &st) == 0 &&
-			    st.st_uid == pw->pw_uid) {
-				r->uid = pw->pw_uid;
-				r->gid = pw->pw_gid;
-				if (put0(&r->user, pw->pw_name,
-				    strlen(pw->pw_name)) < 0 ||
-				    put0(&r->home, pw->pw_dir,
-				    strlen(pw->pw_dir)) < 0 ||
-				    put0(&r->dash, "-", i < r->local.len) < 0 ||
-				    put0(&r->ext, l + i + (i < r->local.len),
-				    r->local.len - i - (i < r->local.len)) < 0)
+			if (x && pw.uid) {
+				if (put0(&r->home, pw.dir, pw.dirlen) < 0)
 					return -1;
-				return 1;
+				if (stat(r->home.s, &st) < 0) {
+					if (errno != ENOENT && errno != ENOTDIR)
+						return -1;	/* an unreachable
+							 * home is not "no
+							 * such user" */
+				} else if (st.st_uid == pw.uid) {
+					r->uid = (uid_t)pw.uid;
+					r->gid = (gid_t)pw.gid;
+					if (put0(&r->user, pw.name,
+					    pw.namelen) < 0 ||
+					    put0(&r->dash, "-",
+					    i < r->local.len) < 0 ||
+					    put0(&r->ext, l + i +
+					    (i < r->local.len), r->local.len -
+					    i - (i < r->local.len)) < 0)
+						return -1;
+					return 1;
+				}
+				r->home.len = 0;	/* not this one's */
 			}
 		}
 		if (i == 0)

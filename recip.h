@@ -112,6 +112,23 @@ int recip_assign(struct recip *, const char *v, size_t vn, const char *rest,
 int recip_find(const char *addr, struct recip *);
 void recip_free(struct recip *);
 
+/* An account as /etc/passwd names it: name and dir point into the file's
+ * text (not NUL-terminated). */
+struct recip_pw {
+	unsigned long uid, gid;
+	const char *name, *dir;
+	size_t namelen, dirlen;
+};
+
+/* recip_pwfind - the first line of the /etc/passwd text s[0..n) whose
+ * name is name[0..nl): 1 with *pw filled, 0 none.  A line is
+ * name:password:uid:gid:gecos:dir:shell; one with fewer fields, a uid or
+ * gid that is not a whole decimal number, or a NUL in dir is passed
+ * over.  Used instead of getpwnam where the C library reads only
+ * /etc/passwd anyway (QPOST_PWFILES, below). */
+int recip_pwfind(const char *s, size_t n, const char *name, size_t nl,
+    struct recip_pw *pw);
+
 /* recip_confirm - a second opinion before a "no such user" refusal, for a
  * program whose C library reads only /etc/passwd (musl: the build
  * defines QPOST_PWFILES; smtpd).  When the "passwd:" line of

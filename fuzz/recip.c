@@ -15,6 +15,10 @@
  * Bit 2: the rest is nsswitch.conf text for recip_nss_beyond_files, which
  * must say 0 for text without "passwd:" and read no byte beyond n (the
  * text is copied into a buffer of exactly its size).
+ * Bit 3: the rest is "name\n" then /etc/passwd text for recip_pwfind
+ * (the text again in a buffer of exactly its size): a found entry has
+ * that name, a dir inside the text with no NUL and no ':' or newline in
+ * either, and the uid and gid its decimal fields say.
  * Found recipients have uid != 0 and NUL-terminated fields; a value's
  * uid and gid are its decimal fields exactly (never a cut-down 0). */
 #include <cdb.h>
@@ -262,6 +266,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h = data[0] & 1;
 	if (setenv("QPOST_HOME", homes[h], 1) < 0)
 		abort();
+	if (data[0] & 8) {
+		const char *nl = memchr(s, '\n', n);
+		size_t nn = nl ? (size_t)(nl - s) : n, tn = n - nn - (nl != 0);
+		char *t = malloc(tn ? tn : 1);
+		struct recip_pw pw;
+
+		if (!t)
+			abort();
+		memcpy(t, s + nn + (nl != 0), tn);
+		if (recip_pwfind(t, tn, s, nn, &pw)) {
+			const char *f = pw.name + pw.namelen + 1, *end;
+
+			if (pw.namelen != nn || memcmp(pw.name, s, nn) ||
+			    pw.dir < t || pw.dir + pw.dirlen > t + tn ||
+			    memchr(pw.dir, 0, pw.dirlen) ||
+			    memchr(pw.dir, ':', pw.dirlen) ||
+			    memchr(pw.dir, '\n', pw.dirlen) ||
+			    memchr(pw.name, '\n', pw.namelen))
+				abort();
+			/* name:password:uid:gid: - the numbers as written */
+			f = memchr(f, ':', (size_t)(pw.dir - f));
+			if (!f || strtoul(f + 1, (char **)&end, 10) != pw.uid ||
+			    *end != ':' || strtoul(end + 1, (char **)&end,
+			    10) != pw.gid || *end != ':')
+				abort();
+		}
+		free(t);
+		return 0;
+	}
 	if (data[0] & 4) {
 		char *c = malloc(n ? n : 1);
 

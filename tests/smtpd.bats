@@ -9,6 +9,11 @@ load smtpd-lib
 setup() { smtpd_setup; }
 teardown() {
 	[ -z "${NSSUSER:-}" ] || rm -f "/run/userdb/$NSSUSER.user"
+	if [ -f "$BATS_TEST_TMPDIR/sysuser" ]; then
+		read -r n b < "$BATS_TEST_TMPDIR/sysuser"
+		userdel "$n" || true
+		rm -rf "$b"
+	fi
 	qpost_teardown
 }
 
@@ -263,6 +268,32 @@ nss_user() {
 	chown "$uid:$uid" "$BATS_TEST_TMPDIR/nsshome"
 	getent passwd "$NSSUSER" >/dev/null || skip "libnss_systemd does not read /run/userdb"
 	! grep -q "^$NSSUSER:" /etc/passwd
+}
+
+@test "a system account in /etc/passwd: 250 when its home is its own (user, user-ext with a .qmail-ext), 550 otherwise (needs root and useradd)" {
+	[ "$(id -u)" = 0 ] || skip "needs root to create a user"
+	command -v useradd > /dev/null || skip "no useradd"
+	rm "$QPOST_HOME/alias/.qmail-default"
+	N=qps$$
+	B=$(mktemp -d /tmp/qpost-home.XXXXXX)
+	echo "$N $B" > "$BATS_TEST_TMPDIR/sysuser"
+	useradd -M -d "$B/$N" -s /bin/sh "$N"
+	mkdir -m 700 "$B/$N"
+	# smtpd reads /etc/passwd itself on the musl build (recip_pwfind):
+	# the account is found there, whatever the line's place in the file
+	grep -q "^$N:" /etc/passwd
+	# a home it does not own: not a recipient (and no alias takes it)
+	run raw "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<$N@test.example>\r\nQUIT\r\n" 127.0.0.2
+	[ "$(codes)" = "220 250 250 550 221" ]
+	chown "$N:" "$B/$N"
+	echo ./Maildir/ > "$B/$N/.qmail-ext"
+	# route (glibc NSS, asked before a 550) says no to everything here:
+	# the 250s are smtpd's own reading of /etc/passwd
+	printf '#!/bin/sh\necho "$1" >> "%s"\nexit 100\n' "$BATS_TEST_TMPDIR/route.asked" \
+	    > "$QPOST_HOME/bin/route"
+	run raw "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<$N@test.example>\r\nRCPT TO:<$(echo "$N" | tr a-z A-Z)-ext@test.example>\r\nRCPT TO:<$N-other@test.example>\r\nRCPT TO:<${N}x@test.example>\r\nQUIT\r\n" 127.0.0.2
+	[ "$(codes)" = "220 250 250 250 250 550 550 221" ]
+	! grep -qi "^$N\(-ext\)\?@" "$BATS_TEST_TMPDIR/route.asked" 2>/dev/null
 }
 
 @test "rejectunknown: smtpd (musl, /etc/passwd only) asks bin/route (glibc NSS) before a 550: a userdb-only user gets 250, and 451 when route cannot run" {
