@@ -584,7 +584,7 @@ perip_open(void)
 static void
 perip_take(void)
 {
-	unsigned long slot;
+	unsigned long start, i;
 	uint64_t key;
 	int fd;
 
@@ -600,10 +600,14 @@ perip_take(void)
 		    (const char *)0);
 		return;
 	}
-	for (slot = 0; slot < perip; slot++) {
+	/* Any free slot will do: probing from one that depends on the pid
+	 * takes one or two tries where starting at 0 took one per session
+	 * already held (and each try scans the file's locks). */
+	start = (unsigned long)getpid() % perip;
+	for (i = 0; i < perip; i++) {
 		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-		    .l_start = (off_t)((key << PERIP_SHIFT) + slot),
-		    .l_len = 1 };
+		    .l_start = (off_t)((key << PERIP_SHIFT) +
+		    (start + i) % perip), .l_len = 1 };
 
 		if (fcntl(fd, F_SETLK, &l) == 0)
 			break;
@@ -614,7 +618,7 @@ perip_take(void)
 			return;
 		}
 	}
-	if (slot == perip) {
+	if (i == perip) {
 		char num[NUM_LEN];
 
 		close(fd);
