@@ -1,5 +1,6 @@
 # bench/lib.sh - pieces the bench scripts share (sourced, not run):
-# a free loopback port, waiting for a listener, and a private Postfix
+# a free loopback port, waiting for a listener, a qpost home delivering
+# into Maildirs, and a private Postfix
 # instance delivering into Maildirs with its virtual agent.  Not a test.
 
 PY=${PY:-/usr/bin/python3}
@@ -15,6 +16,40 @@ wait_port() {	# wait_port PORT: until something listens on it (10 s at most)
 		[ $i -gt 100 ] && { echo "nothing listens on port $1" >&2; return 1; }
 		sleep 0.1
 	done
+}
+
+# qp_server TREE QP LOG [MAKE ARGS...]: a qpost home QP installed from the
+# built tree TREE, for test.example (locals and rcpthosts, 200 sessions
+# an address), with send running (QPOST_REMOTE=/bin/false: local mail
+# only) and tcpserver + smtpd on a loopback port, -b 64 as
+# service/smtpd/run (tcpserver's default backlog of 20 drops SYNs at 50
+# sessions, and each drop costs the client a 1 s retransmit).  Logs
+# LOG-send.log and LOG-smtpd.log; sets QPORT, SENDPID and TCPPID and adds
+# both pids to the caller's PIDS.
+qp_server() {
+	local tree=$1 qp=$2 log=$3
+	shift 3
+	make -C "$tree" -s install QPOST_HOME="$qp" "$@" >/dev/null
+	echo test.example > "$qp/control/me"
+	printf '%s\n' test.example localhost > "$qp/control/locals"
+	printf '%s\n' test.example localhost > "$qp/control/rcpthosts"
+	echo 200 > "$qp/control/concurrencyperip"
+	QPOST_HOME=$qp QPOST_REMOTE=/bin/false "$qp/bin/send" 2>>"$log-send.log" &
+	SENDPID=$!
+	PIDS+=($SENDPID)
+	QPORT=$(free_port)
+	QPOST_HOME=$qp tcpserver -q -R -H -l0 -c 200 -b 64 127.0.0.1 "$QPORT" \
+	    "$qp/bin/smtpd" 2>>"$log-smtpd.log" &
+	TCPPID=$!
+	PIDS+=($TCPPID)
+	wait_port "$QPORT"
+}
+
+# qp_box QP NAME: a Maildir QP/alias/NAME/ that NAME@test.example goes to
+qp_box() {
+	mkdir -p "$1/alias/$2/tmp" "$1/alias/$2/new" "$1/alias/$2/cur"
+	echo "./$2/" > "$1/alias/.qmail-$2"
+	chown -R nobody:nogroup "$1/alias"
 }
 
 # pf_start DIR PORT MAP: a private Postfix (own config, queue and data
