@@ -49,7 +49,7 @@ qq_start(qq *q, int wantid)
 	str path = STR_INIT, env = STR_INIT;
 
 	q->pid = -1;
-	q->failed = 0;
+	q->failed = 1;	/* until started: qq_put and qq_puts drop */
 	q->idfd = -1;
 	q->id[0] = 0;
 	q->reply[0] = 0;
@@ -114,6 +114,7 @@ qq_start(qq *q, int wantid)
 	q->msgfd = mp[1];
 	q->envfd = ep[1];
 	buf_init(&q->out, q->msgfd, q->space, sizeof q->space, -1);
+	q->failed = 0;
 	str_free(&path);
 	return 0;
 fail2:

@@ -30,7 +30,9 @@ typedef struct {
 } qq;
 
 /* qq_open - start the queue program; -1 with errno (ECHILD when
- * SIGCHLD is ignored: its exit code could not be collected).  The
+ * SIGCHLD is ignored: its exit code could not be collected), after which
+ * qq_put and qq_puts drop what they are given and qq_close must not be
+ * called (a message that arrives anyway can be read and thrown away).  The
  * caller ignores SIGPIPE and leaves SIGCHLD at its default, once at
  * start (qq.c); qq changes no signal disposition itself. */
 int qq_open(qq *);

@@ -1662,12 +1662,10 @@ smtp_data(const char *arg)
 	 * temporary failure at the end of the data). */
 	out_puts("354 go ahead, end with <CRLF>.<CRLF>\r\n");
 	out_flush();
-	qfail = qq_openid(&q) < 0;
-	if (qfail) {
+	qfail = qq_openid(&q) < 0;	/* then every qq_put is dropped */
+	if (qfail)
 		err_warnsys("unable to start the queue program",
 		    (const char *)0);
-		q.failed = 1;	/* no process: every qq_put is dropped */
-	}
 	dataend = now_ms() + (long long)datasecs * 1000;
 	hdr.inhdr = 1;
 	hdr.len = 0;
@@ -1724,17 +1722,15 @@ smtp_data(const char *arg)
 	dataend = 0;
 	if (submission && !subdone)
 		sub_finish(&q, 0);	/* a header without a body */
-	if (qfail) {
-		refuse_msg("451 4.3.0 unable to start the queue program\r\n",
-		    size, 0);
-		reset();
-		nmsg++;
-		return;
-	}
-	if (bare || size > databytes || hdr.hops > MAXHOPS || hdr.loop) {
+	if (qfail || bare || size > databytes || hdr.hops > MAXHOPS ||
+	    hdr.loop) {
 		q.failed = 1;	/* no envelope: the queue refuses it */
-		(void)qq_close(&q);
-		if (bare)
+		if (!qfail)
+			(void)qq_close(&q);
+		if (qfail)
+			refuse_msg("451 4.3.0 unable to start the queue "
+			    "program\r\n", size, 0);
+		else if (bare)
 			refuse_msg("554 5.6.0 message refused: bare CR or LF "
 			    "in the data\r\n", size, 0);
 		else if (size > databytes)
