@@ -566,7 +566,8 @@ pool_start(void)
 	}
 	closedir(d);
 	str_free(&p);
-	new_dirty = 1;
+	if (nspent)
+		new_dirty = 1;	/* none left: no sync of new/ needed */
 	new_flush();
 }
 
