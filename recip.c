@@ -318,7 +318,7 @@ recip_pwfind(const char *s, size_t n, const char *name, size_t nl,
 	while (pos < n) {
 		const char *l = s + pos, *e = memchr(l, '\n', n - pos);
 		const char *f[7];
-		size_t fl[7], ln = e ? (size_t)(e - l) : n - pos, i, k = 0;
+		size_t fl[6], ln = e ? (size_t)(e - l) : n - pos, i, k = 0;
 
 		pos += ln + 1;
 		f[0] = l;
@@ -329,7 +329,6 @@ recip_pwfind(const char *s, size_t n, const char *name, size_t nl,
 			}
 		if (k < 6)
 			continue;	/* not name:pw:uid:gid:gecos:dir:shell */
-		fl[6] = (size_t)(l + ln - f[6]);
 		if (fl[0] != nl || memcmp(f[0], name, nl) ||
 		    recip_id(f[2], fl[2], &pw->uid) < 0 ||
 		    recip_id(f[3], fl[3], &pw->gid) < 0 ||
@@ -425,7 +424,6 @@ syspw(struct recip *r)
 						return -1;
 					return 1;
 				}
-				r->home.len = 0;	/* not this one's */
 			}
 		}
 		if (i == 0)
