@@ -72,6 +72,11 @@
 #define TMP_MAXAGE (36L * 3600)	/* queue/tmp files older than this go */
 #define TMP_SCAN_EVERY 3600
 #define PICKUP_BATCH 64		/* new messages per batch of fsyncs */
+/* The removals of fresh messages from new/ are made durable together
+ * (new_flush): after FLUSH_MS milliseconds or FLUSH_BATCH messages,
+ * whichever comes first (docs/queue.md, "The first attempt"). */
+#define FLUSH_MS 25
+#define FLUSH_BATCH 64
 #define RETRY_LOCAL 10		/* schedule constants, see retry_delay */
 #define RETRY_REMOTE 20
 #define RETRY_CAP (3 * 3600)
@@ -101,6 +106,8 @@ static int64_t rescan_at;	/* next untriggered scan of new/ */
 static struct msg *fresh[FRESH_BUCKETS];
 static size_t nfresh;
 static int new_dirty;	/* new/ lost names not synced yet (new_flush) */
+static int64_t dirty_ms;	/* since when (now_ms) */
+static void new_synced(void);
 /* Files moved from new/ to done/ in this pass, for free/ once new/ is
  * synced (docs/queue.md, "The pool"); the room left in free/. */
 static struct spent { unsigned long id; unsigned long long size; } *spent;
@@ -117,6 +124,16 @@ noreturn void
 die_nomem(void)
 {
 	err_nomem();
+}
+
+/* now_ms - a monotonic clock in milliseconds, for new_flush's delay */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int64_t
@@ -464,6 +481,7 @@ msg_materialize(struct msg *m)
 	/* as pick_batch: without these syncs nothing after is safe */
 	if (qfile_pick_sync(&step) < 0)
 		err_diesys(111, "unable to sync queue/", step, (const char *)0);
+	new_synced();
 	fresh_del(m);
 	return 0;
 fail:
@@ -511,20 +529,57 @@ pool_release(unsigned long id, unsigned long long size)
 		pool_room--;
 }
 
-/* new_flush - sync new/ once for every fresh message removed in this
- * pass of the main loop (their renames out of new/ are the record that
- * they are done), then give their files to the pool */
+/* new_dirty_set - a name left new/: new_flush makes it durable */
 static void
-new_flush(void)
+new_dirty_set(void)
 {
 	if (!new_dirty)
+		dirty_ms = now_ms();
+	new_dirty = 1;
+}
+
+/* new_flush_wait - milliseconds until new_flush must sync new/: -1
+ * nothing waits, 0 now */
+static int
+new_flush_wait(void)
+{
+	int64_t w;
+
+	if (!new_dirty)
+		return -1;
+	if (nspent >= FLUSH_BATCH)
+		return 0;
+	w = dirty_ms + FLUSH_MS - now_ms();
+	return w <= 0 ? 0 : (int)w;
+}
+
+/* new_flush - sync new/ once for every fresh message removed from it
+ * since the last sync (their renames out of new/ are the record that
+ * they are done), then give their files to the pool.  Unless force, only
+ * once the oldest removal has waited FLUSH_MS or FLUSH_BATCH files wait:
+ * one fsync for the deliveries that finish close together, where one a
+ * pass of the main loop cost about one a message (locals finish one by
+ * one).  A power loss before the sync repeats those deliveries; nothing
+ * else waits for it. */
+static void
+new_flush(int force)
+{
+	if (!new_dirty || (!force && new_flush_wait() > 0))
 		return;
-	new_dirty = 0;
 	if (qfile_sync(QFILE_NEW) < 0)
 		err_diesys(111, "unable to sync queue/new", (const char *)0);
-	/* Only a file whose removal from new/ is durable may be written
-	 * again: a name new/<id> that came back after a power loss must
-	 * not find another message in it. */
+	new_synced();
+}
+
+/* new_synced - new/ was just synced (new_flush, or a pick-up's
+ * qfile_pick_sync, which makes the removals before it durable too): the
+ * files of those removals go to the pool.  Only a file whose removal
+ * from new/ is durable may be written again: a name new/<id> that came
+ * back after a power loss must not find another message in it. */
+static void
+new_synced(void)
+{
+	new_dirty = 0;
 	while (nspent) {
 		nspent--;
 		pool_release(spent[nspent].id, spent[nspent].size);
@@ -567,8 +622,8 @@ pool_start(void)
 	closedir(d);
 	str_free(&p);
 	if (nspent)
-		new_dirty = 1;	/* none left: no sync of new/ needed */
-	new_flush();
+		new_dirty_set();	/* none left: no sync of new/ needed */
+	new_flush(1);
 }
 
 /* info_append - add state records to info/<id>; sync: fsync first.
@@ -712,8 +767,9 @@ msg_unlink(struct msg *m)
 }
 
 /* fresh_remove - a fresh message is done: its one file leaves new/ for
- * done/ (or is unlinked where that fails), and new/ is synced before
- * send next waits (new_flush), which then gives the file to the pool */
+ * done/ (or is unlinked where that fails), and new/ is synced with the
+ * removals that finish close to it (new_flush), which then gives the file
+ * to the pool */
 static void
 fresh_remove(struct msg *m)
 {
@@ -729,7 +785,7 @@ fresh_remove(struct msg *m)
 	str_free(&p);
 	str_free(&d);
 	fresh_del(m);
-	new_dirty = 1;
+	new_dirty_set();
 }
 
 /* msg_remove - every recipient is done: info first, synced, then mess
@@ -1172,6 +1228,7 @@ pick_batch(struct pick *pk, size_t n, int64_t now)
 		if (qfile_pick_sync(&dir) < 0)
 			err_diesys(111, "unable to sync queue/", dir,
 			    (const char *)0);
+		new_synced();
 	}
 	for (k = 0; k < n; k++) {
 		struct msg *m = pk[k].m;
@@ -1559,7 +1616,7 @@ main(int argc, char **argv)
 
 			err_info("exiting with ", num_fmt(b1, nrun),
 			    " deliveries unfinished", (const char *)0);
-			new_flush();
+			new_flush(1);
 			ctl_close();
 			_exit(0);
 		}
@@ -1579,7 +1636,7 @@ main(int argc, char **argv)
 				lastclean = now;
 			}
 		}
-		new_flush();	/* before we wait: removals are durable */
+		new_flush(0);	/* removals durable, a few together */
 		/* how long may we sleep? */
 		if (!stopby) {
 			int64_t w = rescan_at - now;
@@ -1592,6 +1649,9 @@ main(int argc, char **argv)
 		if (stopby)
 			timeout = 1000;
 		r = stopby ? -1 : ctl_timeout(now);
+		if (r >= 0 && (timeout < 0 || r < timeout))
+			timeout = r;
+		r = new_flush_wait();
 		if (r >= 0 && (timeout < 0 || r < timeout))
 			timeout = r;
 		if (apf < nrun + 3 + ctl_nfds()) {

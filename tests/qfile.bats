@@ -140,6 +140,8 @@ s@test.example"
 	# is written into it: the same inode, so the same placeholder)
 	printf 'Subject: one\n\nbody\n' | enqueue sender@test.example ok@test.example
 	wait_for 10 grep -q 'end msg' "$LOG"
+	# removals are synced a few together, within 25 ms (new_flush)
+	wait_for 10 nonempty_dir "$QPOST_HOME/queue/free"
 	# deferred: the durable pick-up, with the r record, then the removal
 	printf 'Subject: two\n\nbody\n' | enqueue sender@test.example later@test.example
 	wait_for 10 at_least 1
