@@ -17,6 +17,7 @@
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -343,13 +344,76 @@ recip_pwfind(const char *s, size_t n, const char *name, size_t nl,
 	return 0;
 }
 
+#ifndef QPOST_PWFILES
+/* The C library's answers, kept for a long-lived caller (send looks up
+ * every local delivery's recipient).  A name that is in no NSS source
+ * costs glibc 40-50 us with Debian's "passwd: files systemd" (six userdb
+ * directories probed, no miss cached), and every recipient an alias
+ * delivers to is such a name.  An answer is kept PWCACHE_SECS at most,
+ * and all are dropped when /etc/passwd changes (useradd, usermod), so
+ * only accounts from other sources (LDAP, sssd, systemd's userdb) can
+ * be seen that much late: nscd keeps a miss 20 s too. */
+#define PWCACHE_SLOTS 64
+#define PWCACHE_SECS 20
+
+struct pwslot {
+	char key[RECIP_USERLEN + 1];	/* "" an empty slot */
+	int found;
+	unsigned long uid, gid;
+	str name, dir;
+	time_t at;			/* CLOCK_MONOTONIC seconds */
+};
+
+static struct pwslot pwcache[PWCACHE_SLOTS];
+static struct stat pwstat;
+static int pwstat_ok;
+
+/* pwcache_slot - the slot of name (at most RECIP_USERLEN bytes: syspw),
+ * after dropping every answer if
+ * /etc/passwd is not the file the answers came from */
+static struct pwslot *
+pwcache_slot(const char *name)
+{
+	struct stat st;
+	unsigned h = 2166136261u;
+	size_t i;
+
+	if (stat("/etc/passwd", &st) < 0)
+		memset(&st, 0, sizeof st);
+	if (!pwstat_ok || st.st_ino != pwstat.st_ino ||
+	    st.st_dev != pwstat.st_dev || st.st_size != pwstat.st_size ||
+	    st.st_mtim.tv_sec != pwstat.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != pwstat.st_mtim.tv_nsec ||
+	    st.st_ctim.tv_sec != pwstat.st_ctim.tv_sec ||
+	    st.st_ctim.tv_nsec != pwstat.st_ctim.tv_nsec) {
+		for (i = 0; i < PWCACHE_SLOTS; i++)
+			pwcache[i].key[0] = 0;
+		pwstat = st;
+		pwstat_ok = 1;
+	}
+	for (i = 0; name[i]; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return &pwcache[h % PWCACHE_SLOTS];
+}
+
+static time_t
+mono_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+#endif
+
 /* account - the account name: 1 (pw pointing into storage kept until the
  * next call), 0 none, -1 a failed lookup (errno).  Where the C library
  * reads only /etc/passwd anyway (QPOST_PWFILES: musl, smtpd) the file is
  * read once per process and searched here: musl's getpwnam costs an
  * fopen, stdio and, for every miss, a connect to nscd's socket (45 us a
  * recipient against 3, docs/performance.md step 11); recip_confirm asks
- * every NSS source before a refusal. */
+ * every NSS source before a refusal.  Elsewhere getpwnam answers, through
+ * the cache above. */
 static int
 account(const char *name, struct recip_pw *pw)
 {
@@ -366,18 +430,37 @@ account(const char *name, struct recip_pw *pw)
 	return recip_pwfind(file.s, file.len, name, strlen(name), pw);
 #else
 	struct passwd *p;
+	time_t now = mono_sec();
+	struct pwslot *c = pwcache_slot(name);
 
-	errno = 0;
-	p = getpwnam(name);
-	if (!p)
-		return errno && errno != ENOENT && errno != ESRCH &&
-		    errno != EBADF && errno != EPERM ? -1 : 0;
-	pw->uid = p->pw_uid;
-	pw->gid = p->pw_gid;
-	pw->name = p->pw_name;
-	pw->namelen = strlen(p->pw_name);
-	pw->dir = p->pw_dir;
-	pw->dirlen = strlen(p->pw_dir);
+	if (!c->key[0] || strcmp(c->key, name) ||
+	    now - c->at >= PWCACHE_SECS || now < c->at) {
+		c->key[0] = 0;
+		errno = 0;
+		p = getpwnam(name);
+		if (!p)
+			if (errno && errno != ENOENT && errno != ESRCH &&
+			    errno != EBADF && errno != EPERM)
+				return -1;	/* never kept */
+		c->found = p != 0;
+		if (p && (put0(&c->name, p->pw_name, strlen(p->pw_name)) < 0 ||
+		    put0(&c->dir, p->pw_dir, strlen(p->pw_dir)) < 0))
+			return -1;
+		if (p) {
+			c->uid = p->pw_uid;
+			c->gid = p->pw_gid;
+		}
+		c->at = now;
+		memcpy(c->key, name, strlen(name) + 1);
+	}
+	if (!c->found)
+		return 0;
+	pw->uid = c->uid;
+	pw->gid = c->gid;
+	pw->name = c->name.s;
+	pw->namelen = c->name.len;
+	pw->dir = c->dir.s;
+	pw->dirlen = c->dir.len;
 	return 1;
 #endif
 }

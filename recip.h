@@ -13,7 +13,9 @@
  * as if me were in control/locals.  The local part is then looked up in users/assign.cdb
  * (made by newu from users/assign), else as a system account (getpwnam,
  * case-folded, never uid 0), else it belongs to the alias user (the home's
- * alias/ directory) with the whole local part as extension. */
+ * alias/ directory) with the whole local part as extension.  getpwnam's
+ * answers, found or not, are kept 20 s by a long-lived caller (send), and
+ * all dropped at once when /etc/passwd changes (recip.c, account). */
 #ifndef RECIP_H
 #define RECIP_H
 

@@ -51,6 +51,25 @@ local_teardown() {
 	qpost_teardown
 }
 
+# sysuser PREFIX - names a system account to be made, N (PREFIX and the
+# pid) with its home B/N under a new B, written down for local_teardown's
+# userdel (the caller checks for root and useradd)
+sysuser() {
+	N=$1$$
+	B=$(mktemp -d /tmp/qpost-home.XXXXXX)
+	chmod 755 "$B"
+	echo "$N $B" > "$BATS_TEST_TMPDIR/sysuser"
+}
+
+# joe_got SENDER - joe's Maildir holds one message, the bytes local
+# writes for $MSG from SENDER (its path in f), and tmp/ is empty
+joe_got() {
+	f=$(one "$U/joe/Maildir")
+	{ printf 'Return-Path: <%s>\nDelivered-To: joe@test.example\n' "$1"
+	  cat "$MSG"; } | cmp - "$f"
+	[ "$(count "$U/joe/Maildir/tmp")" = 0 ]
+}
+
 # mkuser NAME - a home under $U with a Maildir, and users/assign lines:
 # NAME exactly and NAME-anything (dash "-", the rest as extension)
 mkuser() {

@@ -231,3 +231,26 @@ logged() {	# logged REGEX - send's log has a matching line
 	assert_failure
 	[ ! -e "$T/bounce.env" ]
 }
+
+@test "local+send: an account added to /etc/passwd while send runs gets its next message at once (send's kept lookups follow the file; needs root and useradd)" {
+	[ "$(id -u)" = 0 ] || skip "needs root to create a user"
+	command -v useradd > /dev/null || skip "no useradd"
+	sysuser qpc
+	mkdir -p "$B/$N/Maildir/tmp" "$B/$N/Maildir/new" "$B/$N/Maildir/cur"
+	echo ./Maildir/ > "$QPOST_HOME/alias/.qmail-default"
+	chmod 644 "$QPOST_HOME/alias/.qmail-default"
+	# no such account yet: the alias user's .qmail-default takes it
+	enqueue s@x.example "$N@test.example" < "$MSG"
+	start_send
+	wait_for 20 queue_empty
+	[ "$(count "$QPOST_HOME/alias/Maildir/new")" = 1 ]
+	useradd -M -d "$B/$N" -s /bin/sh "$N"
+	chown -R "$N:" "$B/$N"
+	# well within the 20 s an answer is kept: the account must win
+	enqueue s@x.example "$N@test.example" < "$MSG"
+	wait_for 20 queue_empty
+	f=$(one "$B/$N/Maildir")
+	grep -q "^Delivered-To: $N@test.example\$" "$f"
+	assert_equal "$(stat -c %U "$f")" "$N"
+	[ "$(count "$QPOST_HOME/alias/Maildir/new")" = 1 ]
+}

@@ -427,10 +427,7 @@ EOF
 @test "local: as root, the delivery lands with the recipient's ownership" {
 	[ "$(id -u)" = 0 ] || skip "needs root to create a user and change uid"
 	command -v useradd > /dev/null || skip "no useradd"
-	N=qpt$$
-	B=$(mktemp -d /tmp/qpost-home.XXXXXX)
-	chmod 755 "$B"
-	echo "$N $B" > "$BATS_TEST_TMPDIR/sysuser"
+	sysuser qpt
 	useradd -M -d "$B/$N" -s /bin/sh "$N"
 	mkdir -m 700 "$B/$N"
 	chown "$N:" "$B/$N"
