@@ -52,6 +52,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "commit.h"
 #include "control.h"
 #include "dotqmail.h"
 #include "dsn.h"
@@ -259,37 +260,136 @@ maildir_clean(const char *dir)
 	closedir(d);
 }
 
-/* maildir - the Maildir protocol: a unique name in tmp/, write, fsync,
- * link into new/, fsync new/, remove the tmp/ name.  Nothing is left in
- * new/ unless all of it is there and durable. */
+/* maildir_name - a new unique name (time, microseconds, pid, a count
+ * and the host), and the paths dir/tmp/name and dir/new/name */
 static void
-maildir(const char *dir)
+maildir_name(const char *dir, str *name, str *tmp, str *new)
 {
 	static unsigned long count;
 	static str host = STR_INIT;
-	str tmp = STR_INIT, new = STR_INIT, name = STR_INIT;
 	struct timeval tv;
-	int fd = -1, dfd, tries;
 
 	if (!host.len)
 		hostname(&host);
-	maildir_clean(dir);
+	gettimeofday(&tv, 0);
+	name->len = 0;
+	if (str_putu(name, (unsigned long long)tv.tv_sec) < 0 ||
+	    str_puts(name, ".M") < 0 ||
+	    str_putu(name, (unsigned long long)tv.tv_usec) < 0 ||
+	    str_putc(name, 'P') < 0 ||
+	    str_putu(name, (unsigned long long)getpid()) < 0 ||
+	    str_putc(name, 'Q') < 0 || str_putu(name, ++count) < 0 ||
+	    str_putc(name, '.') < 0 || str_put(name, host.s, host.len) < 0 ||
+	    str_copys(tmp, dir) < 0 || str_puts(tmp, "tmp/") < 0 ||
+	    str_put(tmp, name->s, name->len) < 0 || str_0(tmp) < 0 ||
+	    str_copys(new, dir) < 0 || str_puts(new, "new/") < 0 ||
+	    str_put(new, name->s, name->len) < 0 || str_0(new) < 0)
+		die_nomem();
+}
+
+/* maildir_write - the delivered bytes to fd, made durable: 0, or -1
+ * with errno */
+static int
+maildir_write(int fd)
+{
+	if (fd_writeall(fd, rpline.s, rpline.len, -1) < 0 ||
+	    fd_writeall(fd, dtline.s, dtline.len, -1) < 0 ||
+	    fd_writeall(fd, msg, msglen, -1) < 0 || fsync(fd) < 0)
+		return -1;
+	return 0;
+}
+
+/* maildir_sync - fsync dir/new/ after name was linked into it; on
+ * failure take the name back (a delivery that may not survive a power
+ * loss must not look like one), unlink also (0 or the tmp/ name) and
+ * fail */
+static void
+maildir_sync(const char *dir, const str *name, const char *also)
+{
+	str d = STR_INIT, f = STR_INIT;
+	int e;
+
+	if (str_copys(&d, dir) < 0 || str_puts(&d, "new/") < 0 ||
+	    str_0(&d) < 0)
+		die_nomem();
+	if (commit_sync(d.s) == 0) {
+		str_free(&d);
+		nfile++;
+		return;
+	}
+	e = errno;
+	if (str_copy(&f, d.s, d.len) >= 0 &&
+	    str_put(&f, name->s, name->len) >= 0 && str_0(&f) >= 0)
+		unlink(f.s);
+	if (also)
+		unlink(also);
+	errno = e;
+	die_write("the directory", d.s);
+}
+
+/* maildir_unnamed - the delivery as an unnamed file in tmp/ (O_TMPFILE),
+ * written and synced, then linked straight into new/ under its unique
+ * name (through /proc/self/fd) and new/ synced: 0 delivered.  new/ still
+ * gets only whole, durable files, as the Maildir protocol wants, and no
+ * tmp/ name is made or removed: on ext4 the fsync of a file just created
+ * in tmp/ writes tmp/ too, so this is one directory write fewer a
+ * delivery.  -1 where the kernel, the file system or a missing /proc
+ * has no such file: nothing is left behind, and the caller goes the
+ * classic way. */
+static int
+maildir_unnamed(const char *dir, str *tmp, str *new, str *name)
+{
+	str proc = STR_INIT;
+	int fd, tries, e;
+
+	if (str_copys(tmp, dir) < 0 || str_puts(tmp, "tmp") < 0 ||
+	    str_0(tmp) < 0)
+		die_nomem();
+	fd = open(tmp->s, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (maildir_write(fd) < 0)
+		die_write("the message to", tmp->s);	/* (and exit) */
+	if (str_copys(&proc, "/proc/self/fd/") < 0 ||
+	    str_putu(&proc, (unsigned long long)fd) < 0 || str_0(&proc) < 0)
+		die_nomem();
 	for (tries = 0;; tries++) {
-		gettimeofday(&tv, 0);
-		name.len = 0;
-		if (str_putu(&name, (unsigned long long)tv.tv_sec) < 0 ||
-		    str_puts(&name, ".M") < 0 ||
-		    str_putu(&name, (unsigned long long)tv.tv_usec) < 0 ||
-		    str_putc(&name, 'P') < 0 ||
-		    str_putu(&name, (unsigned long long)getpid()) < 0 ||
-		    str_putc(&name, 'Q') < 0 || str_putu(&name, ++count) < 0 ||
-		    str_putc(&name, '.') < 0 ||
-		    str_put(&name, host.s, host.len) < 0 ||
-		    str_copys(&tmp, dir) < 0 || str_puts(&tmp, "tmp/") < 0 ||
-		    str_put(&tmp, name.s, name.len) < 0 || str_0(&tmp) < 0 ||
-		    str_copys(&new, dir) < 0 || str_puts(&new, "new/") < 0 ||
-		    str_put(&new, name.s, name.len) < 0 || str_0(&new) < 0)
-			die_nomem();
+		maildir_name(dir, name, tmp, new);
+		if (linkat(AT_FDCWD, proc.s, AT_FDCWD, new->s,
+		    AT_SYMLINK_FOLLOW) == 0)
+			break;
+		if (errno != EEXIST || tries >= MAILDIR_TRIES) {
+			close(fd);
+			str_free(&proc);
+			return -1;
+		}
+	}
+	str_free(&proc);
+	if (close(fd) < 0) {
+		e = errno;
+		unlink(new->s);
+		errno = e;
+		die_write("the message to", new->s);
+	}
+	maildir_sync(dir, name, 0);
+	return 0;
+}
+
+/* maildir - the Maildir protocol: a unique name in tmp/, write, fsync,
+ * link into new/, fsync new/, remove the tmp/ name (maildir_unnamed
+ * first: the same without the tmp/ name).  Nothing is left in new/
+ * unless all of it is there and durable. */
+static void
+maildir(const char *dir)
+{
+	str tmp = STR_INIT, new = STR_INIT, name = STR_INIT;
+	int fd = -1, tries;
+
+	maildir_clean(dir);
+	if (maildir_unnamed(dir, &tmp, &new, &name) == 0)
+		goto done;
+	for (tries = 0;; tries++) {
+		maildir_name(dir, &name, &tmp, &new);
 		fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 		    O_NOFOLLOW, 0600);
 		if (fd >= 0)
@@ -298,17 +398,7 @@ maildir(const char *dir)
 			err_diesys(111, "unable to create ", tmp.s,
 			    " (#4.2.1)", (const char *)0);
 	}
-	if (fd_writeall(fd, rpline.s, rpline.len, -1) < 0 ||
-	    fd_writeall(fd, dtline.s, dtline.len, -1) < 0 ||
-	    fd_writeall(fd, msg, msglen, -1) < 0 || fsync(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		unlink(tmp.s);
-		errno = e;
-		die_write("the message to", tmp.s);
-	}
-	if (close(fd) < 0) {
+	if (maildir_write(fd) < 0 || close(fd) < 0) {
 		int e = errno;
 
 		unlink(tmp.s);
@@ -323,23 +413,9 @@ maildir(const char *dir)
 		err_diesys(111, "unable to link ", tmp.s, " to ", new.s,
 		    " (#4.2.1)", (const char *)0);
 	}
-	new.len -= name.len;	/* the directory new/ */
-	new.s[new.len] = 0;
-	dfd = open(new.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		int e = errno;
-
-		/* Not durable: take it back rather than risk a loss that
-		 * looks like a delivery. */
-		if (str_put(&new, name.s, name.len) >= 0 && str_0(&new) >= 0)
-			unlink(new.s);
-		unlink(tmp.s);
-		errno = e;
-		die_write("the directory", new.s);
-	}
-	close(dfd);
+	maildir_sync(dir, &name, tmp.s);
 	unlink(tmp.s);
-	nfile++;
+done:
 	str_free(&tmp);
 	str_free(&new);
 	str_free(&name);

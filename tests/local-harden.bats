@@ -58,13 +58,14 @@ teardown() { local_teardown; }
 }
 
 # traced SENDER RECIPIENT - deliver as deliver does, under strace, the
-# trace in $BATS_TEST_TMPDIR/trace
+# trace in $BATS_TEST_TMPDIR/trace (calls open, fsync and close, and
+# those in $strace_more)
 traced() {
 	local f
 	"$QPOST_HOME/bin/route" "$2" > "$BATS_TEST_TMPDIR/route"
 	mapfile -d '' f < "$BATS_TEST_TMPDIR/route"
 	run strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
-	    -e trace=open,openat,fsync,fdatasync,close \
+	    -e trace=open,openat,fsync,fdatasync,close${strace_more:+,$strace_more} \
 	    "$L" "${f[@]}" "$1" < "$MSG"
 }
 
@@ -193,4 +194,52 @@ broken() {
 	assert_failure 111
 	assert_output --regexp 'local: fatal: unable to forward: qq [^(]*: in a single-user home run by root only the alias user \(root\) can forward \(#4\.3\.0\)$'
 	[ "$(queue_count)" = 1 ]
+}
+
+@test "local: a Maildir delivery is an unnamed file in tmp/, linked into new/ only after its fsync, then new/ synced; no tmp/ name is made" {
+	command -v strace > /dev/null || skip "no strace"
+	strace_more=linkat,link,unlink,unlinkat traced s@x.example joe@test.example
+	assert_success
+	assert_equal "$(lastline)" "local: did 1+0+0"
+	joe_got s@x.example
+	# (local works in joe's home: the default delivery is ./Maildir/)
+	run "$PY" - "$BATS_TEST_TMPDIR/trace" ./Maildir "$(basename "$f")" <<-'EOF'
+	import re, sys
+	trace, md, name = sys.argv[1:]
+	steps, fd = [], None
+	for line in open(trace):
+	    m = re.search(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*)", ([^)]*)\) = (\d+)', line)
+	    if m and m.group(1) == md + "/tmp" and "O_TMPFILE" in m.group(2):
+	        fd = m.group(3)
+	        steps.append("tmpfile")
+	    if fd and re.search(r'\bfsync\(%s\) += 0' % fd, line):
+	        steps.append("fsync file")
+	    m = re.search(r'\blinkat\(AT_FDCWD, "/proc/self/fd/(\d+)", AT_FDCWD, "([^"]*)"', line)
+	    if m and m.group(1) == fd and m.group(2) == md + "/new/" + name:
+	        steps.append("link into new/")
+	    if fd and re.search(r'\bclose\(%s\)' % fd, line):
+	        fd = None
+	    if re.search(r'\b(link|unlink)(at)?\(.*/tmp/', line):
+	        steps.append("a tmp/ name: " + line.strip())
+	print(" ".join(steps))
+	EOF
+	assert_output "tmpfile fsync file link into new/"
+	# and new/ synced after the link
+	sed -n '/linkat(/,$p' "$BATS_TEST_TMPDIR/trace" > "$BATS_TEST_TMPDIR/after"
+	mv "$BATS_TEST_TMPDIR/after" "$BATS_TEST_TMPDIR/trace"
+	dir_synced ./Maildir/new
+}
+
+@test "local: without /proc (no way to link an unnamed file) the Maildir delivery takes the tmp/ name way: the same bytes, tmp/ left empty" {
+	[ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
+	command -v unshare > /dev/null || skip "no unshare"
+	"$QPOST_HOME/bin/route" joe@test.example > "$BATS_TEST_TMPDIR/route"
+	mapfile -d '' f < "$BATS_TEST_TMPDIR/route"
+	run unshare -m --propagation private sh -c '
+	    mount -t tmpfs none /proc || exit 99
+	    [ ! -e /proc/self/fd ] || exit 98
+	    exec "$@"' sh "$L" "${f[@]}" s@x.example < "$MSG"
+	assert_success
+	assert_equal "$(lastline)" "local: did 1+0+0"
+	joe_got s@x.example
 }
