@@ -67,6 +67,7 @@
  * unlink it (unlink and write are async-signal-safe). */
 static char tmpname[64];
 static volatile sig_atomic_t tmpmade;
+static int unnamed;	/* fd is an O_TMPFILE file: no tmp name */
 static int fd = -1;
 static char outbuf[QUEUE_BUF];
 static size_t outlen;
@@ -367,17 +368,26 @@ main(int argc, char **argv)
 	if (n < 0 || (size_t)n >= sizeof tmpname)
 		die(81, "tmp name too long");
 	/* A file of the pool if there is one (no inode to allocate, none to
-	 * free after delivery), else a new one. */
+	 * free after delivery), else a new one: unnamed (O_TMPFILE) where
+	 * the system has them and /proc can name one, since the fsync of a
+	 * file just created under a name in tmp/ writes tmp/ too on ext4
+	 * (docs/performance.md, step 16); linkat gives it its name in new/
+	 * at the commit.  A crash leaves nothing of an unnamed file. */
 	fd = qfile_claim(tmpname, &oldsize);
-	if (fd < 0)
-		fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-		    0660);
+	if (fd >= 0)
+		tmpmade = 1;
+	else if (access("/proc/self/fd", X_OK) == 0 &&
+	    (fd = open(QFILE_TMP, O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	    0660)) >= 0)
+		unnamed = 1;
+	else if ((fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+	    0660)) >= 0)
+		tmpmade = 1;
 	if (fd < 0) {
 		if (errno == ENOSPC || errno == EDQUOT)
 			diesys(53, "unable to create queue/tmp file");
 		diesys(62, "unable to create queue/tmp file");
 	}
-	tmpmade = 1;
 
 	received();
 	message();
@@ -410,15 +420,33 @@ main(int argc, char **argv)
 		die_write();
 	if (fstat(fd, &st) < 0)
 		diesys(81, "unable to fstat queue/tmp file");
-	if (close(fd) < 0)
-		die_write();
 	n = snprintf(newname, sizeof newname, QFILE_NEW "/%llu",
 	    (unsigned long long)st.st_ino);
 	if (n < 0 || (size_t)n >= sizeof newname)
 		die(81, "new name too long");
-	if (rename(tmpname, newname) < 0)
-		diesys(62, "unable to rename queue/tmp file into queue/new");
-	tmpmade = 0;
+	if (unnamed) {
+		char proc[64];
+
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, newname,
+		    AT_SYMLINK_FOLLOW) < 0)
+			diesys(62, "unable to link queue/tmp file into "
+			    "queue/new");
+		if (close(fd) < 0) {
+			int e = errno;
+
+			unlink(newname);
+			errno = e;
+			die_write();
+		}
+	} else {
+		if (close(fd) < 0)
+			die_write();
+		if (rename(tmpname, newname) < 0)
+			diesys(62, "unable to rename queue/tmp file into "
+			    "queue/new");
+		tmpmade = 0;
+	}
 
 	/* Only once the directory entry is durable is the message queued.
 	 * If that fails, take the message back out of new/: the client is

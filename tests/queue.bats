@@ -63,6 +63,57 @@ EOF
 	[ -z "$(ls -A "$QPOST_HOME/queue/tmp")" ]
 }
 
+@test "queue: with the pool empty the file is unnamed in tmp/ (O_TMPFILE), fsynced, linked into new/<inode>, new/ fsynced; no tmp/ name is made" {
+	command -v strace > /dev/null || skip "no strace"
+	env_is 'Fa@b\0Tc@d\0\0'
+	run strace -qq -o "$T/trace" -e trace=open,openat,fsync,linkat,link,rename,renameat,renameat2,unlink,unlinkat,close \
+	    sh -c 'exec "$0" < "$1" 1< "$2"' "$Q" "$T/msg" "$T/env"
+	assert_success
+	f=$(ls "$QPOST_HOME/queue/new")
+	check_new "$QPOST_HOME/queue/new/$f" "$T/msg" "$T/env"
+	[ -z "$(ls -A "$QPOST_HOME/queue/tmp")" ]
+	run "$PY" - "$T/trace" "$f" <<-'EOF'
+	import re, sys
+	fd, steps, newfd = None, [], None
+	for line in open(sys.argv[1]):
+	    m = re.search(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*)", ([^)]*)\) = (\d+)', line)
+	    if m and m.group(1) == "tmp" and "O_TMPFILE" in m.group(2):
+	        fd = m.group(3)
+	        steps.append("tmpfile")
+	    elif m and m.group(1) == "new" and "O_DIRECTORY" in m.group(2):
+	        newfd = m.group(3)
+	    if fd and re.search(r'\bfsync\(%s\) += 0' % fd, line):
+	        steps.append("fsync file")
+	    m = re.search(r'\blinkat\(AT_FDCWD, "/proc/self/fd/(\d+)", AT_FDCWD, "([^"]*)"', line)
+	    if m and m.group(1) == fd and m.group(2) == "new/" + sys.argv[2]:
+	        steps.append("link new/<inode>")
+	    if fd and re.search(r'\bclose\(%s\)' % fd, line):
+	        fd = None
+	    if newfd and re.search(r'\bfsync\(%s\) += 0' % newfd, line):
+	        steps.append("fsync new/")
+	        newfd = None
+	    if re.search(r'"tmp/', line):
+	        steps.append("a tmp/ name: " + line.strip())
+	print(" ".join(steps))
+	EOF
+	assert_output "tmpfile fsync file link new/<inode> fsync new/"
+}
+
+@test "queue: without /proc the file gets a tmp/ name first, renamed into new/: the same bytes, tmp/ left empty" {
+	[ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
+	command -v unshare > /dev/null || skip "no unshare"
+	env_is 'Fa@b\0Tc@d\0\0'
+	run unshare -m --propagation private sh -c '
+	    mount -t tmpfs none /proc || exit 99
+	    [ ! -e /proc/self/fd ] || exit 98
+	    exec "$0" < "$1" 1< "$2"' "$Q" "$T/msg" "$T/env"
+	assert_success
+	f=$(ls "$QPOST_HOME/queue/new")
+	[ "$f" = "$(stat -c %i "$QPOST_HOME/queue/new/$f")" ]
+	check_new "$QPOST_HOME/queue/new/$f" "$T/msg" "$T/env"
+	[ -z "$(ls -A "$QPOST_HOME/queue/tmp")" ]
+}
+
 @test "queue: the trace line says invoked by uid N from a local user" {
 	env_is 'Fa@b\0Tc@d\0\0'
 	run inject
@@ -194,7 +245,7 @@ print(rc, os.read(t, 16))' "$QPOST_HOME" "$Q" "$T/msg" "$T/env"
 	rmdir "$QPOST_HOME/queue/new"
 	run inject
 	assert_failure 62
-	assert_output --partial "unable to rename"
+	assert_output --partial "queue/tmp file into queue/new"
 	[ -z "$(ls -A "$QPOST_HOME/queue/tmp")" ]
 	mv "$QPOST_HOME/queue" "$QPOST_HOME/queue.gone"
 	run inject
@@ -220,7 +271,10 @@ print(rc, os.read(t, 16))' "$QPOST_HOME" "$Q" "$T/msg" "$T/env"
 	# (an & job's stdin is /dev/null unless the job itself redirects it)
 	spawn sh -c 'exec "$0" <&5 1< "$1" 2> "$2"' "$Q" "$T/env" "$T/err"
 	pid=$LAST_PID
-	wait_for 10 sh -c '[ -n "$(ls -A "$0")" ]' "$QPOST_HOME/queue/tmp"
+	# its file is in tmp/: named, or unnamed (O_TMPFILE) and seen only
+	# among its descriptors
+	wait_for 10 sh -c '[ -n "$(ls -A "$0")" ] ||
+	    ls -l /proc/$1/fd | grep -q "$0/#"' "$QPOST_HOME/queue/tmp" "$pid"
 	kill -ALRM "$pid"
 	rc=0
 	wait "$pid" || rc=$?
