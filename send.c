@@ -815,12 +815,13 @@ msgs_delete(struct msg **v, size_t n, unsigned long uid)
 	const char *step;
 	unsigned long *ids = xcalloc(n, sizeof *ids);
 	char b2[NUM_LEN];
-	size_t k, nid = 0;
+	size_t k, nid = 0, nfresh_gone = 0;
 
 	for (k = 0; k < n; k++) {
-		if (v[k]->fresh)
+		if (v[k]->fresh) {
 			fresh_remove(v[k]);
-		else
+			nfresh_gone++;
+		} else
 			ids[nid++] = v[k]->id;
 		if (v[k]->hpos != HEAP_NONE)
 			heap_remove(&sched, v[k]->hpos);
@@ -829,6 +830,8 @@ msgs_delete(struct msg **v, size_t n, unsigned long uid)
 		/* left for a restart to finish, as in msg_remove */
 		err_warnsys("unable to ", step, " of deleted messages",
 		    (const char *)0);
+	if (nfresh_gone)
+		new_flush(1);	/* durable before the request is answered */
 	for (k = 0; k < n; k++) {
 		err_info("deleted msg ", v[k]->qid, " by ",
 		    num_fmt(b2, uid), (const char *)0);
