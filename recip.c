@@ -369,8 +369,8 @@ static struct stat pwstat;
 static int pwstat_ok;
 
 /* pwcache_slot - the slot of name (at most RECIP_USERLEN bytes: syspw),
- * after dropping every answer if
- * /etc/passwd is not the file the answers came from */
+ * after dropping every answer if /etc/passwd is not the file they came
+ * from */
 static struct pwslot *
 pwcache_slot(const char *name)
 {
@@ -438,10 +438,9 @@ account(const char *name, struct recip_pw *pw)
 		c->key[0] = 0;
 		errno = 0;
 		p = getpwnam(name);
-		if (!p)
-			if (errno && errno != ENOENT && errno != ESRCH &&
-			    errno != EBADF && errno != EPERM)
-				return -1;	/* never kept */
+		if (!p && errno && errno != ENOENT && errno != ESRCH &&
+		    errno != EBADF && errno != EPERM)
+			return -1;	/* a failure: never kept */
 		c->found = p != 0;
 		if (p && (put0(&c->name, p->pw_name, strlen(p->pw_name)) < 0 ||
 		    put0(&c->dir, p->pw_dir, strlen(p->pw_dir)) < 0))
