@@ -203,31 +203,9 @@ broken() {
 	assert_equal "$(lastline)" "local: did 1+0+0"
 	joe_got s@x.example
 	# (local works in joe's home: the default delivery is ./Maildir/)
-	run "$PY" - "$BATS_TEST_TMPDIR/trace" ./Maildir "$(basename "$f")" <<-'EOF'
-	import re, sys
-	trace, md, name = sys.argv[1:]
-	steps, fd = [], None
-	for line in open(trace):
-	    m = re.search(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*)", ([^)]*)\) = (\d+)', line)
-	    if m and m.group(1) == md + "/tmp" and "O_TMPFILE" in m.group(2):
-	        fd = m.group(3)
-	        steps.append("tmpfile")
-	    if fd and re.search(r'\bfsync\(%s\) += 0' % fd, line):
-	        steps.append("fsync file")
-	    m = re.search(r'\blinkat\(AT_FDCWD, "/proc/self/fd/(\d+)", AT_FDCWD, "([^"]*)"', line)
-	    if m and m.group(1) == fd and m.group(2) == md + "/new/" + name:
-	        steps.append("link into new/")
-	    if fd and re.search(r'\bclose\(%s\)' % fd, line):
-	        fd = None
-	    if re.search(r'\b(link|unlink)(at)?\(.*/tmp/', line):
-	        steps.append("a tmp/ name: " + line.strip())
-	print(" ".join(steps))
-	EOF
-	assert_output "tmpfile fsync file link into new/"
-	# and new/ synced after the link
-	sed -n '/linkat(/,$p' "$BATS_TEST_TMPDIR/trace" > "$BATS_TEST_TMPDIR/after"
-	mv "$BATS_TEST_TMPDIR/after" "$BATS_TEST_TMPDIR/trace"
-	dir_synced ./Maildir/new
+	run "$PY" "$BATS_TEST_DIRNAME/unnamed-steps.py" "$BATS_TEST_TMPDIR/trace" \
+	    ./Maildir/tmp "./Maildir/new/$(basename "$f")"
+	assert_output "tmpfile fsync file link fsync new/"
 }
 
 @test "local: without /proc (no way to link an unnamed file) the Maildir delivery takes the tmp/ name way: the same bytes, tmp/ left empty" {

@@ -72,31 +72,8 @@ EOF
 	f=$(ls "$QPOST_HOME/queue/new")
 	check_new "$QPOST_HOME/queue/new/$f" "$T/msg" "$T/env"
 	[ -z "$(ls -A "$QPOST_HOME/queue/tmp")" ]
-	run "$PY" - "$T/trace" "$f" <<-'EOF'
-	import re, sys
-	fd, steps, newfd = None, [], None
-	for line in open(sys.argv[1]):
-	    m = re.search(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*)", ([^)]*)\) = (\d+)', line)
-	    if m and m.group(1) == "tmp" and "O_TMPFILE" in m.group(2):
-	        fd = m.group(3)
-	        steps.append("tmpfile")
-	    elif m and m.group(1) == "new" and "O_DIRECTORY" in m.group(2):
-	        newfd = m.group(3)
-	    if fd and re.search(r'\bfsync\(%s\) += 0' % fd, line):
-	        steps.append("fsync file")
-	    m = re.search(r'\blinkat\(AT_FDCWD, "/proc/self/fd/(\d+)", AT_FDCWD, "([^"]*)"', line)
-	    if m and m.group(1) == fd and m.group(2) == "new/" + sys.argv[2]:
-	        steps.append("link new/<inode>")
-	    if fd and re.search(r'\bclose\(%s\)' % fd, line):
-	        fd = None
-	    if newfd and re.search(r'\bfsync\(%s\) += 0' % newfd, line):
-	        steps.append("fsync new/")
-	        newfd = None
-	    if re.search(r'"tmp/', line):
-	        steps.append("a tmp/ name: " + line.strip())
-	print(" ".join(steps))
-	EOF
-	assert_output "tmpfile fsync file link new/<inode> fsync new/"
+	run "$PY" "$BATS_TEST_DIRNAME/unnamed-steps.py" "$T/trace" tmp "new/$f"
+	assert_output "tmpfile fsync file link fsync new/"
 }
 
 @test "queue: without /proc the file gets a tmp/ name first, renamed into new/: the same bytes, tmp/ left empty" {
