@@ -626,14 +626,20 @@ qfile_claim(const char *tmpname, unsigned long long *size)
 		if (fd < 0)
 			continue;
 		/* Only a plain file with this one name, the one the name
-		 * says (names are inode numbers), is taken; and its mtime is
-		 * set before it enters tmp/, where send removes old files. */
+		 * says (names are inode numbers), is taken.  The rename is
+		 * the claim: a queue that opened the same file and lost the
+		 * race must not touch it (its mtime, set here only by the
+		 * winner, becomes the winner's message's birth later; a
+		 * loser's futimens once landed after it).  send's cleaning of
+		 * tmp/ goes by the time in the tmp name too, so the file's
+		 * old mtime between the rename and the futimens is harmless. */
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    st.st_nlink != 1 || (unsigned long)st.st_ino != ids[k] ||
-		    futimens(fd, 0) < 0 || rename(p, tmpname) < 0) {
+		    rename(p, tmpname) < 0) {
 			close(fd);
 			continue;
 		}
+		(void)futimens(fd, 0);
 		*size = (unsigned long long)st.st_size;
 		return fd;
 	}

@@ -1368,6 +1368,25 @@ startup(int64_t now)
 }
 
 /* clean_tmp - queue/tmp files older than TMP_MAXAGE */
+/* tmp_name_recent - queue's tmp names are <pid>.<sec>.<nsec>, sec the
+ * time it took the file: younger than TMP_MAXAGE is in use, whatever the
+ * file's mtime (a file of the pool keeps its old one for a moment after
+ * queue renamed it here, qfile_claim) */
+static int
+tmp_name_recent(const char *name, int64_t now)
+{
+	const char *dot = strchr(name, '.'), *end;
+	unsigned long long sec;
+
+	if (!dot)
+		return 0;
+	end = strchr(dot + 1, '.');
+	if (!end || num_whole(dot + 1, (size_t)(end - dot - 1),
+	    ~0ULL >> 1, &sec) < 0)
+		return 0;
+	return (int64_t)sec >= now - TMP_MAXAGE;
+}
+
 static void
 clean_tmp(int64_t now)
 {
@@ -1385,7 +1404,8 @@ clean_tmp(int64_t now)
 		    str_puts(&p, de->d_name) < 0 || str_0(&p) < 0)
 			die_nomem();
 		if (lstat(p.s, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (int64_t)st.st_mtime < now - TMP_MAXAGE) {
+		    (int64_t)st.st_mtime < now - TMP_MAXAGE &&
+		    !tmp_name_recent(de->d_name, now)) {
 			if (unlink(p.s) == 0)
 				err_info("removed old queue/tmp/", de->d_name,
 				    (const char *)0);

@@ -361,11 +361,18 @@ queue_empty() {
 	echo junk > "$q/tmp/old"
 	touch -d '3 days ago' "$q/tmp/old"
 	echo young > "$q/tmp/young"
+	# a pool file queue has just renamed into tmp/ keeps its old mtime
+	# for a moment: the time in queue's tmp name says it is in use
+	claimed="4242.$(date +%s).5"
+	echo claimed > "$q/tmp/$claimed"
+	touch -d '3 days ago' "$q/tmp/$claimed" "$q/tmp/4242.1000000000.5"
 	start_send
 	wait_for 10 test -e "$q/bad/$ino"
 	wait_for 10 test ! -e "$q/mess/999999999"
 	wait_for 10 test ! -e "$q/tmp/old"
+	wait_for 10 test ! -e "$q/tmp/4242.1000000000.5"
 	[ -e "$q/tmp/young" ]
+	[ -e "$q/tmp/$claimed" ]
 	logged "moved queue/new/$ino to queue/bad/"
 }
 
