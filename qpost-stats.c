@@ -687,7 +687,8 @@ smtpd_line(struct cur *c, int labelled, long long t)
 	return 0;
 }
 
-/* prog_prefix - "name: " of another program (tlsd, tcpserver, ...) */
+/* prog_prefix - "name: " of another program (tlsd, tcpserver, ...), or
+ * of a service's run script ("smtpd/run: warning: ...", docs/logging.md) */
 static int
 prog_prefix(const char *s, size_t n)
 {
@@ -700,7 +701,7 @@ prog_prefix(const char *s, size_t n)
 			return i > 0 && i + 1 < n && s[i + 1] == ' ';
 		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') &&
 		    !(ch >= '0' && ch <= '9') && ch != '-' && ch != '_' &&
-		    ch != '.')
+		    ch != '.' && ch != '/')
 			return 0;
 	}
 	return 0;

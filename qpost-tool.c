@@ -1162,6 +1162,14 @@ do_rules(void)
 	if (fd < 0)
 		err_diesys(111, "unable to open control/rules",
 		    (const char *)0);
+	/* One compile at a time: the smtpd, smtps and submission services
+	 * start together and each compiles a changed file, and tcprules's
+	 * temporary name is fixed (one rename found the other's gone).  The
+	 * lock is the open file's, so it stays with tcprules through the
+	 * exec, to its exit. */
+	if (flock(fd, LOCK_EX) < 0)
+		err_diesys(111, "unable to lock control/rules",
+		    (const char *)0);
 	if (dup2(fd, 0) < 0)
 		err_diesys(111, "unable to dup", (const char *)0);
 	if (fd != 0)

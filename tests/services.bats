@@ -32,6 +32,20 @@ delivered_is() { [ "$(delivered)" -eq "$1" ]; }
 queue_empty() { [ "$(queue_count)" -eq 0 ]; }
 # logged_ge FILE REGEX N - at least N lines of FILE match
 logged_ge() { [ "$(grep -Ec "$2" "$1")" -ge "$3" ]; }
+
+# logs_settled - every service's log ends in a whole line and none grew
+# for 0.3 s: multilog may write a line in two pieces, and a reader in
+# between sees a cut one (for wait_for)
+logs_settled() {
+	local f a b
+	a=$(cat "$S"/*/log/main/current | wc -c)
+	sleep 0.3
+	b=$(cat "$S"/*/log/main/current | wc -c)
+	[ "$a" = "$b" ] || return 1
+	for f in "$S"/*/log/main/current; do
+		[ -z "$(tail -c 1 "$f")" ] || return 1
+	done
+}
 accepted_ge() { [ -f "$T/accepted" ] && [ "$(wc -l < "$T/accepted")" -ge "$1" ]; }
 
 # load N OUT - send N messages (Subject: msg-I), one connection each,
@@ -220,6 +234,7 @@ PYEOF
 	wait_for 20 delivered_is 6
 	wait_for 10 queue_empty
 	wait_for 10 logged_ge "$S/send/log/main/current" 'end msg' 6
+	wait_for 10 logs_settled
 	run "$QPOST_HOME/bin/qpost-stats" --json
 	assert_success
 	run "$PY" -c '

@@ -158,6 +158,15 @@ jq_() {
 	assert_output "({'read': 7, 'unparsed': 6, 'unlabelled': 5, 'other': 0}, {'messages': 1, 'bytes': 7})"
 }
 
+@test "stats: a service run script's own line (smtpd/run: warning: ...) is another program's line, not an unparsed one" {
+	printf '%s\n' 'smtpd/run: warning: control/rules not compiled: serving with the last good control/rules.cdb' \
+	    'tcprules: fatal: unable to parse this line' > "$BATS_TEST_TMPDIR/run.log"
+	run "$S" --json "$BATS_TEST_TMPDIR/run.log"
+	assert_success
+	run jq_ 'j["lines"]'
+	assert_output "{'read': 2, 'unparsed': 0, 'unlabelled': 2, 'other': 2}"
+}
+
 @test "stats: the old send lines (numeric ids, no channel or delay) count too" {
 	run "$S" "$F/old.log"
 	assert_success

@@ -193,6 +193,22 @@ messages in queue but not yet preprocessed: 0"
 	refute_output --partial "RELAYCLIENT"
 }
 
+@test "rules: compiles at the same moment (three services starting together) all succeed, one at a time" {
+	printf '%s\n' '10.1.:allow,RELAYCLIENT=""' ':allow' > "$QPOST_HOME/control/rules"
+	pids=()
+	for i in $(seq 1 12); do
+		"$T" rules 2> "$BATS_TEST_TMPDIR/err.$i" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	cat "$BATS_TEST_TMPDIR"/err.* > "$BATS_TEST_TMPDIR/err"
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output ""
+	[ ! -e "$QPOST_HOME/control/rules.tmp" ]
+	run env TCPREMOTEIP=10.1.2.3 tcprulescheck "$QPOST_HOME/control/rules.cdb"
+	assert_output --partial "set environment variable RELAYCLIENT"
+}
+
 @test "rules keeps the old cdb when control/rules has a syntax error" {
 	before=$(cksum < "$QPOST_HOME/control/rules.cdb")
 	# tcprules itself would loop for ever on these two lines
