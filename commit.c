@@ -47,3 +47,20 @@ commit_sync(const char *dir)
 	close(dfd);
 	return 0;
 }
+
+int
+commit_unnamed(const char *dir, int mode)
+{
+	if (access("/proc/self/fd", X_OK) < 0)
+		return -1;
+	return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+}
+
+int
+commit_link(int fd, const char *dst)
+{
+	char proc[40];
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
+}

@@ -327,44 +327,36 @@ maildir_sync(const char *dir, const str *name, const char *also)
 	die_write("the directory", d.s);
 }
 
-/* maildir_unnamed - the delivery as an unnamed file in tmp/ (O_TMPFILE),
- * written and synced, then linked straight into new/ under its unique
- * name (through /proc/self/fd) and new/ synced: 0 delivered.  new/ still
- * gets only whole, durable files, as the Maildir protocol wants, and no
- * tmp/ name is made or removed: on ext4 the fsync of a file just created
- * in tmp/ writes tmp/ too, so this is one directory write fewer a
- * delivery.  -1 where the kernel, the file system or a missing /proc
- * has no such file: nothing is left behind, and the caller goes the
- * classic way. */
+/* maildir_unnamed - the delivery as an unnamed file in tmp/
+ * (commit_unnamed), written and synced, then linked straight into new/
+ * under its unique name and new/ synced: 0 delivered.  new/ still gets
+ * only whole, durable files, as the Maildir protocol wants, and no tmp/
+ * name is made or removed: one directory write fewer a delivery.  -1
+ * where the system has no unnamed files or the link fails but for a
+ * name clash: nothing is left behind, and the caller goes the classic
+ * way. */
 static int
 maildir_unnamed(const char *dir, str *tmp, str *new, str *name)
 {
-	str proc = STR_INIT;
 	int fd, tries, e;
 
 	if (str_copys(tmp, dir) < 0 || str_puts(tmp, "tmp") < 0 ||
 	    str_0(tmp) < 0)
 		die_nomem();
-	fd = open(tmp->s, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	fd = commit_unnamed(tmp->s, 0600);
 	if (fd < 0)
 		return -1;
 	if (maildir_write(fd) < 0)
 		die_write("the message to", tmp->s);	/* (and exit) */
-	if (str_copys(&proc, "/proc/self/fd/") < 0 ||
-	    str_putu(&proc, (unsigned long long)fd) < 0 || str_0(&proc) < 0)
-		die_nomem();
 	for (tries = 0;; tries++) {
 		maildir_name(dir, name, tmp, new);
-		if (linkat(AT_FDCWD, proc.s, AT_FDCWD, new->s,
-		    AT_SYMLINK_FOLLOW) == 0)
+		if (commit_link(fd, new->s) == 0)
 			break;
 		if (errno != EEXIST || tries >= MAILDIR_TRIES) {
 			close(fd);
-			str_free(&proc);
 			return -1;
 		}
 	}
-	str_free(&proc);
 	if (close(fd) < 0) {
 		e = errno;
 		unlink(new->s);

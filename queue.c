@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "commit.h"
 #include "date.h"
 #include "envelope.h"
 #include "err.h"
@@ -368,17 +369,13 @@ main(int argc, char **argv)
 	if (n < 0 || (size_t)n >= sizeof tmpname)
 		die(81, "tmp name too long");
 	/* A file of the pool if there is one (no inode to allocate, none to
-	 * free after delivery), else a new one: unnamed (O_TMPFILE) where
-	 * the system has them and /proc can name one, since the fsync of a
-	 * file just created under a name in tmp/ writes tmp/ too on ext4
-	 * (docs/performance.md, step 16); linkat gives it its name in new/
-	 * at the commit.  A crash leaves nothing of an unnamed file. */
+	 * free after delivery), else a new one: unnamed where the system
+	 * has them (commit_unnamed; docs/performance.md, step 16), named in
+	 * new/ at the commit. */
 	fd = qfile_claim(tmpname, &oldsize);
 	if (fd >= 0)
 		tmpmade = 1;
-	else if (access("/proc/self/fd", X_OK) == 0 &&
-	    (fd = open(QFILE_TMP, O_TMPFILE | O_WRONLY | O_CLOEXEC,
-	    0660)) >= 0)
+	else if ((fd = commit_unnamed(QFILE_TMP, 0660)) >= 0)
 		unnamed = 1;
 	else if ((fd = open(tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
 	    0660)) >= 0)
@@ -425,11 +422,7 @@ main(int argc, char **argv)
 	if (n < 0 || (size_t)n >= sizeof newname)
 		die(81, "new name too long");
 	if (unnamed) {
-		char proc[64];
-
-		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, newname,
-		    AT_SYMLINK_FOLLOW) < 0)
+		if (commit_link(fd, newname) < 0)
 			diesys(62, "unable to link queue/tmp file into "
 			    "queue/new");
 		if (close(fd) < 0) {
