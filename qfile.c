@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -51,6 +52,28 @@ qfile_id(const char *name, unsigned long *id)
 		return -1;
 	*id = (unsigned long)u;
 	return 0;
+}
+
+int
+qfile_tmpname(char *b, size_t n)
+{
+	struct timespec ts;
+	int k;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	k = snprintf(b, n, QFILE_TMP "/%ld.%lld.%ld", (long)getpid(),
+	    (long long)ts.tv_sec, (long)ts.tv_nsec);
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+int
+qfile_tmp_sec(const char *name, unsigned long long *sec)
+{
+	const char *dot = strchr(name, '.'), *end;
+
+	if (!dot || !(end = strchr(dot + 1, '.')))
+		return -1;
+	return num_whole(dot + 1, (size_t)(end - dot - 1), ~0ULL >> 1, sec);
 }
 
 /* ---------------------------------------------------------- ids */

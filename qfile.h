@@ -78,6 +78,13 @@ struct qfile_info {
 int qfile_path(str *, const char *dir, unsigned long id, const char *suffix);
 /* qfile_id - a canonical decimal file name as an id; -1 if not one */
 int qfile_id(const char *name, unsigned long *id);
+/* qfile_tmpname - queue's name for its file, "tmp/<pid>.<sec>.<nsec>"
+ * (the time it took the file) in b: 0, or -1 if n is too small */
+#define QFILE_TMPNAME_LEN 64
+int qfile_tmpname(char *b, size_t n);
+/* qfile_tmp_sec - the <sec> of such a name (the part after tmp/):
+ * 0 with *sec, -1 if name is not one of queue's */
+int qfile_tmp_sec(const char *name, unsigned long long *sec);
 
 /* qfile_msgid - the ID of the message born at birth_us (microseconds
  * since the epoch; a birth past QFILE_MSGID_DIGITS digits wraps) whose
@@ -166,9 +173,10 @@ int qfile_sync(const char *dir);
  * and *dir the directory that failed */
 int qfile_pick_sync(const char **dir);
 /* qfile_claim - for queue, whose working directory is queue/: a file of
- * free/ renamed to tmpname, open for writing at offset 0, its mtime set
- * to now (clean_tmp goes by it) and its size in *size; -1 if free/ has
- * none to give (then queue creates a file) */
+ * free/ renamed to tmpname (the claim), then its mtime set to now, open
+ * for writing at offset 0, its size in *size; -1 if free/ has none to
+ * give (then queue creates a file).  send's clean_tmp goes by the mtime
+ * and by the time in tmpname (qfile_tmp_sec). */
 int qfile_claim(const char *tmpname, unsigned long long *size);
 /* qfile_release - for send, once the fsync of new/ made the rename of
  * new/<id> to done/<id> durable: with keep, done/<id> goes to free/

@@ -66,7 +66,7 @@
 
 /* The tmp name lives in static storage so that the alarm handler can
  * unlink it (unlink and write are async-signal-safe). */
-static char tmpname[64];
+static char tmpname[QFILE_TMPNAME_LEN];
 static volatile sig_atomic_t tmpmade;
 static int unnamed;	/* fd is an O_TMPFILE file: no tmp name */
 static int fd = -1;
@@ -338,7 +338,6 @@ main(int argc, char **argv)
 {
 	str env = STR_INIT;
 	struct sigaction sa;
-	struct timespec ts;
 	struct stat st;
 	char newname[64], trailer[QFILE_TRAILER_LEN];
 	unsigned long long oldsize = 0;
@@ -363,10 +362,7 @@ main(int argc, char **argv)
 	if (chdir("queue") < 0)
 		diesys(62, "unable to chdir to queue");
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(tmpname, sizeof tmpname, QFILE_TMP "/%ld.%lld.%ld",
-	    (long)getpid(), (long long)ts.tv_sec, (long)ts.tv_nsec);
-	if (n < 0 || (size_t)n >= sizeof tmpname)
+	if (qfile_tmpname(tmpname, sizeof tmpname) < 0)
 		die(81, "tmp name too long");
 	/* A file of the pool if there is one (no inode to allocate, none to
 	 * free after delivery), else a new one: unnamed where the system

@@ -1368,25 +1368,6 @@ startup(int64_t now)
 }
 
 /* clean_tmp - queue/tmp files older than TMP_MAXAGE */
-/* tmp_name_recent - queue's tmp names are <pid>.<sec>.<nsec>, sec the
- * time it took the file: younger than TMP_MAXAGE is in use, whatever the
- * file's mtime (a file of the pool keeps its old one for a moment after
- * queue renamed it here, qfile_claim) */
-static int
-tmp_name_recent(const char *name, int64_t now)
-{
-	const char *dot = strchr(name, '.'), *end;
-	unsigned long long sec;
-
-	if (!dot)
-		return 0;
-	end = strchr(dot + 1, '.');
-	if (!end || num_whole(dot + 1, (size_t)(end - dot - 1),
-	    ~0ULL >> 1, &sec) < 0)
-		return 0;
-	return (int64_t)sec >= now - TMP_MAXAGE;
-}
-
 static void
 clean_tmp(int64_t now)
 {
@@ -1394,6 +1375,7 @@ clean_tmp(int64_t now)
 	struct dirent *de;
 	str p = STR_INIT;
 	struct stat st;
+	unsigned long long sec;
 
 	if (!d)
 		return;
@@ -1405,7 +1387,10 @@ clean_tmp(int64_t now)
 			die_nomem();
 		if (lstat(p.s, &st) == 0 && S_ISREG(st.st_mode) &&
 		    (int64_t)st.st_mtime < now - TMP_MAXAGE &&
-		    !tmp_name_recent(de->d_name, now)) {
+		    /* a file of the pool keeps its old mtime for a moment
+		     * after queue took it: its name says when */
+		    (qfile_tmp_sec(de->d_name, &sec) < 0 ||
+		    (int64_t)sec < now - TMP_MAXAGE)) {
 			if (unlink(p.s) == 0)
 				err_info("removed old queue/tmp/", de->d_name,
 				    (const char *)0);
