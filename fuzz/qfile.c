@@ -99,17 +99,24 @@ trailer(const char *s, size_t n)
 		abort();
 }
 
+/* name - a queue file name: an id that formats back to itself; a tmp
+ * name's time (qfile_tmp_sec) read only from where it is */
 static void
 name(const char *s, size_t n)
 {
 	char b[32];
 	unsigned long id;
+	unsigned long long sec;
 	str p = STR_INIT;
 
 	if (n >= sizeof b)
 		n = sizeof b - 1;
 	memcpy(b, s, n);
 	b[n] = 0;
+	/* a tmp name's second field, if it reads as one, is within it */
+	if (qfile_tmp_sec(b, &sec) == 0 && (!strchr(b, '.') ||
+	    sec > (~0ULL >> 1)))
+		abort();
 	if (qfile_id(b, &id) < 0)
 		return;
 	if (qfile_path(&p, QFILE_NEW, id, 0) < 0 ||
