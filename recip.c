@@ -368,9 +368,8 @@ static struct pwslot pwcache[PWCACHE_SLOTS];
 static struct stat pwstat;
 static int pwstat_ok;
 
-/* pwcache_slot - the slot of name (at most RECIP_USERLEN bytes: syspw),
- * after dropping every answer if /etc/passwd is not the file they came
- * from */
+/* pwcache_slot - the slot of name (at most RECIP_USERLEN bytes), after
+ * dropping every answer if /etc/passwd is not the file they came from */
 static struct pwslot *
 pwcache_slot(const char *name)
 {
@@ -431,8 +430,14 @@ account(const char *name, struct recip_pw *pw)
 #else
 	struct passwd *p;
 	time_t now = mono_sec();
-	struct pwslot *c = pwcache_slot(name);
+	size_t nl = strlen(name);
+	struct pwslot *c;
 
+	if (nl > RECIP_USERLEN) {	/* syspw asks no such name */
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	c = pwcache_slot(name);
 	if (!c->key[0] || strcmp(c->key, name) ||
 	    now - c->at >= PWCACHE_SECS || now < c->at) {
 		c->key[0] = 0;
@@ -450,7 +455,7 @@ account(const char *name, struct recip_pw *pw)
 			c->gid = p->pw_gid;
 		}
 		c->at = now;
-		memcpy(c->key, name, strlen(name) + 1);
+		memcpy(c->key, name, nl + 1);
 	}
 	if (!c->found)
 		return 0;
