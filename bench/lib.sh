@@ -18,31 +18,45 @@ wait_port() {	# wait_port PORT: until something listens on it (10 s at most)
 	done
 }
 
-# qp_server TREE QP LOG [MAKE ARGS...]: a qpost home QP installed from the
+# qp_home TREE QP [MAKE ARGS...]: a qpost home QP installed from the
 # built tree TREE, for test.example (locals and rcpthosts, 200 sessions
-# an address), with send running (QPOST_REMOTE=/bin/false: local mail
-# only) and tcpserver + smtpd on a loopback port, -b 64 as
-# service/smtpd/run (tcpserver's default backlog of 20 drops SYNs at 50
-# sessions, and each drop costs the client a 1 s retransmit).  Logs
-# LOG-send.log and LOG-smtpd.log; sets QPORT, SENDPID and TCPPID and adds
-# both pids to the caller's PIDS.
-qp_server() {
-	local tree=$1 qp=$2 log=$3
-	shift 3
+# an address)
+qp_home() {
+	local tree=$1 qp=$2
+	shift 2
 	make -C "$tree" -s install QPOST_HOME="$qp" "$@" >/dev/null
 	echo test.example > "$qp/control/me"
 	printf '%s\n' test.example localhost > "$qp/control/locals"
 	printf '%s\n' test.example localhost > "$qp/control/rcpthosts"
 	echo 200 > "$qp/control/concurrencyperip"
-	QPOST_HOME=$qp QPOST_REMOTE=/bin/false "$qp/bin/send" 2>>"$log-send.log" &
-	SENDPID=$!
-	PIDS+=($SENDPID)
+}
+
+# qp_smtpd QP LOG: tcpserver + smtpd of the home QP on a loopback port,
+# -b 64 as service/smtpd/run (tcpserver's default backlog of 20 drops
+# SYNs at 50 sessions, and each drop costs the client a 1 s
+# retransmit); logs to LOG-smtpd.log, sets QPORT and TCPPID and adds the
+# pid to the caller's PIDS
+qp_smtpd() {
+	local qp=$1 log=$2
 	QPORT=$(free_port)
 	QPOST_HOME=$qp tcpserver -q -R -H -l0 -c 200 -b 64 127.0.0.1 "$QPORT" \
 	    "$qp/bin/smtpd" 2>>"$log-smtpd.log" &
 	TCPPID=$!
 	PIDS+=($TCPPID)
 	wait_port "$QPORT"
+}
+
+# qp_server TREE QP LOG [MAKE ARGS...]: qp_home, with send running
+# (QPOST_REMOTE=/bin/false: local mail only, logs to LOG-send.log, its
+# pid in SENDPID and PIDS) and qp_smtpd
+qp_server() {
+	local tree=$1 qp=$2 log=$3
+	shift 3
+	qp_home "$tree" "$qp" "$@"
+	QPOST_HOME=$qp QPOST_REMOTE=/bin/false "$qp/bin/send" 2>>"$log-send.log" &
+	SENDPID=$!
+	PIDS+=($SENDPID)
+	qp_smtpd "$qp" "$log"
 }
 
 # qp_box QP NAME: a Maildir QP/alias/NAME/ that NAME@test.example goes to
