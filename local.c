@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -79,9 +80,11 @@
 #define PROG_TEXT_MAX 400	/* bytes of it in the reason (the bounce) */
 #define PROG_KILL_AGAIN 1	/* seconds between kills after a timeout */
 #define TRUSTED_GROUPS_MAX 64	/* entries of control/trustedgroups used */
+#define WORKER_REQ_MAX (LOCAL_ARGC * (ADDR_MAX + 1))	/* -W's largest request */
 
 static const char *msg;		/* the message, as read from fd 0 */
 static size_t msglen;
+static int msgmapped;		/* msg is a mapping of fd 0 */
 static str rpline = STR_INIT;	/* "Return-Path: <sender>\n" */
 static str dtline = STR_INIT;	/* "Delivered-To: local@domain\n" */
 static str ufline = STR_INIT;	/* "From sender date\n" for mboxes */
@@ -127,6 +130,7 @@ read_message(void)
 	struct stat st;
 	ssize_t r;
 
+	x.len = 0;
 	if (fstat(0, &st) < 0)
 		err_diesys(111, "unable to stat the message", (const char *)0);
 	if (S_ISREG(st.st_mode)) {
@@ -138,6 +142,7 @@ read_message(void)
 		if (msg == MAP_FAILED)
 			err_diesys(111, "unable to map the message",
 			    (const char *)0);
+		msgmapped = 1;
 		return;
 	}
 	for (;;) {
@@ -1191,27 +1196,20 @@ from_argv(struct recip *r, char **argv)
 	arg(&r->domain, argv[8]);
 }
 
-int
-main(int argc, char **argv)
+/* deliver - one delivery, argv as local's command line; returns after
+ * the report's last line is written (exit code 0), else ends the process
+ * with the failure's exit code */
+static void
+deliver(char **argv)
 {
 	struct recip r;
 	str rcpt = STR_INIT, cmds = STR_INIT, fwd = STR_INIT, dd = STR_INIT;
-	str arg = STR_INIT;
+	str arg = STR_INIT, out = STR_INIT;
 	struct dotqmail_line line;
 	const char *sender;
 	size_t i, pos = 0, nfwd = 0;
 	int x, stop = 0;
 
-	err_prog = "local";
-	err_help(argc, argv, "usage: local user uid gid homedir local dash ext "
-	    "domain sender");
-	umask(077);
-	signal(SIGPIPE, SIG_IGN);
-	/* an ignored SIGCHLD (inherited through exec) loses a |program's
-	 * exit code and the queue's for a forward */
-	signal(SIGCHLD, SIG_DFL);
-	if (argc != LOCAL_ARGC)
-		die_usage();
 	from_argv(&r, argv);
 	sender = argv[9];
 	if (strlen(sender) > ADDR_MAX)
@@ -1223,12 +1221,12 @@ main(int argc, char **argv)
 		    (const char *)0);
 	if (!x && str_copys(&dd, "./Maildir/\n") < 0)
 		die_nomem();
+	prog_timeout = 0;
 	if (control_number("timeoutprogram", &prog_timeout) < 0)
 		err_diesys(111, "unable to read control/timeoutprogram "
 		    "(#4.3.0)", (const char *)0);
 	trusted_read();
 	become(&r);
-
 	if (chdir(r.home.s) < 0)
 		err_diesys(111, "unable to switch to ", r.home.s, " (#4.3.0)",
 		    (const char *)0);
@@ -1285,15 +1283,114 @@ main(int argc, char **argv)
 	}
 	forward(sender, &fwd, nfwd);
 
-	{
-		str out = STR_INIT;
+	if (str_puts(&out, "local: did ") < 0 ||
+	    str_putu(&out, nfile) < 0 || str_putc(&out, '+') < 0 ||
+	    str_putu(&out, nforward) < 0 || str_putc(&out, '+') < 0 ||
+	    str_putu(&out, nprog) < 0 || str_putc(&out, '\n') < 0)
+		die_nomem();
+	(void)fd_writeall(1, out.s, out.len, -1);
+	/* what a worker's next delivery must not find */
+	if (msgmapped)
+		(void)munmap((void *)(unsigned long)msg, msglen);
+	msgmapped = 0;
+	msg = "";
+	msglen = 0;
+	nfile = nforward = nprog = 0;
+	ntrusted = 0;
+	recip_free(&r);
+	str_free(&rcpt);
+	str_free(&cmds);
+	str_free(&fwd);
+	str_free(&dd);
+	str_free(&arg);
+	str_free(&out);
+}
 
-		if (str_puts(&out, "local: did ") < 0 ||
-		    str_putu(&out, nfile) < 0 || str_putc(&out, '+') < 0 ||
-		    str_putu(&out, nforward) < 0 || str_putc(&out, '+') < 0 ||
-		    str_putu(&out, nprog) < 0 || str_putc(&out, '\n') < 0)
+/* worker - local -W: one delivery after another for qpost-spawn, which
+ * started this process as the account it delivers for (qpost-spawn.c's
+ * header has the protocol).  fd 0 is the socket; a request brings local's
+ * arguments, the message and the report pipe.  A delivery that succeeds
+ * is answered "0" once every copy of the report pipe is closed; one that
+ * fails ends the process with local's exit code, which qpost-spawn
+ * reports for it, as it would a local's.  At the socket's end: exit 0. */
+static noreturn void
+worker(void)
+{
+	static char req[WORKER_REQ_MAX + 1];
+	int sock = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	int logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (sock < 0 || logfd < 0 || null < 0 || dup2(null, 0) < 0)
+		err_diesys(111, "unable to set up the worker", (const char *)0);
+	for (;;) {
+		char *f[LOCAL_ARGC + 1];
+		int fds[2];
+		unsigned long u, g;
+		size_t i = 0, k;
+		ssize_t r;
+
+		r = spawn_recvfds(sock, req, WORKER_REQ_MAX, fds, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			err_diesys(111, "unable to read a request",
+			    (const char *)0);
+		if (!r)
+			_exit(0);
+		/* the message's ID and local's nine arguments, each ended
+		 * by a NUL, nothing after them */
+		for (k = 0; k <= LOCAL_ARGC && i < (size_t)r; k++) {
+			char *z = memchr(req + i, 0, (size_t)r - i);
+
+			if (!z)
+				break;
+			f[k] = req + i;
+			i = (size_t)(z - req) + 1;
+		}
+		if (k != LOCAL_ARGC || i != (size_t)r || fds[0] < 0)
+			err_die(111, "malformed request", (const char *)0);
+		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
+		    dup2(fds[1], 2) < 0)
+			err_diesys(111, "unable to set up a delivery",
+			    (const char *)0);
+		close(fds[0]);
+		close(fds[1]);
+		/* from here on fd 2 is the report: failures are this
+		 * delivery's */
+		if (*f[0] ? setenv("QPOST_MSGID", f[0], 1) :
+		    unsetenv("QPOST_MSGID"))
 			die_nomem();
-		(void)fd_writeall(1, out.s, out.len, -1);
+		if (recip_id(f[2], strlen(f[2]), &u) < 0 ||
+		    recip_id(f[3], strlen(f[3]), &g) < 0 ||
+		    u != getuid() || g != getgid())
+			err_die(111, "a local worker was asked to deliver "
+			    "for another account (#4.3.0)", (const char *)0);
+		f[0] = (char *)(unsigned long)"local";
+		deliver(f);
+		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+			err_diesys(111, "unable to end a delivery",
+			    (const char *)0);
+		if (send(sock, "0", 1, MSG_NOSIGNAL) < 0)
+			_exit(0);
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	err_prog = "local";
+	err_help(argc, argv, "usage: local user uid gid homedir local dash ext "
+	    "domain sender");
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	/* an ignored SIGCHLD (inherited through exec) loses a |program's
+	 * exit code and the queue's for a forward */
+	signal(SIGCHLD, SIG_DFL);
+	if (argc == 2 && !strcmp(argv[1], "-W"))
+		worker();
+	if (argc != LOCAL_ARGC)
+		die_usage();
+	deliver(argv);
 	return 0;
 }

@@ -52,8 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -73,15 +73,29 @@
 #define REQ_MAX (REQ_FIELDS * (ADDR_MAX + 1))	/* the largest packet */
 #define SPAWN_MAX 120		/* default bound on deliveries at once */
 #define SPAWN_MAX_MAX 65535
+#define WORKER_IDLE 10		/* seconds an idle local worker is kept */
 
 struct kid {
 	pid_t pid;
 	char number[NUM_LEN];
 };
 
+/* A local worker (local -W): one account's deliveries, one at a time */
+struct worker {
+	pid_t pid;
+	int fd;			/* the socket to it; -1: told to end */
+	uid_t uid;
+	gid_t gid;
+	char number[NUM_LEN];	/* the delivery it runs; "" idle */
+	time_t idle;		/* idle since */
+};
+
 static char reqbuf[REQ_MAX + 1];
 static struct kid *kids;
 static size_t nkids, akids, maxkids = SPAWN_MAX;
+static struct worker *workers;
+static size_t nworkers, aworkers, nbusy;	/* nbusy: workers running one */
+static int useworkers;		/* local is ours (no $QPOST_LOCAL) */
 static pid_t sendpid;
 static int sock = -1;		/* to send; -1 once it closed */
 static uid_t ruid;		/* remote's account: -r, else send's */
@@ -144,6 +158,24 @@ start_send(int fd, const char *account, char **argv)
 }
 
 
+/* pfs_ready - room for n pollfds */
+static struct pollfd *
+pfs_ready(size_t n)
+{
+	static struct pollfd *p;
+	static size_t a;
+
+	if (n > a) {
+		struct pollfd *np = realloc(p, n * sizeof *np);
+
+		if (!np)
+			err_nomem();
+		p = np;
+		a = n;
+	}
+	return p;
+}
+
 static noreturn void
 die_usage(void)
 {
@@ -177,20 +209,150 @@ msgid_ok(const char *s)
 	return n && !s[n] && n < QFILE_MSGID_LEN;
 }
 
+/* worker_end - tell worker w to end (it exits at the socket's end,
+ * after the delivery it runs, if any) */
+static void
+worker_end(struct worker *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+/* worker_done - w's answer, if one waits: its delivery succeeded */
+static void
+worker_done(struct worker *w)
+{
+	char b[16];
+	ssize_t r;
+
+	if (w->fd < 0)
+		return;
+	r = recv(w->fd, b, sizeof b, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r == 1 && b[0] == '0' && w->number[0]) {
+		reply(w->number, 0);
+		w->number[0] = 0;
+		w->idle = time(0);
+		nbusy--;
+		return;
+	}
+	/* its end (it is reaped below), or nonsense: no more requests */
+	if (r > 0)
+		err_warn("bad answer from a local worker", (const char *)0);
+	worker_end(w);
+}
+
+/* worker_gone - the worker of pid has ended: the delivery it ran (if it
+ * did not answer first) ended with its wait status, as a local's would;
+ * 0 when pid is no worker */
+static int
+worker_gone(pid_t pid, int st)
+{
+	size_t i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid == pid)
+			break;
+	if (i == nworkers)
+		return 0;
+	worker_done(&workers[i]);
+	if (workers[i].number[0]) {
+		reply(workers[i].number, st ? st : 111 << 8);
+		nbusy--;
+	}
+	worker_end(&workers[i]);
+	workers[i] = workers[--nworkers];
+	return 1;
+}
+
+/* worker_start - a new worker for uid and gid, or 0 */
+static struct worker *
+worker_start(const char *local, uid_t uid, gid_t gid)
+{
+	char *argv[3];
+	struct spawn_fd map = { -1, 0 };
+	struct spawn sp = { .fds = &map, .nfds = 1, .ids = 1, .uid = uid,
+	    .gid = gid, .failcode = 111 };
+	struct worker *w;
+	int sv[2];
+	size_t i, old = nworkers;
+
+	/* as many as deliveries may run: past that, the longest idle
+	 * one makes room */
+	if (nworkers >= maxkids) {
+		for (i = 0; i < nworkers; i++)
+			if (workers[i].fd >= 0 && !workers[i].number[0] &&
+			    (old == nworkers ||
+			    workers[i].idle < workers[old].idle))
+				old = i;
+		if (old < nworkers)
+			worker_end(&workers[old]);
+	}
+	if (nworkers == aworkers) {
+		size_t na = aworkers ? 2 * aworkers : 16;
+		struct worker *nw = realloc(workers, na * sizeof *nw);
+
+		if (!nw)
+			return 0;
+		workers = nw;
+		aworkers = na;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return 0;
+	map.from = sv[1];
+	argv[0] = (char *)(unsigned long)local;
+	argv[1] = (char *)(unsigned long)"-W";
+	argv[2] = 0;
+	w = &workers[nworkers];
+	w->pid = spawn_run(argv, &sp);
+	close(sv[1]);
+	if (w->pid < 0) {
+		close(sv[0]);
+		return 0;
+	}
+	w->fd = sv[0];
+	w->uid = uid;
+	w->gid = gid;
+	w->number[0] = 0;
+	nworkers++;
+	return w;
+}
+
+/* worker_give - hand a local delivery (pkt: its ID and local's
+ * arguments, fds: the message and the report pipe) to an idle worker of
+ * its account, started now if there is none; 0 when none took it */
+static int
+worker_give(const char *local, const char *number, const char *pkt,
+    size_t len, const int fds[2], uid_t uid, gid_t gid)
+{
+	struct worker *w = 0;
+	size_t i;
+
+	for (i = 0; i < nworkers && !w; i++)
+		if (workers[i].fd >= 0 && !workers[i].number[0] &&
+		    workers[i].uid == uid && workers[i].gid == gid)
+			w = &workers[i];
+	if (!w && !(w = worker_start(local, uid, gid)))
+		return 0;
+	/* an idle worker reads at once; one that has just died does not */
+	if (spawn_sendfds(w->fd, pkt, len, fds, MSG_DONTWAIT) < 0) {
+		worker_end(w);
+		return 0;
+	}
+	memcpy(w->number, number, strlen(number) + 1);
+	nbusy++;
+	return 1;
+}
+
 /* request - read one request and start local for it */
 static void
 request(const char *local, const char *remote)
 {
 	char *buf = reqbuf;
 	static str env = STR_INIT;	/* QPOST_MSGID for the child */
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *c;
-	int fds[2] = { -1, -1 };
+	int fds[2];
 	ssize_t r;
 	const char *f[REQ_FIELDS];
 	char *argv[REQ_FIELDS];
@@ -201,14 +363,7 @@ request(const char *local, const char *remote)
 	size_t i, k;
 	pid_t pid;
 
-	memset(&mh, 0, sizeof mh);
-	iov.iov_base = buf;
-	iov.iov_len = REQ_MAX;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.b;
-	mh.msg_controllen = sizeof cm.b;
-	r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	r = spawn_recvfds(sock, buf, REQ_MAX, fds, MSG_DONTWAIT);
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -219,10 +374,6 @@ request(const char *local, const char *remote)
 		sock = -1;
 		return;
 	}
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
-			memcpy(fds, CMSG_DATA(c), sizeof fds);
 	/* NUL-terminated fields, nothing after them, two descriptors */
 	for (i = 0, k = 0; k < REQ_FIELDS && i < (size_t)r; k++) {
 		char *z = memchr(buf + i, 0, (size_t)r - i);
@@ -237,7 +388,7 @@ request(const char *local, const char *remote)
 		uid = ruid;
 		gid = rgid;
 	}
-	if (i != (size_t)r || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	if (i != (size_t)r ||
 	    fds[0] < 0 || fds[1] < 0 || k < 6 || !*f[0] ||
 	    strlen(f[0]) >= NUM_LEN || !msgid_ok(f[2]) ||
 	    (islocal && (k != LOCAL_FIELDS ||
@@ -257,12 +408,17 @@ request(const char *local, const char *remote)
 		reply(f[0], 111 << 8);
 		goto out;
 	}
-	if (nkids >= maxkids) {
+	if (nkids + nbusy >= maxkids) {
 		err_warn("too many deliveries running; refusing one",
 		    (const char *)0);
 		reply(f[0], 111 << 8);
 		goto out;
 	}
+	/* local's arguments start at f[3]; f[2] (the ID) before them */
+	if (islocal && useworkers &&
+	    worker_give(local, f[0], f[2], (size_t)r - (size_t)(f[2] - buf),
+	    fds, (uid_t)uid, (gid_t)gid))
+		goto out;
 	if (nkids == akids) {
 		size_t na = akids ? 2 * akids : 64;
 		struct kid *nk = realloc(kids, na * sizeof *nk);
@@ -348,6 +504,7 @@ main(int argc, char **argv)
 		if (home_path(&lp, "bin/local") < 0)
 			err_nomem();
 		local = lp.s;
+		useworkers = 1;	/* a program of the admin's may have no -W */
 	}
 	if (!remote || !*remote) {
 		if (home_path(&rp, "bin/remote") < 0)
@@ -376,7 +533,10 @@ main(int argc, char **argv)
 	close(sv[1]);
 	sock = sv[0];
 	for (;;) {
-		struct pollfd pf[2];
+		struct pollfd *pf;
+		time_t now;
+		size_t i, npf;
+		int wait = -1;
 		pid_t pid;
 		int st;
 
@@ -387,14 +547,14 @@ main(int argc, char **argv)
 					kill(sendpid, fwd[k]);
 			}
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			size_t i;
-
 			if (pid == sendpid) {
 				sendpid = 0;
 				sendstatus = WIFEXITED(st) ? WEXITSTATUS(st) :
 				    111;
 				continue;
 			}
+			if (worker_gone(pid, st))
+				continue;
 			for (i = 0; i < nkids; i++)
 				if (kids[i].pid == pid) {
 					reply(kids[i].number, st);
@@ -402,13 +562,33 @@ main(int argc, char **argv)
 					break;
 				}
 		}
-		if (!sendpid && !nkids)
+		/* idle workers end after WORKER_IDLE seconds, and all of
+		 * them once send is gone */
+		now = time(0);
+		for (i = 0; i < nworkers; i++) {
+			struct worker *w = &workers[i];
+
+			if (w->fd < 0 || w->number[0])
+				continue;
+			if (!sendpid || sock < 0 || now - w->idle >= WORKER_IDLE)
+				worker_end(w);
+			else if (wait < 0 || (w->idle + WORKER_IDLE - now) *
+			    1000 < wait)
+				wait = (int)(w->idle + WORKER_IDLE - now) * 1000;
+		}
+		if (!sendpid && !nkids && !nworkers)
 			_exit(sendstatus);
+		pf = pfs_ready(2 + nworkers);
 		pf[0].fd = selfpipe[0];
 		pf[0].events = POLLIN;
 		pf[1].fd = sock;
 		pf[1].events = POLLIN;
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		for (i = 0, npf = 2; i < nworkers; i++, npf++) {
+			pf[npf].fd = workers[i].fd;
+			pf[npf].events = POLLIN;
+			pf[npf].revents = 0;
+		}
+		if (poll(pf, npf, wait) < 0 && errno != EINTR)
 			err_diesys(111, "unable to poll", (const char *)0);
 		if (pf[0].revents) {
 			char b[64];
@@ -416,6 +596,11 @@ main(int argc, char **argv)
 			while (read(selfpipe[0], b, sizeof b) > 0)
 				;
 		}
+		/* workers' answers before new requests: each frees one */
+		for (i = 0; i < nworkers; i++)
+			if (workers[i].fd >= 0 && workers[i].fd == pf[i + 2].fd &&
+			    pf[i + 2].revents)
+				worker_done(&workers[i]);
 		if (pf[1].fd >= 0 &&
 		    (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			request(local, remote);

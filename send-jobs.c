@@ -208,13 +208,6 @@ static int
 spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 {
 	str req = STR_INIT;
-	struct msghdr mh;
-	struct iovec iov;
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct cmsghdr *c;
 	int fds[2];
 	char b[NUM_LEN];
 	ssize_t w;
@@ -227,27 +220,14 @@ spawn_request(struct job *j, char *const *argv, int msgfd, int outfd)
 	for (k = 1; argv[k]; k++)
 		if (str_puts(&req, argv[k]) < 0 || str_putc(&req, 0) < 0)
 			die_nomem();
-	memset(&mh, 0, sizeof mh);
-	memset(&cm, 0, sizeof cm);
-	iov.iov_base = req.s;
-	iov.iov_len = req.len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof cm.buf;
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
 	fds[0] = msgfd;
 	fds[1] = outfd;
-	memcpy(CMSG_DATA(c), fds, sizeof fds);
 	/* Never block on a full socket while qpost-spawn may itself be
 	 * blocked writing results to us: take those in meanwhile. */
 	for (;;) {
 		struct pollfd pf;
 
-		w = sendmsg(spawnfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w = spawn_sendfds(spawnfd, req.s, req.len, fds, MSG_DONTWAIT);
 		if (w >= 0)
 			break;
 		if (errno == EINTR)

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,4 +231,77 @@ spawn_collect(char *const argv[], const char *what, int to, char *b,
 		return WEXITSTATUS(st);
 	errno = r != 0 ? e : EIO;
 	return -1;
+}
+
+union fdmsg {
+	char b[CMSG_SPACE(2 * sizeof(int))];
+	struct cmsghdr align;
+};
+
+ssize_t
+spawn_sendfds(int sock, const void *p, size_t n, const int fds[2], int flags)
+{
+	union fdmsg cm;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof mh);
+	memset(&cm, 0, sizeof cm);
+	iov.iov_base = (void *)(unsigned long)p;
+	iov.iov_len = n;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof cm.b;
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, 2 * sizeof(int));
+	return sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+}
+
+ssize_t
+spawn_recvfds(int sock, void *p, size_t max, int fds[2], int flags)
+{
+	union fdmsg cm;
+	struct msghdr mh;
+	struct iovec iov = { p, max };
+	struct cmsghdr *c;
+	ssize_t r;
+
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof cm.b;
+	fds[0] = fds[1] = -1;
+	r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_RIGHTS) {
+			size_t k, nfd = (c->cmsg_len - CMSG_LEN(0)) /
+			    sizeof(int);
+			int got[SPAWN_MAXFDS];
+
+			if (nfd > SPAWN_MAXFDS)
+				nfd = SPAWN_MAXFDS;
+			memcpy(got, CMSG_DATA(c), nfd * sizeof(int));
+			if (nfd == 2 && fds[0] < 0) {
+				fds[0] = got[0];
+				fds[1] = got[1];
+				continue;
+			}
+			for (k = 0; k < nfd; k++)
+				close(got[k]);
+		}
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && fds[0] >= 0) {
+		close(fds[0]);
+		close(fds[1]);
+		fds[0] = fds[1] = -1;
+	}
+	return r;
 }

@@ -67,4 +67,17 @@ pid_t spawn_run(char *const argv[], const struct spawn *sp);
 int spawn_collect(char *const argv[], const char *what, int to, char *b,
     size_t max, size_t *n, int ms);
 
+/* spawn_sendfds - one packet of n bytes at p with the descriptors
+ * fds[0] and fds[1] attached (SCM_RIGHTS), on a SOCK_SEQPACKET socket:
+ * sendmsg's answer (flags are sendmsg's; MSG_NOSIGNAL is added).  How
+ * send hands a delivery to qpost-spawn, and qpost-spawn to a local
+ * worker. */
+ssize_t spawn_sendfds(int sock, const void *p, size_t n, const int fds[2],
+    int flags);
+/* spawn_recvfds - one such packet into p (at most max bytes): its length
+ * (0 at the socket's end), or -1 with errno.  fds gets the two
+ * descriptors, close-on-exec, or -1 each when the packet had not exactly
+ * two, or did not fit (any it had are closed): a malformed request. */
+ssize_t spawn_recvfds(int sock, void *p, size_t max, int fds[2], int flags);
+
 #endif

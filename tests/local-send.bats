@@ -98,6 +98,64 @@ logged() {	# logged REGEX - send's log has a matching line
 	logged 'success: msg [0-9A-Z.]+ to [a-z]+ <carl@test\.example>'
 }
 
+@test "local+send: under qpost-spawn one local worker of the account delivers message after message; a failure ends it and is that delivery's" {
+	[ "$(id -u)" = 0 ] || skip "qpost-spawn -u needs root"
+	chmod 755 "$T"
+	# what each delivery's environment says, then the Maildir
+	printf '%s\n' '#!/bin/sh' \
+	    'echo "$EXT|$EXT2|$SENDER|$QPOST_MSGID" >> "$HOME/env"' > "$T/prog"
+	chmod 755 "$T/prog"
+	printf '%s\n' "|$T/prog" ./Maildir/ > "$U/joe/.qmail-default"
+	chown -R nobody: "$QPOST_HOME/queue"
+	# commits the way queue does, as the account queue and send run as
+	nq() {
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		    bash -c "$(declare -f enqueue); PY=$PY enqueue \"\$@\"" _ "$@"
+	}
+	spawn "$QPOST_HOME/bin/qpost-spawn" -u nobody "$QPOST_HOME/bin/send" 2>> "$T/send.log"
+	spawnpid=$LAST_PID
+	nq s1@x.example joe-a-b@test.example < "$MSG"
+	wait_for 20 queue_empty
+	nq s2@x.example joe-c@test.example < "$MSG"
+	wait_for 20 queue_empty
+	# two files, one process: the pid in both Maildir names is a worker
+	# (local -W) running as the recipient's account
+	run ls "$U/joe/Maildir/new"
+	[ "${#lines[@]}" = 2 ]
+	p1=$(sed 's/.*P\([0-9]*\)Q.*/\1/' <<< "${lines[0]}")
+	p2=$(sed 's/.*P\([0-9]*\)Q.*/\1/' <<< "${lines[1]}")
+	[ -n "$p1" ] && [ "$p1" = "$p2" ]
+	assert_equal "$(ps -o user=,args= -p "$p1" | tr -s ' ')" "nobody $QPOST_HOME/bin/local -W"
+	# each delivery its own environment and its own bytes
+	id1=$(sed -n 's/.*success: msg \([0-9A-Z.]*\) to local <joe-a-b@test.example>.*/\1/p' "$T/send.log")
+	id2=$(sed -n 's/.*success: msg \([0-9A-Z.]*\) to local <joe-c@test.example>.*/\1/p' "$T/send.log")
+	[ -n "$id1" ] && [ -n "$id2" ] && [ "$id1" != "$id2" ]
+	run cat "$U/joe/env"
+	assert_output "a-b|b|s1@x.example|$id1
+c||s2@x.example|$id2"
+	for f in "$U"/joe/Maildir/new/*; do
+		grep -q '^Delivered-To: joe-c@test.example$' "$f" && s=s2 || s=s1
+		head -1 "$f" | grep -qx "Return-Path: <$s@x.example>"
+		tail -n +3 "$f" | cmp - "$MSG"
+	done
+	# a failure is that delivery's (local's reason, deferred) and ends
+	# the worker; the retry gets a new one
+	mv "$U/joe/Maildir" "$U/joe/gone"
+	nq s3@x.example joe@test.example < "$MSG"
+	wait_for 20 logged 'deferral: msg [0-9A-Z.]+ to local <joe@test\.example>.*unable to create'
+	wait_for 10 eval '! kill -0 "$p1"'
+	mv "$U/joe/gone" "$U/joe/Maildir"
+	kill -ALRM "$(pgrep -P "$spawnpid" -x send)"
+	wait_for 20 queue_empty
+	[ "$(count "$U/joe/Maildir/new")" = 3 ]
+	p3=$(grep -l '^Delivered-To: joe@test.example$' "$U"/joe/Maildir/new/* | sed 's/.*P\([0-9]*\)Q.*/\1/')
+	[ -n "$p3" ] && [ "$p3" != "$p1" ]
+	# send's end ends qpost-spawn and, with it, every worker
+	kill -TERM "$spawnpid"
+	wait_for 10 eval '! kill -0 "$spawnpid"'
+	[ -z "$(pgrep -f "^$QPOST_HOME/bin/local -W")" ]
+}
+
 @test "local+send: under qpost-spawn remote runs as -r's account from a handed descriptor, and -c bounds the deliveries" {
 	[ "$(id -u)" = 0 ] || skip "qpost-spawn -u needs root"
 	id daemon >/dev/null 2>&1 || skip "no daemon account"
