@@ -31,6 +31,14 @@
  * by an untrusted group (control/trustedgroups) and a .qmail owned by
  * neither the user nor root are temporary.
  *
+ * local -W is a worker for qpost-spawn (qpost-spawn.c's header has the
+ * protocol): started as one account, it runs one such delivery after
+ * another, each handed over the socket on its fd 0 with the message and
+ * the report pipe, and answers "0" for each that succeeds; a delivery
+ * that fails ends it with that delivery's exit code, as above.  Nothing
+ * of one delivery is left for the next: the message is unmapped, the
+ * counts and control values are reset, the environment is set anew.
+ *
  * Privilege: qpost-spawn runs it as the recipient already.  Started as
  * root (a single-user home run by root), local sets the groups, gid and
  * uid of argv (in that order, each checked) before it opens any of the

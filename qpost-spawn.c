@@ -31,6 +31,14 @@
  *       (at most RCPT_MAX); the child becomes the remote account the same
  *       way and runs remote ($QPOST_REMOTE, else bin/remote), which reads
  *       the message from fd 0 and never opens the queue.
+ *   A local delivery goes to a local worker (local -W, local.c) when
+ *     local is the home's own: one per delivery running for an account
+ *     (uid and gid), kept WORKER_IDLE seconds when idle, at most limit of
+ *     them.  spawn -> worker: "id NUL" and local's nine arguments, each
+ *     followed by a NUL, with the two descriptors; worker -> spawn: "0"
+ *     when that delivery succeeded.  A failed delivery ends the worker
+ *     with local's exit code, reported as that delivery's wait status.
+ *     Closing the socket tells an idle worker to exit.
  *   spawn -> send: "number SP wait-status" when that delivery has ended
  *     (111 << 8 for a request refused: malformed, over the limit, a uid
  *     or gid of 0 or one that does not fit).

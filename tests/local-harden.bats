@@ -221,3 +221,56 @@ broken() {
 	assert_equal "$(lastline)" "local: did 1+0+0"
 	joe_got s@x.example
 }
+
+@test "local -W: one worker makes delivery after delivery over its socket; another account's request, a malformed one and the socket's end each end it" {
+	# as qpost-spawn starts it: as the account (root in CI: nobody)
+	as=()
+	[ "$(id -u)" != 0 ] || as=(setpriv "--reuid=$RUID" "--regid=$RGID" --clear-groups)
+	h=$U/joe
+	W=("$PY" "$BATS_TEST_DIRNAME/local-worker.py" "$BATS_TEST_TMPDIR/wlog" "$MSG" "${as[@]}" "$L" -W)
+	printf '%s\n' '#!/bin/sh' 'echo "$EXT|$EXT2|$QPOST_MSGID" >> "$HOME/env"' > "$BATS_TEST_TMPDIR/prog"
+	chmod 755 "$BATS_TEST_TMPDIR/prog"
+	printf '%s\n' "|$BATS_TEST_TMPDIR/prog" ./Maildir/ > "$h/.qmail-default"
+	run "${W[@]}" <<-EOT
+	ID1|joe|$RUID|$RGID|$h|joe-a-b|-|a-b|test.example|s1@x.example
+	ID2|joe|$RUID|$RGID|$h|joe-c|-|c|test.example|s2@x.example
+	ID3|joe|$((RUID + 1))|$RGID|$h|joe-d|-|d|test.example|s3@x.example
+	EOT
+	assert_line --index 1 "report local: did 1+0+1"
+	assert_line --index 2 "answer 0"
+	assert_line --index 3 "report local: did 1+0+1"
+	assert_line --index 4 "answer 0"
+	assert_line --index 5 "report local: fatal: a local worker was asked to deliver for another account (#4.3.0)"
+	assert_line --index 6 "exit 111"
+	[ "${#lines[@]}" = 7 ]
+	pid=${lines[0]#pid }
+	# the environment of each delivery is its own (no EXT2 left over)
+	run cat "$h/env"
+	assert_output "a-b|b|ID1
+c||ID2"
+	# two files, the worker's pid in both names, each its own bytes
+	[ "$(count "$h/Maildir/new")" = 2 ]
+	[ "$(ls "$h/Maildir/new" | grep -c "P${pid}Q")" = 2 ]
+	for f in "$h"/Maildir/new/*; do
+		grep -q '^Delivered-To: joe-c@test.example$' "$f" && s=s2 || s=s1
+		head -1 "$f" | grep -qx "Return-Path: <$s@x.example>"
+		tail -n +3 "$f" | cmp - "$MSG"
+	done
+	# a request without the descriptors: told in its log, exit 111
+	run "${W[@]}" <<-EOT
+	raw:ID4|joe|$RUID|$RGID|$h|joe-e|-|e|test.example|s4@x.example
+	EOT
+	assert_line --index 1 "exit 111"
+	grep -q 'local: fatal: malformed request' "$BATS_TEST_TMPDIR/wlog"
+	# nine fields with descriptors: the same
+	run "${W[@]}" <<-EOT
+	ID5|joe|$RUID|$RGID|$h|joe-e|-|e|test.example
+	EOT
+	assert_line --index 1 "exit 111"
+	# the socket's end, idle: exit 0, nothing more delivered
+	run "${W[@]}" <<-EOT
+	eof
+	EOT
+	assert_line --index 1 "exit 0"
+	[ "$(count "$h/Maildir/new")" = 2 ]
+}
