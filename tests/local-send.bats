@@ -138,18 +138,26 @@ c||s2@x.example|$id2"
 		head -1 "$f" | grep -qx "Return-Path: <$s@x.example>"
 		tail -n +3 "$f" | cmp - "$MSG"
 	done
+	# an idle worker killed: the next delivery still gets made
+	kill -KILL "$p1"
+	wait_for 10 eval '! kill -0 "$p1"'
+	nq s3@x.example joe-d@test.example < "$MSG"
+	wait_for 20 queue_empty
+	p3=$(grep -l '^Delivered-To: joe-d@test.example$' "$U"/joe/Maildir/new/* | sed 's/.*P\([0-9]*\)Q.*/\1/')
+	[ -n "$p3" ] && [ "$p3" != "$p1" ]
 	# a failure is that delivery's (local's reason, deferred) and ends
 	# the worker; the retry gets a new one
 	mv "$U/joe/Maildir" "$U/joe/gone"
-	nq s3@x.example joe@test.example < "$MSG"
+	nq s4@x.example joe@test.example < "$MSG"
 	wait_for 20 logged 'deferral: msg [0-9A-Z.]+ to local <joe@test\.example>.*unable to create'
-	wait_for 10 eval '! kill -0 "$p1"'
+	wait_for 10 eval '! kill -0 "$p3"'
 	mv "$U/joe/gone" "$U/joe/Maildir"
 	kill -ALRM "$(pgrep -P "$spawnpid" -x send)"
 	wait_for 20 queue_empty
-	[ "$(count "$U/joe/Maildir/new")" = 3 ]
-	p3=$(grep -l '^Delivered-To: joe@test.example$' "$U"/joe/Maildir/new/* | sed 's/.*P\([0-9]*\)Q.*/\1/')
-	[ -n "$p3" ] && [ "$p3" != "$p1" ]
+	[ "$(count "$U/joe/Maildir/new")" = 4 ]
+	p4=$(grep -l '^Delivered-To: joe@test.example$' "$U"/joe/Maildir/new/* | sed 's/.*P\([0-9]*\)Q.*/\1/')
+	[ -n "$p4" ] && [ "$p4" != "$p3" ]
+	logged 'success: msg [0-9A-Z.]+ to local <joe@test\.example>'
 	# send's end ends qpost-spawn and, with it, every worker
 	kill -TERM "$spawnpid"
 	wait_for 10 eval '! kill -0 "$spawnpid"'
