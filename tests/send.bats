@@ -417,6 +417,32 @@ queue_empty() {
 	wait_for 10 sh -c "! kill -0 $sp"
 }
 
+@test "qpost-spawn with an admin's QPOST_LOCAL starts it per delivery, never as a -W worker" {
+	# the admin's program: writes down its pid and arguments (as the
+	# recipient: into a directory anybody may write), then hands over to
+	# the real local
+	mkdir -m 1777 "$BATS_TEST_TMPDIR/r"
+	cat > "$BATS_TEST_TMPDIR/local" <<-EOF
+	#!/bin/sh
+	echo "\$\$ \$1" >> "$BATS_TEST_TMPDIR/r/runs"
+	exec "$QPOST_HOME/bin/local" "\$@"
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/local"
+	export QPOST_LOCAL="$BATS_TEST_TMPDIR/local"
+	spawn "$QPOST_HOME/bin/qpost-spawn" "$QPOST_HOME/bin/send" 2>>"$LOG"
+	for i in 1 2; do
+		printf 'Subject: admin %s\n\nbody\n' $i | inject sender@test.example joe@test.example
+		wait_for 10 has_n "$A/Maildir/new" $i
+	done
+	wait_for 10 queue_empty
+	run cat "$BATS_TEST_TMPDIR/r/runs"
+	[ "${#lines[@]}" = 2 ]
+	[ "${lines[0]% *}" != "${lines[1]% *}" ]
+	# local's first argument is the user, never -W
+	[ "${lines[0]#* }" != -W ] && [ "${lines[1]#* }" != -W ]
+	[ "${lines[0]#* }" = "${lines[1]#* }" ]
+}
+
 @test "a delivery qpost-spawn refuses (over its limit) is deferred with that reason" {
 	waiting_remote 30
 	spawn "$QPOST_HOME/bin/qpost-spawn" -c 1 "$QPOST_HOME/bin/send" 2>>"$LOG"
