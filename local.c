@@ -1335,7 +1335,7 @@ worker(void)
 		char *f[LOCAL_ARGC + 1];
 		int fds[2];
 		unsigned long u, g;
-		size_t i = 0, k;
+		size_t used, k;
 		ssize_t r;
 
 		r = spawn_recvfds(sock, req, WORKER_REQ_MAX, fds, 0);
@@ -1348,15 +1348,8 @@ worker(void)
 			_exit(0);
 		/* the message's ID and local's nine arguments, each ended
 		 * by a NUL, nothing after them */
-		for (k = 0; k <= LOCAL_ARGC && i < (size_t)r; k++) {
-			char *z = memchr(req + i, 0, (size_t)r - i);
-
-			if (!z)
-				break;
-			f[k] = req + i;
-			i = (size_t)(z - req) + 1;
-		}
-		if (k != LOCAL_ARGC || i != (size_t)r || fds[0] < 0)
+		k = spawn_fields(req, (size_t)r, f, LOCAL_ARGC + 1, &used);
+		if (k != LOCAL_ARGC || used != (size_t)r || fds[0] < 0)
 			err_die(111, "malformed request", (const char *)0);
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
 		    dup2(fds[1], 2) < 0)

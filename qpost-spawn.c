@@ -362,7 +362,7 @@ request(const char *local, const char *remote)
 	static str env = STR_INIT;	/* QPOST_MSGID for the child */
 	int fds[2];
 	ssize_t r;
-	const char *f[REQ_FIELDS];
+	char *f[REQ_FIELDS];
 	char *argv[REQ_FIELDS];
 	struct spawn_fd map[3];
 	struct spawn sp = { .fds = map, .failcode = 111 };
@@ -383,14 +383,7 @@ request(const char *local, const char *remote)
 		return;
 	}
 	/* NUL-terminated fields, nothing after them, two descriptors */
-	for (i = 0, k = 0; k < REQ_FIELDS && i < (size_t)r; k++) {
-		char *z = memchr(buf + i, 0, (size_t)r - i);
-
-		if (!z)
-			break;
-		f[k] = buf + i;
-		i = (size_t)(z - buf) + 1;
-	}
+	k = spawn_fields(buf, (size_t)r, f, REQ_FIELDS, &i);
 	if (k >= 2 && !strcmp(f[1], "remote")) {
 		islocal = 0;
 		uid = ruid;
@@ -455,7 +448,7 @@ request(const char *local, const char *remote)
 	}
 	argv[0] = (char *)(unsigned long)(islocal ? local : remote);
 	for (i = 1; i + 2 < k; i++)
-		argv[i] = (char *)(unsigned long)f[i + 2];
+		argv[i] = f[i + 2];
 	argv[i] = 0;
 	if (str_copys(&env, "QPOST_MSGID=") < 0 || str_puts(&env, f[2]) < 0 ||
 	    str_putc(&env, 0) < 0 || str_putc(&env, 0) < 0)

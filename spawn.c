@@ -305,3 +305,20 @@ spawn_recvfds(int sock, void *p, size_t max, int fds[2], int flags)
 	}
 	return r;
 }
+
+size_t
+spawn_fields(char *b, size_t n, char **f, size_t max, size_t *used)
+{
+	size_t i = 0, k;
+
+	for (k = 0; k < max && i < n; k++) {
+		char *z = memchr(b + i, 0, n - i);
+
+		if (!z)
+			break;
+		f[k] = b + i;
+		i = (size_t)(z - b) + 1;
+	}
+	*used = i;
+	return k;
+}

@@ -79,5 +79,9 @@ ssize_t spawn_sendfds(int sock, const void *p, size_t n, const int fds[2],
  * descriptors, close-on-exec, or -1 each when the packet had not exactly
  * two, or did not fit (any it had are closed): a malformed request. */
 ssize_t spawn_recvfds(int sock, void *p, size_t max, int fds[2], int flags);
+/* spawn_fields - such a packet's fields: the n bytes at b as fields
+ * each ended by a NUL, at most max of them, into f; their number, with
+ * *used the bytes they take (a well-formed packet: *used == n) */
+size_t spawn_fields(char *b, size_t n, char **f, size_t max, size_t *used);
 
 #endif
