@@ -103,6 +103,7 @@ static volatile sig_atomic_t prog_expired;
 static gid_t trusted[TRUSTED_GROUPS_MAX];	/* control/trustedgroups */
 static size_t ntrusted;
 static int dropped;		/* started as root, now the recipient */
+static int worker_mode;		/* local -W: one account's deliveries */
 
 static noreturn void
 die_nomem(void)
@@ -927,10 +928,15 @@ root_alias(const struct recip *r)
 	return yes;
 }
 
-/* become - the recipient's groups, gid and uid, in that order */
+/* become - the recipient's groups, gid and uid, in that order; a
+ * worker checks that they are its own */
 static void
 become(const struct recip *r)
 {
+	/* a worker is its account already, and only that one's */
+	if (worker_mode && (r->uid != getuid() || r->gid != getgid()))
+		err_die(111, "a local worker was asked to deliver for another "
+		    "account (#4.3.0)", (const char *)0);
 	if (geteuid() != 0)
 		return;
 	if (r->uid == 0 || r->gid == 0) {
@@ -1331,10 +1337,10 @@ worker(void)
 
 	if (sock < 0 || logfd < 0 || null < 0 || dup2(null, 0) < 0)
 		err_diesys(111, "unable to set up the worker", (const char *)0);
+	worker_mode = 1;
 	for (;;) {
 		char *f[LOCAL_ARGC + 1];
 		int fds[2];
-		unsigned long u, g;
 		size_t used, k;
 		ssize_t r;
 
@@ -1362,11 +1368,6 @@ worker(void)
 		if (*f[0] ? setenv("QPOST_MSGID", f[0], 1) :
 		    unsetenv("QPOST_MSGID"))
 			die_nomem();
-		if (recip_id(f[2], strlen(f[2]), &u) < 0 ||
-		    recip_id(f[3], strlen(f[3]), &g) < 0 ||
-		    u != getuid() || g != getgid())
-			err_die(111, "a local worker was asked to deliver "
-			    "for another account (#4.3.0)", (const char *)0);
 		f[0] = (char *)(unsigned long)"local";
 		deliver(f);
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
