@@ -102,7 +102,7 @@ static char reqbuf[REQ_MAX + 1];
 static struct kid *kids;
 static size_t nkids, akids, maxkids = SPAWN_MAX;
 static struct worker *workers;
-static size_t nworkers, aworkers, nbusy;	/* nbusy: workers running one */
+static size_t nworkers, aworkers;
 static int useworkers;		/* local is ours (no $QPOST_LOCAL) */
 static pid_t sendpid;
 static int sock = -1;		/* to send; -1 once it closed */
@@ -217,6 +217,17 @@ msgid_ok(const char *s)
 	return n && !s[n] && n < QFILE_MSGID_LEN;
 }
 
+/* workers_busy - the workers running a delivery */
+static size_t
+workers_busy(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nworkers; i++)
+		n += workers[i].number[0] != 0;
+	return n;
+}
+
 /* worker_end - tell worker w to end (it exits at the socket's end,
  * after the delivery it runs, if any) */
 static void
@@ -243,7 +254,6 @@ worker_done(struct worker *w)
 		reply(w->number, 0);
 		w->number[0] = 0;
 		w->idle = time(0);
-		nbusy--;
 		return;
 	}
 	/* its end (it is reaped below), or nonsense: no more requests */
@@ -266,10 +276,8 @@ worker_gone(pid_t pid, int st)
 	if (i == nworkers)
 		return 0;
 	worker_done(&workers[i]);
-	if (workers[i].number[0]) {
+	if (workers[i].number[0])
 		reply(workers[i].number, st ? st : 111 << 8);
-		nbusy--;
-	}
 	worker_end(&workers[i]);
 	workers[i] = workers[--nworkers];
 	return 1;
@@ -350,7 +358,6 @@ worker_give(const char *local, const char *number, const char *pkt,
 		return 0;
 	}
 	memcpy(w->number, number, strlen(number) + 1);
-	nbusy++;
 	return 1;
 }
 
@@ -409,7 +416,7 @@ request(const char *local, const char *remote)
 		reply(f[0], 111 << 8);
 		goto out;
 	}
-	if (nkids + nbusy >= maxkids) {
+	if (nkids + workers_busy() >= maxkids) {
 		err_warn("too many deliveries running; refusing one",
 		    (const char *)0);
 		reply(f[0], 111 << 8);
