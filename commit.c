@@ -51,7 +51,11 @@ commit_sync(const char *dir)
 int
 commit_unnamed(const char *dir, int mode)
 {
-	if (access("/proc/self/fd", X_OK) < 0)
+	static int proc = -1;	/* /proc/self/fd is there: asked once */
+
+	if (proc < 0)
+		proc = access("/proc/self/fd", X_OK) == 0;
+	if (!proc)
 		return -1;
 	return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
 }

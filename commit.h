@@ -20,7 +20,9 @@ int commit_sync(const char *dir);
  * ext4 the fsync of a file just created under a name writes that
  * directory too), and a crash leaves nothing of it.  -1 where the
  * kernel or the file system has no such file, or /proc is not there to
- * name it: the caller makes a named file instead (its errors tell). */
+ * name it (looked at once a process: a long-lived local -W asks it once;
+ * should /proc go later, commit_link fails): the caller makes a named
+ * file instead (its errors tell). */
 int commit_unnamed(const char *dir, int mode);
 /* commit_link - give fd, from commit_unnamed, the name dst (linkat of
  * /proc/self/fd/N): 0, or -1 with errno (EEXIST: dst exists) */
