@@ -22,6 +22,10 @@ teardown() { qpost_teardown; }
 start_send() {
 	spawn "$QPOST_HOME/bin/send" 2>>"$LOG"
 	wait_for 10 grep -q 'concurrencylocal' "$LOG"
+	# start-up done (free/ counted, done/ taken in): the command
+	# channel is made after it; a queue that claims a pool file before
+	# the count makes send find room that is not there
+	wait_for 10 test -S "$QPOST_HOME/run/send/ctl"
 }
 ends() { [ "$(grep -c 'end msg' "$LOG")" -ge "$1" ]; }
 # body SIZE TOKEN - a message whose body is SIZE bytes of TOKEN's letter
