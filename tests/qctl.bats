@@ -392,7 +392,8 @@ open(sys.argv[2], "w").write("%d %s" % (time.time() - t, data.decode()))
 	kill -ALRM "$SEND_PID"
 	wait_for 10 logged "dropping msg $ID: queue/mess/$INO is gone"
 	wait_for 10 not_in_queue "$ID"
-	logged "end msg $ID"
+	# the files go first, then the line is written (msg_remove)
+	wait_for 10 logged "end msg $ID"
 	! logged "bounce msg"
 	run "$T" queue
 	assert_output "queue is empty"
