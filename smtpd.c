@@ -1062,8 +1062,9 @@ smtp_auth(const char *arg)
 		goto done;
 	if (str_0(&user) < 0)
 		die_nomem();
-	if (memchr(user.s, 0, user.len) || memchr(pass.s, 0, pass.len) ||
-	    !user.len || !pass.len)
+	/* the lengths first: an empty response has no buffer */
+	if (!user.len || !pass.len || memchr(user.s, 0, user.len) ||
+	    memchr(pass.s, 0, pass.len))
 		r = CHECK_NO;
 	else
 		r = check(&user, &pass);

@@ -125,6 +125,15 @@ no_secret() {
 	assert_output --partial '501 5.5.2 malformed PLAIN response'
 }
 
+@test "an empty LOGIN password (an empty line) or user name (=) is refused (535), not a crash; the session goes on" {
+	tls_start
+	run tlsc --before 'EHLO c.example' 'EHLO c.example' 'AUTH LOGIN' "$(b64 alice@test.example)" '' \
+	    'AUTH LOGIN' '=' "$(b64 x)" "AUTH PLAIN $PLAIN_OK" QUIT
+	assert_success
+	assert_equal "$(codes)" "220 250 220 250 334 334 535 334 334 535 235 221"
+	no_secret
+}
+
 @test "a response line over 12 288 octets is refused and the session stays in sync" {
 	tls_start
 	long=$(head -c 13000 /dev/zero | tr '\0' A)
