@@ -20,7 +20,7 @@ wait_port() {	# wait_port PORT: until something listens on it (10 s at most)
 
 # qp_home TREE QP [MAKE ARGS...]: a qpost home QP installed from the
 # built tree TREE, for test.example (locals and rcpthosts, 200 sessions
-# an address)
+# an address; $CONC local deliveries at once, if set)
 qp_home() {
 	local tree=$1 qp=$2
 	shift 2
@@ -29,6 +29,8 @@ qp_home() {
 	printf '%s\n' test.example localhost > "$qp/control/locals"
 	printf '%s\n' test.example localhost > "$qp/control/rcpthosts"
 	echo 200 > "$qp/control/concurrencyperip"
+	# CONC: control/concurrencylocal (default none: send's own default)
+	[ -z "${CONC:-}" ] || echo "$CONC" > "$qp/control/concurrencylocal"
 }
 
 # qp_smtpd QP LOG: tcpserver + smtpd of the home QP on a loopback port,
