@@ -52,13 +52,14 @@ qp_smtpd() {
 # qpost-spawn as the send service runs it (without -u: the bench runs as
 # root, so send does too), which starts every local
 # (QPOST_REMOTE=/bin/false: local mail only, logs to LOG-send.log,
-# qpost-spawn's pid in SENDPID and PIDS) and qp_smtpd
+# qpost-spawn's pid in SENDPID and PIDS; at niceness $NICE if set, which
+# send and the locals inherit) and qp_smtpd
 qp_server() {
 	local tree=$1 qp=$2 log=$3
 	shift 3
 	qp_home "$tree" "$qp" "$@"
-	QPOST_HOME=$qp QPOST_REMOTE=/bin/false "$qp/bin/qpost-spawn" "$qp/bin/send" \
-	    2>>"$log-send.log" &
+	QPOST_HOME=$qp QPOST_REMOTE=/bin/false ${NICE:+nice -n "$NICE"} \
+	    "$qp/bin/qpost-spawn" "$qp/bin/send" 2>>"$log-send.log" &
 	SENDPID=$!
 	PIDS+=($SENDPID)
 	qp_smtpd "$qp" "$log"
