@@ -37,7 +37,8 @@
  * the report pipe, and answers "0" for each that succeeds; a delivery
  * that fails ends it with that delivery's exit code, as above.  Nothing
  * of one delivery is left for the next: the message is unmapped, the
- * counts and control values are reset, the environment is set anew.
+ * counts and control values are reset, the environment is set anew, and
+ * between deliveries its cwd is /.
  *
  * Privilege: qpost-spawn runs it as the recipient already.  Started as
  * root (a single-user home run by root), local sets the groups, gid and
@@ -1370,7 +1371,10 @@ worker(void)
 			die_nomem();
 		f[0] = (char *)(unsigned long)"local";
 		deliver(f);
-		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		/* idle, it holds no descriptor of the delivery and no
+		 * directory of the user's as its cwd */
+		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 ||
+		    dup2(logfd, 2) < 0 || chdir("/") < 0)
 			err_diesys(111, "unable to end a delivery",
 			    (const char *)0);
 		if (send(sock, "0", 1, MSG_NOSIGNAL) < 0)

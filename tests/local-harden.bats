@@ -236,10 +236,11 @@ broken() {
 	ID2|joe|$RUID|$RGID|$h|joe-c|-|c|test.example|s2@x.example
 	ID3|joe|$((RUID + 1))|$RGID|$h|joe-d|-|d|test.example|s3@x.example
 	EOT
+	# idle between deliveries, it keeps no directory of joe's as its cwd
 	assert_line --index 1 "report local: did 1+0+1"
-	assert_line --index 2 "answer 0"
+	assert_line --index 2 "answer 0 cwd /"
 	assert_line --index 3 "report local: did 1+0+1"
-	assert_line --index 4 "answer 0"
+	assert_line --index 4 "answer 0 cwd /"
 	assert_line --index 5 "report local: fatal: a local worker was asked to deliver for another account (#4.3.0)"
 	assert_line --index 6 "exit 111"
 	[ "${#lines[@]}" = 7 ]

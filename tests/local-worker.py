@@ -10,7 +10,8 @@ line on stdin is one request, its fields separated by '|': "id|user|uid|
 gid|home|local|dash|ext|domain|sender" sent with MSG and a new report
 pipe attached; "raw:FIELDS" sends them without descriptors; "eof" closes
 the socket.  For each request it prints the report's lines and the
-worker's answer ("answer 0"), or, when the worker ends instead, "exit N".
+worker's answer with its working directory then ("answer 0 cwd /"), or,
+when the worker ends instead, "exit N".
 """
 import os, socket, subprocess, sys
 
@@ -54,7 +55,8 @@ for line in sys.stdin:
     except OSError:
         ans = b""
     if ans:
-        print("answer " + ans.decode())
+        print("answer %s cwd %s" % (ans.decode(),
+                                    os.readlink("/proc/%d/cwd" % w.pid)))
     else:
         print("exit %d" % w.wait(timeout=10))
         break
