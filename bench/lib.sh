@@ -18,6 +18,17 @@ wait_port() {	# wait_port PORT: until something listens on it (10 s at most)
 	done
 }
 
+# wait_count DIR COUNT SECONDS: until DIR holds COUNT files (1 and a
+# warning after SECONDS)
+wait_count() {
+	local i=0
+	while [ "$(find "$1" -type f 2>/dev/null | wc -l)" -lt "$2" ]; do
+		i=$((i + 1))
+		[ "$i" -gt $(($3 * 20)) ] && { echo "timeout waiting for $1" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
 # qp_home TREE QP [MAKE ARGS...]: a qpost home QP installed from the
 # built tree TREE, for test.example (locals and rcpthosts, 200 sessions
 # an address; $CONC local deliveries at once, if set)
