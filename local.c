@@ -1341,7 +1341,7 @@ worker(void)
 	worker_mode = 1;
 	for (;;) {
 		char *f[LOCAL_ARGC + 1];
-		int fds[2];
+		int fds[2], left;
 		size_t used, k;
 		ssize_t r;
 
@@ -1371,14 +1371,21 @@ worker(void)
 			die_nomem();
 		f[0] = (char *)(unsigned long)"local";
 		deliver(f);
-		/* idle, it holds no descriptor of the delivery and no
-		 * directory of the user's as its cwd */
+		/* idle, it holds no descriptor of the delivery (closing the
+		 * report pipe's copies comes before the answer) */
 		if (dup2(null, 0) < 0 || dup2(logfd, 1) < 0 ||
-		    dup2(logfd, 2) < 0 || chdir("/") < 0)
+		    dup2(logfd, 2) < 0)
 			err_diesys(111, "unable to end a delivery",
 			    (const char *)0);
+		/* and no directory of the user's as its cwd; the delivery
+		 * is made all the same: a failure here is answered first,
+		 * then ends the worker, never that delivery */
+		left = chdir("/") == 0;
 		if (send(sock, "0", 1, MSG_NOSIGNAL) < 0)
 			_exit(0);
+		if (!left)
+			err_diesys(111, "unable to leave the user's directory",
+			    (const char *)0);
 	}
 }
 
